@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+// scenarioOptions reads the flags every command that loads a scenario
+// shares: --set and --seed.
+func scenarioOptions(c *cli.Context) (scenarios.Options, error) {
+	var opts scenarios.Options
+	for _, kv := range c.StringSlice("set") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return opts, fmt.Errorf("--set %q: expected name=value, such as --set region=eu-west-1", kv)
+		}
+		if opts.Set == nil {
+			opts.Set = map[string]string{}
+		}
+		opts.Set[k] = v
+	}
+	if c.IsSet("seed") {
+		seed := c.Int64("seed")
+		opts.Seed = &seed
+	}
+	return opts, nil
+}
+
+var setFlag = &cli.StringSliceFlag{Name: "set", Usage: "override a scenario parameter: `name=value` (repeatable)"}
+
+var seedFlag = &cli.Int64Flag{Name: "seed", Usage: "seed every random decision (overrides the scenario's `seed`)"}
+
+// parseUpstream reads --upstream: system, none, or HOST:PORT[,HOST:PORT...].
+func parseUpstream(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if s == "system" || s == "none" {
+		return []string{s}, nil
+	}
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		addr, err := scenarios.ParseHostPort(strings.TrimSpace(part))
+		if err != nil {
+			return nil, fmt.Errorf("--upstream: %w", err)
+		}
+		out = append(out, addr)
+	}
+	return out, nil
+}
+
+// parseAllow reads --allow CIDRs (a bare address means just that address).
+func parseAllow(values []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range values {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return nil, fmt.Errorf("--allow %q: expected a CIDR such as 10.0.0.0/8", v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}

@@ -1,0 +1,39 @@
+package fault
+
+import (
+	"github.com/miekg/dns"
+)
+
+// SetTTL rewrites every TTL of m to ttl, and the negative TTL (the SOA's
+// MINIMUM) of negative answers, so caching can be steered by a rule.
+func SetTTL(m *dns.Msg, ttl uint32) {
+	for _, section := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range section {
+			h := rr.Header()
+			if h.Rrtype == dns.TypeOPT {
+				continue
+			}
+			h.Ttl = ttl
+			if soa, ok := rr.(*dns.SOA); ok {
+				soa.Minttl = ttl
+			}
+		}
+	}
+}
+
+// Keep trims the answer to its first n records of qtype, keeping the
+// records of other types (the CNAMEs leading to them): a shrinking answer
+// set, as when a load balancer loses nodes.
+func Keep(m *dns.Msg, qtype uint16, n int) {
+	kept, seen := m.Answer[:0], 0
+	for _, rr := range m.Answer {
+		if rr.Header().Rrtype == qtype {
+			if seen >= n {
+				continue
+			}
+			seen++
+		}
+		kept = append(kept, rr)
+	}
+	m.Answer = kept
+}

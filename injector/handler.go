@@ -1,0 +1,218 @@
+package injector
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsfault/dnsfault/injector/fault"
+	"github.com/dnsfault/dnsfault/injector/match"
+)
+
+// ednsSize is the UDP payload size we advertise (DNS flag day 2020).
+const ednsSize = 1232
+
+// verdict is what the pipeline decided for one query, for the writer and
+// the query log.
+type verdict struct {
+	out    fault.Outcome
+	phase  string // "" when no phase is active
+	rule   string // "" when no rule took the query
+	action string
+	ede    *dns.EDNS0_EDE
+	err    error // why the normal answer failed, if it did
+}
+
+// ServeDNS answers one query. It is the only place that writes to the
+// client: every step before it returns a decision.
+func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	start := time.Now()
+	q := newQuery(w, r)
+	v := s.decide(q)
+	s.write(w, q, &v)
+	if s.queryLog != nil {
+		s.queryLog.write(q, &v, start)
+	}
+}
+
+// query is one client query as the pipeline sees it.
+type query struct {
+	req    fault.Request
+	client netip.Addr
+	opt    *dns.OPT // the client's EDNS0 record, if any
+}
+
+func newQuery(w dns.ResponseWriter, r *dns.Msg) *query {
+	q := &query{req: fault.Request{Msg: r}, opt: r.IsEdns0()}
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		q.client = a.AddrPort().Addr().Unmap()
+	case *net.TCPAddr:
+		q.client = a.AddrPort().Addr().Unmap()
+		q.req.TCP = true
+	}
+	if len(r.Question) == 1 {
+		q.req.Name = lower(r.Question[0].Name)
+		q.req.Type = r.Question[0].Qtype
+	}
+	return q
+}
+
+// decide runs the pipeline; each step says why it stands where it does.
+func (s *Server) decide(q *query) verdict {
+	// Malformed questions are refused before anything else looks at them.
+	if len(q.req.Msg.Question) != 1 {
+		return verdict{out: reply(q, dns.RcodeFormatError), action: "formerr"}
+	}
+	if q.opt != nil && q.opt.Version() != 0 {
+		return verdict{out: reply(q, dns.RcodeBadVers), action: "badvers"}
+	}
+	// The allow-list comes before faults: a client we do not serve learns
+	// nothing about the scenario.
+	if len(s.cfg.Allow) > 0 && !allowed(s.cfg.Allow, q.client) {
+		return verdict{out: reply(q, dns.RcodeRefused), action: "refused"}
+	}
+	p := s.plan.Load()
+	phase, progress := p.active(s.cfg.Now())
+	v := verdict{action: "pass"}
+	var rule *rulePlan
+	if phase != nil {
+		v.phase = phase.name
+		rule = phase.choose(p.seed, q, progress)
+	}
+	if rule == nil {
+		// No rule: answer normally.
+		v.out, v.err = fault.Pass{}.Act(s.ctx, &q.req, p.source)
+		return s.finish(q, v)
+	}
+	rule.hits.Add(1)
+	v.rule, v.action = rule.spec.Name, string(rule.spec.Action)
+	// The delay comes before the action, so a delayed pass is a slow
+	// resolver and a delayed servfail a slow failure.
+	sleep(s.ctx, rule.delay(p.seed))
+	v.out, v.err = rule.fault.Act(s.ctx, &q.req, p.source)
+	if v.err == nil && v.out.Msg != nil {
+		// Modifiers rewrite the answer the action produced.
+		if rule.spec.Keep > 0 {
+			fault.Keep(v.out.Msg, q.req.Type, rule.spec.Keep)
+		}
+		if rule.spec.TTL != nil {
+			fault.SetTTL(v.out.Msg, *rule.spec.TTL)
+		}
+		if e := rule.spec.EDE; e != nil {
+			v.ede = &dns.EDNS0_EDE{InfoCode: e.Code, ExtraText: e.Text}
+		}
+	}
+	return s.finish(q, v)
+}
+
+// finish turns a failed normal answer into SERVFAIL, saying why in an
+// Extended DNS Error so an injected SERVFAIL can be told from a real one.
+func (s *Server) finish(q *query, v verdict) verdict {
+	if v.err != nil {
+		s.cfg.Logger.Warn("no answer", "name", q.req.Name, "type", dns.TypeToString[q.req.Type], "err", v.err)
+		v.out = reply(q, dns.RcodeServerFailure)
+		v.ede = &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNoReachableAuthority, ExtraText: "dnsfault: upstream gave no answer"}
+	}
+	return v
+}
+
+// choose returns the first rule of the phase that takes q, or nil.
+func (ph *phasePlan) choose(seed uint64, q *query, progress float64) *rulePlan {
+	mq := match.Query{Name: q.req.Name, Type: q.req.Type, Client: q.client, Transport: "udp"}
+	if q.req.TCP {
+		mq.Transport = "tcp"
+	}
+	i := ph.matcher.First(&mq, func(i int) bool {
+		r := ph.rules[i]
+		return r.takes(seed, r.spec.Probability.At(progress))
+	})
+	if i < 0 {
+		return nil
+	}
+	return ph.rules[i]
+}
+
+func reply(q *query, rcode int) fault.Outcome {
+	return fault.Outcome{Msg: fault.Reply(&q.req, rcode)}
+}
+
+// write sends the verdict: the one place that writes to the client.
+func (s *Server) write(w dns.ResponseWriter, q *query, v *verdict) {
+	switch {
+	case v.out.Drop:
+		return
+	case v.out.Raw != nil:
+		w.Write(v.out.Raw)
+		return
+	case v.out.Msg == nil:
+		return
+	}
+	m := v.out.Msg
+	// Our own EDNS0 record, only to clients that sent one (RFC 6891).
+	if q.opt != nil {
+		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		opt.SetUDPSize(ednsSize)
+		opt.SetDo(q.opt.Do())
+		if v.ede != nil {
+			opt.Option = append(opt.Option, v.ede)
+		}
+		m.Extra = append(m.Extra, opt)
+	}
+	if q.req.TCP {
+		m.Compress = true
+	} else {
+		m.Truncate(udpSize(q.opt))
+	}
+	w.WriteMsg(m)
+}
+
+// udpSize is the largest UDP reply the client accepts.
+func udpSize(opt *dns.OPT) int {
+	if opt == nil {
+		return dns.MinMsgSize
+	}
+	return int(max(opt.UDPSize(), dns.MinMsgSize))
+}
+
+func allowed(allow []netip.Prefix, a netip.Addr) bool {
+	for _, p := range allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// lower returns name in ASCII lower case, without allocating when it
+// already is.
+func lower(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(name)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return name
+}

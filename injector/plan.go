@@ -1,0 +1,128 @@
+package injector
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/dnsfault/dnsfault/injector/fault"
+	"github.com/dnsfault/dnsfault/injector/match"
+	"github.com/dnsfault/dnsfault/injector/upstream"
+	"github.com/dnsfault/dnsfault/injector/zone"
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+// plan is a scenario compiled for serving. It is immutable but for its
+// counters, and is swapped whole, so queries read it without a lock.
+type plan struct {
+	scenario *scenarios.Scenario
+	seed     uint64
+	start    time.Time
+	phases   []*phasePlan
+	source   *source
+}
+
+type phasePlan struct {
+	name    string
+	matcher *match.Matcher
+	rules   []*rulePlan
+}
+
+type rulePlan struct {
+	spec   *scenarios.Rule
+	phase  string
+	fault  fault.Fault
+	stream uint64 // this rule's own random stream
+	draws  atomic.Uint64
+	jitter atomic.Uint64
+	hits   atomic.Uint64
+}
+
+// compile builds a plan. upstreamSpec, when not empty, overrides the
+// scenario's upstream; with neither, the system's resolvers are used.
+func compile(sc *scenarios.Scenario, cfg *Config, start time.Time) (*plan, error) {
+	spec := sc.Upstream
+	if len(cfg.Upstream) > 0 {
+		spec = cfg.Upstream
+	}
+	if len(spec) == 0 {
+		spec = []string{"system"}
+	}
+	fwd, err := upstream.New(spec, cfg.UpstreamTimeout, cfg.ResolvConf)
+	if err != nil {
+		return nil, err
+	}
+	seed := sc.Seed
+	if !sc.HasSeed {
+		seed = rand.Int64() // reported by Server.Seed, so the run can be replayed
+	}
+	p := &plan{
+		scenario: sc,
+		seed:     uint64(seed),
+		start:    start,
+		source:   &source{zones: zone.NewSet(sc.Zones), fwd: fwd},
+	}
+	for pi := range sc.Phases {
+		ph := &sc.Phases[pi]
+		pp := &phasePlan{name: ph.Name, matcher: match.New(ph.Rules)}
+		for ri := range ph.Rules {
+			r := &ph.Rules[ri]
+			f := fault.For(r)
+			if f == nil {
+				return nil, fmt.Errorf("rule %q: action %q has no fault", r.Name, r.Action)
+			}
+			pp.rules = append(pp.rules, &rulePlan{spec: r, phase: ph.Name, fault: f, stream: uint64(pi)<<32 | uint64(ri)})
+		}
+		p.phases = append(p.phases, pp)
+	}
+	return p, nil
+}
+
+// active returns the phase in force at now and the progress through it, or
+// nil when the timeline has ended and faults are off.
+func (p *plan) active(now time.Time) (*phasePlan, float64) {
+	i, progress, ok := p.scenario.PhaseAt(now.Sub(p.start))
+	if !ok {
+		return nil, 0
+	}
+	return p.phases[i], progress
+}
+
+// takes decides, from the rule's own seeded stream, whether it takes this
+// query: the n-th query a rule sees gets the same decision on every run
+// with the same seed.
+func (r *rulePlan) takes(seed uint64, probability float64) bool {
+	if probability >= 1 {
+		return true
+	}
+	if probability <= 0 {
+		return false
+	}
+	return unit(seed, r.stream, r.draws.Add(1)) < probability
+}
+
+// delay returns the rule's delay with its jitter drawn uniformly from
+// [-jitter, +jitter], never below zero.
+func (r *rulePlan) delay(seed uint64) time.Duration {
+	d := r.spec.Delay
+	if j := r.spec.Jitter; j > 0 {
+		u := unit(seed, r.stream|1<<63, r.jitter.Add(1))
+		d += time.Duration((2*u - 1) * float64(j))
+	}
+	return max(d, 0)
+}
+
+// unit returns a number in [0, 1) determined by seed, stream and n alone
+// (SplitMix64 finalisers), so decisions need no shared, locked generator.
+func unit(seed, stream, n uint64) float64 {
+	x := mix(seed ^ mix(stream^mix(n)))
+	return float64(x>>11) / (1 << 53)
+}
+
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}

@@ -1,0 +1,195 @@
+// Package injector is the dnsfault DNS server: it listens on UDP and TCP,
+// answers like a normal resolver (fake authoritative zones, then upstream),
+// and injects the faults of the active scenario phase into the queries its
+// rules take.
+package injector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+// DefaultListen is where the server listens unless told otherwise.
+const DefaultListen = "127.0.0.1:1053"
+
+// Config is how a Server is run. The zero value serves on DefaultListen,
+// forwards to the scenario's upstream (or the system's), and logs nothing.
+type Config struct {
+	// Listen is the UDP and TCP address; port 0 picks a free port, the same
+	// for both.
+	Listen string
+	// Upstream, when set, overrides the scenario's upstream.
+	Upstream []string
+	// UpstreamTimeout bounds the wait for an upstream answer (default 2s).
+	UpstreamTimeout time.Duration
+	// ResolvConf is read for the `system` upstream (default /etc/resolv.conf).
+	ResolvConf string
+	// Allow lists the clients answered when Listen is not a loopback
+	// address; it must then be set. Others get REFUSED.
+	Allow []netip.Prefix
+	// QueryLog, when set, receives one JSON line per query.
+	QueryLog io.Writer
+	// Logger receives server events (default: discarded).
+	Logger *slog.Logger
+	// Now is the clock of the timeline (default time.Now); tests step it.
+	Now func() time.Time
+}
+
+// Server is a running dnsfault DNS server.
+type Server struct {
+	cfg      Config
+	plan     atomic.Pointer[plan]
+	queryLog *queryLog
+
+	// ctx ends when shutdown starts, so delayed queries stop waiting and
+	// are answered at once.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	udp, tcp *dns.Server
+	addr     string
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// New compiles the scenario and returns a server ready to Start.
+func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.ResolvConf == "" {
+		cfg.ResolvConf = "/etc/resolv.conf"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := checkExposure(cfg.Listen, cfg.Allow); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg}
+	if cfg.QueryLog != nil {
+		s.queryLog = &queryLog{w: cfg.QueryLog}
+	}
+	p, err := compile(sc, &s.cfg, cfg.Now())
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
+	}
+	s.plan.Store(p)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// checkExposure refuses to listen beyond loopback without an allow-list:
+// an open resolver can be abused for amplification.
+func checkExposure(listen string, allow []netip.Prefix) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", listen, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("listen address %q: the host must be an IP address", listen)
+	}
+	if !a.IsLoopback() && len(allow) == 0 {
+		return fmt.Errorf("listen address %s is not loopback: give --allow CIDR for the clients to answer, so dnsfault is not an open resolver", listen)
+	}
+	return nil
+}
+
+// Start binds UDP and TCP on the configured address and serves in the
+// background until Shutdown; it returns once both listeners are ready.
+func (s *Server) Start() error {
+	pc, ln, err := listenBoth(s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	s.addr = pc.LocalAddr().String()
+	s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: dns.MaxMsgSize}
+	s.tcp = &dns.Server{Listener: ln, Handler: s}
+	var ready sync.WaitGroup
+	errc := make(chan error, 2)
+	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+		ready.Add(1)
+		srv.NotifyStartedFunc = ready.Done
+		go func() {
+			if err := srv.ActivateAndServe(); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	started := make(chan struct{})
+	go func() { ready.Wait(); close(started) }()
+	select {
+	case <-started:
+	case err := <-errc:
+		pc.Close()
+		ln.Close()
+		return fmt.Errorf("serving on %s: %w", s.addr, err)
+	}
+	p := s.plan.Load()
+	s.cfg.Logger.Info("serving", "addr", s.addr, "scenario", p.scenario.Name, "seed", int64(p.seed))
+	return nil
+}
+
+// listenBoth binds UDP and then TCP on the same port. With port 0 the port
+// the system picks for UDP may be taken for TCP, so it tries a few times.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	var lastErr error
+	for attempt := 0; attempt < 10; attempt++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listening on %s/udp: %w", addr, err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		lastErr = err
+		if _, port, _ := net.SplitHostPort(addr); port != "0" {
+			break
+		}
+	}
+	return nil, nil, fmt.Errorf("listening on %s/tcp: %w", addr, lastErr)
+}
+
+// Addr is the address the server listens on, with the port it got.
+func (s *Server) Addr() string { return s.addr }
+
+// Seed is the seed in use, to print and report so a run can be replayed.
+func (s *Server) Seed() int64 { return int64(s.plan.Load().seed) }
+
+// Shutdown stops accepting queries, cuts short the delays of those in
+// flight so they are answered, and waits for them until ctx ends. It is
+// safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.cancel()
+		var errs []error
+		for _, srv := range []*dns.Server{s.udp, s.tcp} {
+			if srv != nil {
+				errs = append(errs, srv.ShutdownContext(ctx))
+			}
+		}
+		s.stopErr = errors.Join(errs...)
+	})
+	return s.stopErr
+}

@@ -1,0 +1,209 @@
+// Package zone answers queries from fake authoritative data: the zones of a
+// scenario, with NXDOMAIN and NODATA carrying the zone's SOA, CNAMEs
+// followed inside the zones, and wildcard records (RFC 4592).
+package zone
+
+import (
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+// maxChain bounds CNAME chains, so a loop in the data ends.
+const maxChain = 8
+
+// Set is the zones of one scenario. It is immutable once built.
+type Set struct {
+	zones map[string]*zone // by origin
+}
+
+type zone struct {
+	origin string
+	soa    *dns.SOA
+	// names maps each owner to its records by type; names that exist only
+	// because names below them do (empty non-terminals) map to nil.
+	names map[string]map[uint16][]dns.RR
+}
+
+// Result is an authoritative answer.
+type Result struct {
+	Rcode  int
+	Answer []dns.RR
+	Ns     []dns.RR
+}
+
+// NewSet builds a Set from scenario zones. A zone without a SOA gets a
+// synthesised one, so negative answers can always be cached.
+func NewSet(zones []scenarios.Zone) *Set {
+	s := &Set{zones: make(map[string]*zone, len(zones))}
+	for _, sz := range zones {
+		z := &zone{origin: sz.Origin, names: map[string]map[uint16][]dns.RR{sz.Origin: nil}}
+		for _, rr := range sz.Records {
+			name := strings.ToLower(rr.Header().Name)
+			if soa, ok := rr.(*dns.SOA); ok && name == z.origin {
+				z.soa = soa
+			}
+			byType := z.names[name]
+			if byType == nil {
+				byType = map[uint16][]dns.RR{}
+				z.names[name] = byType
+			}
+			t := rr.Header().Rrtype
+			byType[t] = append(byType[t], rr)
+			z.addEmptyNonTerminals(name)
+		}
+		if z.soa == nil {
+			z.soa = SyntheticSOA(z.origin)
+		}
+		s.zones[z.origin] = z
+	}
+	return s
+}
+
+// addEmptyNonTerminals marks the names between name and the origin as
+// existing, so they answer NODATA rather than NXDOMAIN.
+func (z *zone) addEmptyNonTerminals(name string) {
+	for p := parent(name); p != "" && dns.IsSubDomain(z.origin, p) && p != z.origin; p = parent(p) {
+		if _, ok := z.names[p]; !ok {
+			z.names[p] = nil
+		}
+	}
+}
+
+// Contains tells whether name (lower case, fully qualified) falls inside
+// one of the zones.
+func (s *Set) Contains(name string) bool { return s.find(name) != nil }
+
+// find returns the zone with the longest origin that name is inside.
+func (s *Set) find(name string) *zone {
+	if len(s.zones) == 0 {
+		return nil
+	}
+	for n := name; n != ""; n = parent(n) {
+		if z := s.zones[n]; z != nil {
+			return z
+		}
+	}
+	return nil
+}
+
+// SOA returns the SOA that a negative answer for name carries: the zone's
+// when name is inside one, otherwise a synthetic SOA for name's parent.
+func (s *Set) SOA(name string) *dns.SOA {
+	if z := s.find(name); z != nil {
+		return z.soa
+	}
+	p := parent(name)
+	if p == "" {
+		p = "."
+	}
+	return SyntheticSOA(p)
+}
+
+// Lookup answers (name, qtype) from the zones; ok is false when name is in
+// none of them. The records returned are copies the caller may change.
+func (s *Set) Lookup(name string, qtype uint16) (res Result, ok bool) {
+	z := s.find(name)
+	if z == nil {
+		return Result{}, false
+	}
+	for hop := 0; hop < maxChain; hop++ {
+		records, exists := z.node(name)
+		if !exists {
+			res.Rcode = dns.RcodeNameError
+			res.Ns = []dns.RR{negativeSOA(z.soa)}
+			return res, true
+		}
+		if cname := records[dns.TypeCNAME]; len(cname) > 0 && qtype != dns.TypeCNAME {
+			rr := copyAs(cname[0], name)
+			res.Answer = append(res.Answer, rr)
+			name = strings.ToLower(rr.(*dns.CNAME).Target)
+			if z = s.find(name); z == nil {
+				return res, true // the chain leaves our zones: the client follows it
+			}
+			continue
+		}
+		var found []dns.RR
+		if qtype == dns.TypeANY {
+			for _, rrs := range records {
+				found = append(found, rrs...)
+			}
+		} else {
+			found = records[qtype]
+		}
+		if len(found) == 0 {
+			res.Ns = []dns.RR{negativeSOA(z.soa)}
+			return res, true
+		}
+		for _, rr := range found {
+			res.Answer = append(res.Answer, copyAs(rr, name))
+		}
+		return res, true
+	}
+	res.Rcode = dns.RcodeServerFailure // a CNAME loop
+	return res, true
+}
+
+// node returns the records at name, synthesised from a wildcard when name
+// does not exist but "*.<closest encloser>" does.
+func (z *zone) node(name string) (map[uint16][]dns.RR, bool) {
+	if records, ok := z.names[name]; ok {
+		return records, true
+	}
+	for encloser := parent(name); encloser != "" && dns.IsSubDomain(z.origin, encloser); encloser = parent(encloser) {
+		if _, ok := z.names[encloser]; ok {
+			records, ok := z.names["*."+encloser]
+			return records, ok
+		}
+	}
+	return nil, false
+}
+
+// copyAs copies rr with its owner set to name (the queried name, for
+// wildcard answers).
+func copyAs(rr dns.RR, name string) dns.RR {
+	c := dns.Copy(rr)
+	c.Header().Name = name
+	return c
+}
+
+// negativeSOA is the SOA for the authority section of a negative answer:
+// its TTL is the negative TTL, min(TTL, MINIMUM) as RFC 2308 section 5 says.
+func negativeSOA(soa *dns.SOA) dns.RR {
+	c := dns.Copy(soa).(*dns.SOA)
+	c.Hdr.Ttl = min(c.Hdr.Ttl, c.Minttl)
+	return c
+}
+
+// NegativeSOA returns a copy of the SOA for name, ready for the authority
+// section of a negative answer.
+func (s *Set) NegativeSOA(name string) dns.RR { return negativeSOA(s.SOA(name)) }
+
+// SyntheticSOA is the SOA of zones that give none; its 60-second negative
+// TTL is short so tests are not fooled by caches for long.
+func SyntheticSOA(origin string) *dns.SOA {
+	return &dns.SOA{
+		Hdr:     dns.RR_Header{Name: origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 60},
+		Ns:      "ns.dnsfault.invalid.",
+		Mbox:    "hostmaster.dnsfault.invalid.",
+		Serial:  1,
+		Refresh: 3600,
+		Retry:   600,
+		Expire:  86400,
+		Minttl:  60,
+	}
+}
+
+// parent returns name without its first label: "" above the root.
+func parent(name string) string {
+	if name == "." || name == "" {
+		return ""
+	}
+	off, end := dns.NextLabel(name, 0)
+	if end {
+		return "."
+	}
+	return name[off:]
+}

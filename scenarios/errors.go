@@ -1,0 +1,46 @@
+package scenarios
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Error is one problem in a scenario file, at a line and column.
+type Error struct {
+	File   string
+	Line   int // 1-based; 0 when the problem has no place in the file
+	Column int // 1-based
+	Msg    string
+}
+
+func (e Error) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+}
+
+// ErrorList is every problem found in a scenario file, in file order. It is
+// the error Parse returns; use errors.As to reach the positions.
+type ErrorList []Error
+
+func (l ErrorList) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// sorted returns the list ordered by position, keeping the order of errors
+// at the same place.
+func (l ErrorList) sorted() ErrorList {
+	sort.SliceStable(l, func(i, j int) bool {
+		if l[i].Line != l[j].Line {
+			return l[i].Line < l[j].Line
+		}
+		return l[i].Column < l[j].Column
+	})
+	return l
+}

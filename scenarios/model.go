@@ -1,0 +1,158 @@
+package scenarios
+
+import (
+	"net/netip"
+	"regexp"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Scenario is a validated scenario file. Its fields are never changed after
+// Parse returns, so one Scenario may be shared by any number of goroutines.
+type Scenario struct {
+	Version     int
+	Name        string
+	Description string
+	Source      string
+	// Params are the parameter values in force: the file's defaults with
+	// overrides applied.
+	Params map[string]string
+	// Upstream is the file's upstream setting: nil when absent, otherwise
+	// ["system"], ["none"] or a list of HOST:PORT addresses.
+	Upstream []string
+	Zones    []Zone
+	// Seed seeds every random decision; HasSeed says whether the file (or an
+	// override) set it.
+	Seed    int64
+	HasSeed bool
+	// Phases always holds at least one phase: a file with top-level rules
+	// and no phases yields one endless phase named "default".
+	Phases []Phase
+}
+
+// Zone is fake authoritative data for one origin. Records holds the inline
+// records followed by those of the zone file, all inside Origin.
+type Zone struct {
+	Origin  string // fully qualified, lower case
+	Records []dns.RR
+}
+
+// Phase is one step of a scenario's timeline.
+type Phase struct {
+	Name string
+	// Duration is how long the phase lasts; zero means until the end.
+	Duration time.Duration
+	Rules    []Rule
+}
+
+// Rule is one fault: which queries it takes and what it does to them.
+type Rule struct {
+	// Name identifies the rule in logs and reports; rules without a name in
+	// the file are named "<phase>#<n>", n counting from 1.
+	Name   string
+	Match  Match
+	Action Action
+	// Records are the answer of an "answer" rule. Owners written as "@"
+	// hold QueryName and stand for the name that was queried.
+	Records []dns.RR
+	Delay   time.Duration
+	Jitter  time.Duration
+	// TTL, when set, rewrites every TTL of the reply, and the negative TTL
+	// of NXDOMAIN and empty replies.
+	TTL *uint32
+	// Probability is the share of matching queries the rule takes.
+	Probability Probability
+	// Keep, when above zero, trims the answer to that many records of the
+	// queried type.
+	Keep int
+	// EDE, when set, is attached to the reply as an Extended DNS Error.
+	EDE *EDE
+	// Line and Column locate the rule in its file, for messages.
+	Line, Column int
+}
+
+// QueryName is the owner name that "@" in a rule's records parses to; the
+// injector replaces it with the queried name when it answers.
+const QueryName = "query.dnsfault.invalid."
+
+// Match lists the conditions a query must meet for a rule to take it. Every
+// condition given must hold; an empty condition holds for every query.
+type Match struct {
+	Names     []NamePattern
+	Types     []uint16
+	Clients   []netip.Prefix
+	Transport string // "", "udp" or "tcp"
+}
+
+// NameKind tells how a NamePattern compares names.
+type NameKind int
+
+// The kinds of name pattern.
+const (
+	// Exact matches the name itself.
+	Exact NameKind = iota
+	// Wildcard matches any name one or more labels below Name.
+	Wildcard
+	// Regexp matches names (lower case, without the trailing dot) that
+	// Regexp finds a match in.
+	Regexp
+)
+
+// NamePattern is one entry of match.names.
+type NamePattern struct {
+	Kind NameKind
+	// Name is the fully qualified lower-case name for Exact, and the
+	// suffix below which names match for Wildcard ("example.com." for
+	// "*.example.com").
+	Name   string
+	Regexp *regexp.Regexp
+}
+
+// Probability is a rule's share of matching queries, constant when From
+// equals To, otherwise ramped linearly from From to To over the phase.
+type Probability struct {
+	From, To float64
+}
+
+// Always is the probability of a rule that does not set one.
+var Always = Probability{From: 1, To: 1}
+
+// At returns the probability at progress p (0 at the start of the phase, 1
+// at its end).
+func (p Probability) At(progress float64) float64 {
+	if progress <= 0 {
+		return p.From
+	}
+	if progress >= 1 {
+		return p.To
+	}
+	return p.From + (p.To-p.From)*progress
+}
+
+// EDE is an Extended DNS Error (RFC 8914).
+type EDE struct {
+	Code uint16
+	Text string
+}
+
+// Action is what a rule does to the queries it takes.
+type Action string
+
+// The actions a rule may take.
+const (
+	Pass     Action = "pass"     // answer normally
+	NXDomain Action = "nxdomain" // the name does not exist
+	ServFail Action = "servfail" // the server failed
+	Refused  Action = "refused"  // the server will not answer
+	NotImp   Action = "notimp"   // not implemented
+	FormErr  Action = "formerr"  // the query was malformed
+	Empty    Action = "empty"    // NOERROR with no records (NODATA)
+	Drop     Action = "drop"     // no reply at all: the client times out
+	Answer   Action = "answer"   // reply with the rule's records
+	Truncate Action = "truncate" // UDP: TC and no records; TCP: answer normally
+	Garbage  Action = "garbage"  // bytes that do not parse as a DNS message
+)
+
+// Actions lists every action, in the order the documentation gives them.
+var Actions = []Action{Pass, NXDomain, ServFail, Refused, NotImp, FormErr, Empty, Drop, Answer, Truncate, Garbage}

@@ -1,0 +1,202 @@
+package scenarios
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Options change how a scenario file is read.
+type Options struct {
+	// Set overrides parameter defaults, as `--set name=value` does. Naming a
+	// parameter the file does not declare is an error.
+	Set map[string]string
+	// Seed, when not nil, overrides the file's seed.
+	Seed *int64
+	// ReadFile reads a file the scenario names (a zone file), given its
+	// path relative to the scenario file. When nil, naming a file is an
+	// error.
+	ReadFile func(name string) ([]byte, error)
+}
+
+// Load reads and parses the scenario file at path; zone files are read
+// relative to its folder.
+func Load(path string, opts Options) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading scenario: %w", err)
+	}
+	if opts.ReadFile == nil {
+		dir := filepath.Dir(path)
+		opts.ReadFile = func(name string) ([]byte, error) {
+			if !filepath.IsAbs(name) {
+				name = filepath.Join(dir, name)
+			}
+			return os.ReadFile(name)
+		}
+	}
+	return Parse(path, data, opts)
+}
+
+var topLevelKeys = []string{"version", "name", "description", "source", "params", "upstream", "zones", "seed", "rules", "phases"}
+
+// Parse parses and validates a scenario; file names it in messages. On any
+// problem it returns a nil Scenario and an ErrorList holding every problem.
+func Parse(file string, data []byte, opts Options) (*Scenario, error) {
+	d := &decoder{file: file, params: map[string]string{}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, ErrorList{syntaxError(file, err)}
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, ErrorList{{File: file, Msg: "empty scenario file: expected at least `version: 1`"}}
+	}
+	root := doc.Content[0]
+	top := d.fields(root, "the scenario", topLevelKeys...)
+
+	sc := &Scenario{Name: strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))}
+	d.params = d.parseParams(top["params"], opts.Set)
+	sc.Params = d.params
+
+	if n := top["version"]; n == nil {
+		d.errorf(root, "missing `version: 1`")
+	} else if v, ok := d.int(n, "version", 0, 1<<31); ok && v != 1 {
+		d.errorf(n, "unsupported version %d: this dnsfault reads version 1", v)
+	} else {
+		sc.Version = int(v)
+	}
+	if n := top["name"]; n != nil {
+		sc.Name = d.str(n, "name")
+	}
+	if n := top["description"]; n != nil {
+		sc.Description = d.str(n, "description")
+	}
+	if n := top["source"]; n != nil {
+		sc.Source = d.str(n, "source")
+	}
+	if n := top["upstream"]; n != nil {
+		sc.Upstream = d.parseUpstream(n)
+	}
+	if n := top["seed"]; n != nil {
+		if v, ok := d.int(n, "seed", -1<<63, 1<<63-1); ok {
+			sc.Seed, sc.HasSeed = v, true
+		}
+	}
+	if opts.Seed != nil {
+		sc.Seed, sc.HasSeed = *opts.Seed, true
+	}
+	if n := top["zones"]; n != nil {
+		for _, zn := range d.list(n, "zones") {
+			if z, ok := d.parseZone(zn, opts.ReadFile); ok {
+				sc.Zones = append(sc.Zones, z)
+			}
+		}
+		d.checkZoneOrigins(n, sc.Zones)
+	}
+	sc.Phases = d.parsePhases(root, top["phases"], top["rules"])
+
+	if len(d.errs) > 0 {
+		return nil, d.errs.sorted()
+	}
+	return sc, nil
+}
+
+// yamlLine finds the line number in the yaml package's error messages.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func syntaxError(file string, err error) Error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Error{File: file, Line: line, Column: 1, Msg: "YAML syntax: " + m[2]}
+	}
+	return Error{File: file, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// parseParams returns the parameter values: the file's defaults, then the
+// overrides, each of which must name a declared parameter.
+func (d *decoder) parseParams(n *yaml.Node, set map[string]string) map[string]string {
+	params := map[string]string{}
+	if n != nil {
+		if n.Kind != yaml.MappingNode {
+			d.errorf(n, "params must be a mapping of name: default value, got %s", describe(n))
+		} else {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key, val := n.Content[i], n.Content[i+1]
+				switch {
+				case !paramName.MatchString(key.Value):
+					d.errorf(key, "parameter name %q must be letters, digits, _ and -", key.Value)
+				case val.Kind != yaml.ScalarNode:
+					d.errorf(val, "parameter %s: default must be a single value, got %s", key.Value, describe(val))
+				default:
+					params[key.Value] = val.Value
+				}
+			}
+		}
+	}
+	for _, name := range sortedKeys(set) {
+		if _, ok := params[name]; !ok {
+			known := sortedKeys(params)
+			hint := didYouMean(name, known)
+			if hint == "" && len(known) > 0 {
+				hint = "; it has: " + strings.Join(known, ", ")
+			}
+			d.errs = append(d.errs, Error{File: d.file, Msg: fmt.Sprintf("--set %s: the scenario has no parameter %q%s", name, name, hint)})
+			continue
+		}
+		params[name] = set[name]
+	}
+	return params
+}
+
+// parseUpstream reads `system`, `none`, or one or more IP[:port] addresses.
+func (d *decoder) parseUpstream(n *yaml.Node) []string {
+	var out []string
+	items := d.list(n, "upstream")
+	for _, item := range items {
+		s, ok := d.scalar(item, "upstream")
+		if !ok {
+			continue
+		}
+		if s == "system" || s == "none" {
+			if len(items) > 1 {
+				d.errorf(item, "upstream %q must stand alone, not in a list", s)
+				continue
+			}
+			out = append(out, s)
+			continue
+		}
+		addr, err := ParseHostPort(s)
+		if err != nil {
+			d.errorf(item, "upstream: %v", err)
+			continue
+		}
+		out = append(out, addr)
+	}
+	return out
+}
+
+// ParseHostPort checks an upstream address, IP or IP:PORT (IPv6 in brackets
+// with a port), and returns it as IP:PORT, with port 53 when none is given.
+// Host names are refused: resolving them would need the very DNS that
+// dnsfault may be standing in for.
+func ParseHostPort(s string) (string, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		if ap.Port() == 0 {
+			return "", fmt.Errorf("%q: port 0 is not a port to forward to", s)
+		}
+		return ap.String(), nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.AddrPortFrom(a, 53).String(), nil
+	}
+	return "", fmt.Errorf("%q is not system, none, or an IP address with an optional port (such as 127.0.0.1:5353 or [::1]:53)", s)
+}

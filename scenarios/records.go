@@ -1,0 +1,166 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+	"go.yaml.in/yaml/v3"
+)
+
+// inlineTTL is the TTL of inline records that do not give one: short, so
+// tests that change answers are not fooled by caches for long.
+const inlineTTL = 60
+
+// parseZone reads one entry of `zones`.
+func (d *decoder) parseZone(n *yaml.Node, readFile func(string) ([]byte, error)) (Zone, bool) {
+	f := d.fields(n, "zone", "origin", "records", "file")
+	on := f["origin"]
+	if on == nil {
+		d.errorf(n, "zone: missing origin (the zone's apex, such as test.internal.)")
+		return Zone{}, false
+	}
+	origin, ok := d.domainName(on, "zone origin")
+	if !ok {
+		return Zone{}, false
+	}
+	z := Zone{Origin: origin}
+	errsBefore := len(d.errs)
+	if rn := f["records"]; rn != nil {
+		for _, item := range d.list(rn, "zone records") {
+			for _, rr := range d.record(item, origin, inlineTTL) {
+				z.Records = append(z.Records, rr)
+			}
+		}
+	}
+	if fn := f["file"]; fn != nil {
+		if name, ok := d.scalar(fn, "zone file"); ok {
+			z.Records = append(z.Records, d.zoneFile(fn, name, origin, readFile)...)
+		}
+	}
+	for _, rr := range z.Records {
+		if !dns.IsSubDomain(origin, rr.Header().Name) {
+			d.errorf(on, "zone %s: record %q is outside the zone", origin, rr.String())
+		}
+	}
+	return z, len(d.errs) == errsBefore
+}
+
+// checkZoneOrigins refuses two zones with the same origin: which one
+// answers would be a guess.
+func (d *decoder) checkZoneOrigins(n *yaml.Node, zones []Zone) {
+	seen := map[string]bool{}
+	for _, z := range zones {
+		if seen[z.Origin] {
+			d.errorf(n, "zone %s is given twice: merge its records into one entry", z.Origin)
+		}
+		seen[z.Origin] = true
+	}
+}
+
+// zoneFile parses an RFC 1035 zone file; its errors are positioned in the
+// zone file itself.
+func (d *decoder) zoneFile(n *yaml.Node, name, origin string, readFile func(string) ([]byte, error)) []dns.RR {
+	if readFile == nil {
+		d.errorf(n, "zone file %q: this scenario cannot name files (it was not loaded from a folder)", name)
+		return nil
+	}
+	data, err := readFile(name)
+	if err != nil {
+		d.errorf(n, "zone file: %v", err)
+		return nil
+	}
+	zp := dns.NewZoneParser(strings.NewReader(string(data)), origin, name)
+	zp.SetIncludeAllowed(false)
+	var out []dns.RR
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		out = append(out, rr)
+	}
+	if err := zp.Err(); err != nil {
+		msg, line, col := splitParseError(err)
+		d.errs = append(d.errs, Error{File: name, Line: line, Column: col, Msg: msg})
+		return nil
+	}
+	return out
+}
+
+// record parses one record line of the scenario, positioning errors on it.
+func (d *decoder) record(n *yaml.Node, origin string, defaultTTL uint32) []dns.RR {
+	text, ok := d.scalar(n, "record")
+	if !ok {
+		return nil
+	}
+	zp := dns.NewZoneParser(strings.NewReader(text), origin, "")
+	zp.SetDefaultTTL(defaultTTL)
+	zp.SetIncludeAllowed(false)
+	var out []dns.RR
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		out = append(out, rr)
+	}
+	if err := zp.Err(); err != nil {
+		msg, _, col := splitParseError(err)
+		e := Error{File: d.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("record %q: %s", text, msg)}
+		if n.Style == 0 && col > 0 && !strings.Contains(text, "\n") {
+			e.Column += col - 1 // point at the token when the scalar is plain
+		}
+		d.errs = append(d.errs, e)
+		return nil
+	}
+	if len(out) != 1 {
+		d.errorf(n, "record %q: expected exactly one record, found %d", text, len(out))
+		return nil
+	}
+	return out
+}
+
+// ruleRecords parses the records of an answer rule. "@" stands for the
+// queried name; every other name must be fully qualified.
+func (d *decoder) ruleRecords(n *yaml.Node) []dns.RR {
+	var out []dns.RR
+	for _, item := range d.list(n, "records") {
+		for _, rr := range d.record(item, QueryName, inlineTTL) {
+			if strings.Contains(rr.String(), "."+QueryName) {
+				d.errorf(item, "record %q: write names fully qualified (ending in a dot), or @ for the queried name", item.Value)
+				continue
+			}
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// domainName reads a domain name and returns it fully qualified, lower case.
+func (d *decoder) domainName(n *yaml.Node, what string) (string, bool) {
+	s, ok := d.scalar(n, what)
+	if !ok {
+		return "", false
+	}
+	name := strings.ToLower(dns.Fqdn(s))
+	if _, valid := dns.IsDomainName(name); !valid || strings.Contains(name, "..") {
+		d.errorf(n, "%s: %q is not a valid domain name", what, s)
+		return "", false
+	}
+	return name, true
+}
+
+// parseErrorPos matches the tail of miekg/dns ParseError messages.
+var parseErrorPos = regexp.MustCompile(`^(?:.*?: )?dns: (.*) at line: (\d+):(\d+)$`)
+
+// splitParseError turns a miekg/dns parse error into a message and the
+// line and column it names.
+func splitParseError(err error) (msg string, line, col int) {
+	var pe *dns.ParseError
+	if !errors.As(err, &pe) {
+		return err.Error(), 0, 0
+	}
+	m := parseErrorPos.FindStringSubmatch(pe.Error())
+	if m == nil {
+		return pe.Error(), 0, 0
+	}
+	line, _ = strconv.Atoi(m[2])
+	col, _ = strconv.Atoi(m[3])
+	return m[1], line, col
+}

@@ -1,0 +1,311 @@
+package scenarios
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+	"go.yaml.in/yaml/v3"
+)
+
+var (
+	phaseKeys = []string{"name", "duration", "rules"}
+	ruleKeys  = []string{"name", "match", "action", "records", "delay", "jitter", "ttl", "probability", "keep", "ede"}
+	matchKeys = []string{"names", "types", "clients", "transport"}
+)
+
+// parsePhases reads `phases`, or turns top-level `rules` into one endless
+// phase named "default".
+func (d *decoder) parsePhases(root, phasesNode, rulesNode *yaml.Node) []Phase {
+	switch {
+	case phasesNode != nil && rulesNode != nil:
+		d.errorf(rulesNode, "give either top-level rules (one endless phase) or phases, not both")
+		return nil
+	case phasesNode == nil:
+		p := Phase{Name: "default"}
+		if rulesNode != nil {
+			p.Rules = d.parseRules(rulesNode, p.Name)
+		}
+		return []Phase{p}
+	}
+	var phases []Phase
+	items := d.list(phasesNode, "phases")
+	if phasesNode.Kind == yaml.SequenceNode && len(items) == 0 {
+		d.errorf(phasesNode, "phases: the list is empty; give at least one phase, or use top-level rules")
+	}
+	seen := map[string]bool{}
+	for i, pn := range items {
+		f := d.fields(pn, "phase", phaseKeys...)
+		p := Phase{Name: fmt.Sprintf("phase-%d", i+1)}
+		if n := f["name"]; n != nil {
+			p.Name = d.str(n, "phase name")
+			if seen[p.Name] {
+				d.errorf(n, "phase name %q is used twice", p.Name)
+			}
+			seen[p.Name] = true
+		}
+		if n := f["duration"]; n != nil {
+			if v, ok := d.duration(n, "phase duration"); ok {
+				if v == 0 {
+					d.errorf(n, "phase duration must be above zero; leave it out for a phase that lasts until the end")
+				}
+				p.Duration = v
+			}
+		} else if i < len(items)-1 {
+			d.errorf(pn, "phase %q has no duration, so it never ends and the phases after it never start", p.Name)
+		}
+		if n := f["rules"]; n != nil {
+			p.Rules = d.parseRules(n, p.Name)
+		}
+		phases = append(phases, p)
+	}
+	return phases
+}
+
+func (d *decoder) parseRules(n *yaml.Node, phase string) []Rule {
+	var rules []Rule
+	seen := map[string]bool{}
+	for i, rn := range d.list(n, "rules") {
+		r := d.parseRule(rn, fmt.Sprintf("%s#%d", phase, i+1))
+		if seen[r.Name] {
+			d.errorf(rn, "rule name %q is used twice in phase %q", r.Name, phase)
+		}
+		seen[r.Name] = true
+		rules = append(rules, r)
+	}
+	return rules
+}
+
+// sendsMessage tells whether the action replies with a DNS message that
+// modifiers can change; drop and garbage send nothing to modify.
+func (a Action) sendsMessage() bool { return a != Drop && a != Garbage }
+
+func (d *decoder) parseRule(n *yaml.Node, defaultName string) Rule {
+	r := Rule{Name: defaultName, Probability: Always, Line: n.Line, Column: n.Column}
+	f := d.fields(n, "rule", ruleKeys...)
+	if v := f["name"]; v != nil {
+		r.Name = d.str(v, "rule name")
+	}
+	if v := f["match"]; v != nil {
+		r.Match = d.parseMatch(v)
+	}
+	if v := f["action"]; v == nil {
+		if n.Kind == yaml.MappingNode {
+			d.errorf(n, "rule %q: missing action; expected one of: %s", r.Name, actionList())
+		}
+	} else if s, ok := d.scalar(v, "action"); ok {
+		r.Action = Action(strings.ToLower(s))
+		if !contains(actionNames(), string(r.Action)) {
+			hint := didYouMean(string(r.Action), actionNames())
+			if hint == "" {
+				hint = "; expected one of: " + actionList()
+			}
+			d.errorf(v, "unknown action %q%s", s, hint)
+		}
+	}
+	if v := f["records"]; v != nil {
+		if r.Action != Answer && r.Action != "" {
+			d.errorf(v, "records are only used by action answer, not %s", r.Action)
+		}
+		r.Records = d.ruleRecords(v)
+	} else if r.Action == Answer {
+		d.errorf(n, "rule %q: action answer needs records, such as records: [\"@ 60 IN A 192.0.2.1\"]", r.Name)
+	}
+	if v := f["delay"]; v != nil {
+		r.Delay, _ = d.duration(v, "delay")
+	}
+	if v := f["jitter"]; v != nil {
+		r.Jitter, _ = d.duration(v, "jitter")
+	}
+	if v := f["ttl"]; v != nil {
+		if ttl, ok := d.ttl(v); ok {
+			r.TTL = &ttl
+		}
+		d.onlyWithMessage(v, "ttl", r.Action)
+	}
+	if v := f["probability"]; v != nil {
+		r.Probability = d.probability(v)
+	}
+	if v := f["keep"]; v != nil {
+		if k, ok := d.int(v, "keep", 1, 1<<16); ok {
+			r.Keep = int(k)
+		}
+		if r.Action != Pass && r.Action != Answer && r.Action != "" {
+			d.errorf(v, "keep only trims answers of action pass or answer, not %s", r.Action)
+		}
+	}
+	if v := f["ede"]; v != nil {
+		r.EDE = d.ede(v)
+		d.onlyWithMessage(v, "ede", r.Action)
+	}
+	return r
+}
+
+func (d *decoder) onlyWithMessage(n *yaml.Node, key string, a Action) {
+	if a != "" && !a.sendsMessage() {
+		d.errorf(n, "%s has no effect with action %s, which sends no DNS message", key, a)
+	}
+}
+
+func (d *decoder) parseMatch(n *yaml.Node) Match {
+	var m Match
+	f := d.fields(n, "match", matchKeys...)
+	if v := f["names"]; v != nil {
+		for _, item := range d.list(v, "match names") {
+			if p, ok := d.namePattern(item); ok {
+				m.Names = append(m.Names, p)
+			}
+		}
+	}
+	if v := f["types"]; v != nil {
+		for _, item := range d.list(v, "match types") {
+			s, ok := d.scalar(item, "type")
+			if !ok {
+				continue
+			}
+			t, known := dns.StringToType[strings.ToUpper(s)]
+			if !known {
+				d.errorf(item, "unknown record type %q%s", s, didYouMean(strings.ToUpper(s), commonTypes))
+				continue
+			}
+			m.Types = append(m.Types, t)
+		}
+	}
+	if v := f["clients"]; v != nil {
+		for _, item := range d.list(v, "match clients") {
+			s, ok := d.scalar(item, "client")
+			if !ok {
+				continue
+			}
+			p, err := parsePrefix(s)
+			if err != nil {
+				d.errorf(item, "client %q is not an address or CIDR such as 10.0.0.0/8 or ::1/128", s)
+				continue
+			}
+			m.Clients = append(m.Clients, p)
+		}
+	}
+	if v := f["transport"]; v != nil {
+		if s, ok := d.scalar(v, "transport"); ok {
+			m.Transport = strings.ToLower(s)
+			if m.Transport != "udp" && m.Transport != "tcp" {
+				d.errorf(v, "transport must be udp or tcp, got %q", s)
+			}
+		}
+	}
+	return m
+}
+
+// namePattern reads an exact name, "*.suffix", or "~regexp".
+func (d *decoder) namePattern(n *yaml.Node) (NamePattern, bool) {
+	s, ok := d.scalar(n, "name")
+	if !ok {
+		return NamePattern{}, false
+	}
+	if expr, isRegexp := strings.CutPrefix(s, "~"); isRegexp {
+		re, err := regexp.Compile("(?i)" + expr)
+		if err != nil {
+			d.errorf(n, "name regexp %q: %v", expr, err)
+			return NamePattern{}, false
+		}
+		return NamePattern{Kind: Regexp, Regexp: re}, true
+	}
+	kind := Exact
+	if suffix, isWildcard := strings.CutPrefix(s, "*."); isWildcard {
+		kind, s = Wildcard, suffix
+	}
+	if strings.Contains(s, "*") {
+		d.errorf(n, "name %q: * may only stand as the first label (*.example.com); use ~regexp for other patterns", n.Value)
+		return NamePattern{}, false
+	}
+	name := strings.ToLower(dns.Fqdn(s))
+	if _, valid := dns.IsDomainName(name); !valid || strings.Contains(name, "..") {
+		d.errorf(n, "name %q is not a valid domain name", n.Value)
+		return NamePattern{}, false
+	}
+	return NamePattern{Kind: kind, Name: name}, true
+}
+
+// ttl reads seconds ("300") or a duration ("5m").
+func (d *decoder) ttl(n *yaml.Node) (uint32, bool) {
+	s, ok := d.scalar(n, "ttl")
+	if !ok {
+		return 0, false
+	}
+	if dur, err := time.ParseDuration(s); err == nil && dur >= 0 && dur <= (1<<31-1)*time.Second {
+		return uint32(dur / time.Second), true
+	}
+	v, ok := d.int(n, "ttl (seconds, or a duration such as 5m)", 0, 1<<31-1)
+	return uint32(v), ok
+}
+
+// probability reads a share (0.3) or a ramp ({from: 1.0, to: 0.0}).
+func (d *decoder) probability(n *yaml.Node) Probability {
+	if n.Kind != yaml.MappingNode {
+		v, _ := d.float(n, "probability", 0, 1)
+		return Probability{From: v, To: v}
+	}
+	f := d.fields(n, "probability ramp", "from", "to")
+	var p Probability
+	for _, end := range []struct {
+		key string
+		dst *float64
+	}{{"from", &p.From}, {"to", &p.To}} {
+		key, dst := end.key, end.dst
+		if v := f[key]; v == nil {
+			d.errorf(n, "probability ramp: missing %s", key)
+		} else {
+			*dst, _ = d.float(v, "probability "+key, 0, 1)
+		}
+	}
+	return p
+}
+
+// ede reads an info code (22) or {code: 22, text: "..."}.
+func (d *decoder) ede(n *yaml.Node) *EDE {
+	if n.Kind != yaml.MappingNode {
+		v, ok := d.int(n, "ede code", 0, 65535)
+		if !ok {
+			return nil
+		}
+		return &EDE{Code: uint16(v)}
+	}
+	f := d.fields(n, "ede", "code", "text")
+	e := &EDE{}
+	if v := f["code"]; v == nil {
+		d.errorf(n, "ede: missing code (RFC 8914 info code, such as 22 for No Reachable Authority)")
+	} else if c, ok := d.int(v, "ede code", 0, 65535); ok {
+		e.Code = uint16(c)
+	}
+	if v := f["text"]; v != nil {
+		e.Text = d.str(v, "ede text")
+	}
+	return e
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+var commonTypes = []string{"A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "CAA", "HTTPS", "SVCB", "DS", "DNSKEY", "ANY"}
+
+func actionNames() []string {
+	names := make([]string, len(Actions))
+	for i, a := range Actions {
+		names[i] = string(a)
+	}
+	return names
+}
+
+func actionList() string { return strings.Join(actionNames(), ", ") }
