@@ -18,6 +18,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -117,7 +118,7 @@ func checkExposure(listen string, allow []netip.Prefix) error {
 // Start binds UDP and TCP on the configured address and serves in the
 // background until Shutdown; it returns once both listeners are ready.
 func (s *Server) Start() error {
-	pc, ln, err := listenBoth(s.cfg.Listen)
+	pc, ln, err := listen.UDPAndTCP(s.cfg.Listen)
 	if err != nil {
 		return err
 	}
@@ -147,28 +148,6 @@ func (s *Server) Start() error {
 	p := s.plan.Load()
 	s.cfg.Logger.Info("serving", "addr", s.addr, "scenario", p.scenario.Name, "seed", int64(p.seed))
 	return nil
-}
-
-// listenBoth binds UDP and then TCP on the same port. With port 0 the port
-// the system picks for UDP may be taken for TCP, so it tries a few times.
-func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
-	var lastErr error
-	for attempt := 0; attempt < 10; attempt++ {
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("listening on %s/udp: %w", addr, err)
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, ln, nil
-		}
-		pc.Close()
-		lastErr = err
-		if _, port, _ := net.SplitHostPort(addr); port != "0" {
-			break
-		}
-	}
-	return nil, nil, fmt.Errorf("listening on %s/tcp: %w", addr, lastErr)
 }
 
 // Addr is the address the server listens on, with the port it got.

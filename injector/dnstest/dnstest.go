@@ -1,0 +1,106 @@
+// Package dnstest helps tests talk DNS on loopback: it starts small DNS
+// servers that stand in for upstream resolvers, and sends queries with the
+// miekg/dns client.
+package dnstest
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsfault/dnsfault/injector/listen"
+)
+
+// Server is a DNS server on 127.0.0.1, UDP and TCP on one port, serving a
+// handler; tests use it as a fake upstream.
+type Server struct {
+	// Addr is IP:PORT of both listeners.
+	Addr string
+
+	mu      sync.Mutex
+	queries []Received
+}
+
+// Received is one query a Server got.
+type Received struct {
+	Msg       *dns.Msg
+	Transport string // "udp" or "tcp"
+}
+
+// Start serves h on 127.0.0.1 with a free port until the test ends.
+func Start(t testing.TB, h dns.HandlerFunc) *Server {
+	t.Helper()
+	pc, ln, err := listen.UDPAndTCP("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("dnstest: %v", err)
+	}
+	s := &Server{Addr: pc.LocalAddr().String()}
+	record := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		transport := "udp"
+		if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+			transport = "tcp"
+		}
+		s.mu.Lock()
+		s.queries = append(s.queries, Received{Msg: r.Copy(), Transport: transport})
+		s.mu.Unlock()
+		h(w, r)
+	})
+	var ready sync.WaitGroup
+	servers := []*dns.Server{{PacketConn: pc, Handler: record}, {Listener: ln, Handler: record}}
+	for _, srv := range servers {
+		ready.Add(1)
+		srv.NotifyStartedFunc = ready.Done
+		go srv.ActivateAndServe()
+	}
+	ready.Wait()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, srv := range servers {
+			srv.ShutdownContext(ctx)
+		}
+	})
+	return s
+}
+
+// Received returns the queries the server got so far.
+func (s *Server) Received() []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Received(nil), s.queries...)
+}
+
+// Answer returns a handler that answers every query with records built by
+// rr from the queried name, such as `name + " 60 IN A 192.0.2.1"`.
+func Answer(rr func(name string) string) dns.HandlerFunc {
+	return func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.RecursionAvailable = true
+		if rec, err := dns.NewRR(rr(r.Question[0].Name)); err == nil {
+			m.Answer = append(m.Answer, rec)
+		}
+		w.WriteMsg(m)
+	}
+}
+
+// Silent is a handler that never answers.
+func Silent(dns.ResponseWriter, *dns.Msg) {}
+
+// Query returns a recursive query for name and qtype.
+func Query(name string, qtype uint16) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), qtype)
+	return m
+}
+
+// Exchange sends m to addr over network ("udp" or "tcp") with the
+// miekg/dns client, waiting at most timeout.
+func Exchange(addr, network string, m *dns.Msg, timeout time.Duration) (*dns.Msg, time.Duration, error) {
+	c := &dns.Client{Net: network, Timeout: timeout, UDPSize: dns.MaxMsgSize}
+	return c.Exchange(m, addr)
+}
