@@ -4,6 +4,7 @@ go 1.25.0
 
 require (
 	github.com/miekg/dns v1.1.73
+	github.com/stretchr/testify v1.12.1
 	github.com/urfave/cli/v2 v2.27.7
 	go.yaml.in/yaml/v3 v3.0.6
 )

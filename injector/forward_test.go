@@ -1,0 +1,139 @@
+package injector_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/dnstest"
+)
+
+const forwarding = `
+version: 1
+zones: [{origin: local.test., records: ["a.local.test. 60 IN A 192.0.2.1"]}]
+rules: [{match: {names: [broken.example.com]}, action: servfail}]
+`
+
+func answerWith(addr string) dns.HandlerFunc {
+	return dnstest.Answer(func(name string) string { return name + " 120 IN A " + addr })
+}
+
+func TestForwardedAnswersEqualTheUpstreams(t *testing.T) {
+	up := dnstest.Start(t, answerWith("198.51.100.7"))
+	srv := start(t, forwarding, injector.Config{Upstream: []string{up.Addr}})
+	for _, network := range []string{"udp", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			direct := ask(t, srvAt(up.Addr), network, "www.example.com.", dns.TypeA)
+			via := ask(t, srv, network, "www.example.com.", dns.TypeA)
+			assert.Equal(t, rrs(direct.Answer), rrs(via.Answer))
+			assert.Equal(t, direct.Rcode, via.Rcode)
+			got := up.Received()
+			assert.Equal(t, network, got[len(got)-1].Transport, "a %s client is forwarded over %s", network, network)
+		})
+	}
+	assert.Equal(t, dns.RcodeServerFailure, ask(t, srv, "udp", "broken.example.com.", dns.TypeA).Rcode, "rules apply to forwarded names")
+	assert.Equal(t, []string{"a.local.test.\t60\tIN\tA\t192.0.2.1"}, rrs(ask(t, srv, "udp", "a.local.test.", dns.TypeA).Answer), "zones answer before upstream")
+}
+
+func TestForwardUsesAFreshIDAndKeepsTheClients(t *testing.T) {
+	up := dnstest.Start(t, answerWith("198.51.100.7"))
+	srv := start(t, forwarding, injector.Config{Upstream: []string{up.Addr}})
+	q := dnstest.Query("www.example.com.", dns.TypeA)
+	q.Id = 777
+	resp, _, err := dnstest.Exchange(srv.Addr(), "udp", q, timeout)
+	require.NoError(t, err)
+	assert.Equal(t, uint16(777), resp.Id)
+	got := up.Received()
+	require.Len(t, got, 1)
+	assert.NotEqual(t, uint16(777), got[0].Msg.Id, "the upstream sees our own random ID")
+}
+
+func TestTruncatedUpstreamIsRetriedOverTCP(t *testing.T) {
+	full := answerWith("198.51.100.8")
+	up := dnstest.Start(t, func(w dns.ResponseWriter, r *dns.Msg) {
+		if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+			m := new(dns.Msg)
+			m.SetReply(r)
+			m.Truncated = true
+			w.WriteMsg(m)
+			return
+		}
+		full(w, r)
+	})
+	srv := start(t, forwarding, injector.Config{Upstream: []string{up.Addr}})
+	resp := ask(t, srv, "udp", "big.example.com.", dns.TypeA)
+	assert.Equal(t, []string{"big.example.com.\t120\tIN\tA\t198.51.100.8"}, rrs(resp.Answer))
+	var transports []string
+	for _, r := range up.Received() {
+		transports = append(transports, r.Transport)
+	}
+	assert.Equal(t, []string{"udp", "tcp"}, transports)
+}
+
+func TestBadUpstreamsGiveServfailWithinTheTimeout(t *testing.T) {
+	const upstreamTimeout = 300 * time.Millisecond
+	cases := map[string]dns.HandlerFunc{
+		"silent": dnstest.Silent,
+		"wrong ID": func(w dns.ResponseWriter, r *dns.Msg) {
+			m := new(dns.Msg)
+			m.SetReply(r)
+			m.Id = r.Id + 1
+			w.WriteMsg(m)
+		},
+		"wrong question": func(w dns.ResponseWriter, r *dns.Msg) {
+			m := new(dns.Msg)
+			m.SetReply(r)
+			m.Question[0].Name = "other.example.com."
+			w.WriteMsg(m)
+		},
+		"garbage": func(w dns.ResponseWriter, r *dns.Msg) {
+			w.Write([]byte{byte(r.Id >> 8), byte(r.Id), 0x81, 0x80, 0, 1})
+		},
+	}
+	for name, handler := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			up := dnstest.Start(t, handler)
+			srv := start(t, forwarding, injector.Config{Upstream: []string{up.Addr}, UpstreamTimeout: upstreamTimeout})
+			began := time.Now()
+			q := dnstest.Query("www.example.com.", dns.TypeA)
+			q.SetEdns0(1232, false)
+			resp, _, err := dnstest.Exchange(srv.Addr(), "udp", q, 5*time.Second)
+			waited := time.Since(began)
+			require.NoError(t, err)
+			assert.Equal(t, dns.RcodeServerFailure, resp.Rcode)
+			assert.GreaterOrEqual(t, waited, upstreamTimeout, "the bad answers were discarded, not taken")
+			assert.Less(t, waited, 5*time.Second)
+			require.Len(t, resp.IsEdns0().Option, 1, "the SERVFAIL says it came from upstream")
+			assert.Equal(t, dns.ExtendedErrorCodeNoReachableAuthority, resp.IsEdns0().Option[0].(*dns.EDNS0_EDE).InfoCode)
+			t.Logf("%s upstream: SERVFAIL after %v", name, waited.Round(time.Millisecond))
+		})
+	}
+}
+
+func TestNextUpstreamIsTriedWhenOneIsDown(t *testing.T) {
+	down := freeUDPAddr(t)
+	up := dnstest.Start(t, answerWith("198.51.100.9"))
+	srv := start(t, forwarding, injector.Config{Upstream: []string{down, up.Addr}})
+	resp := ask(t, srv, "tcp", "www.example.com.", dns.TypeA)
+	assert.Equal(t, []string{"www.example.com.\t120\tIN\tA\t198.51.100.9"}, rrs(resp.Answer))
+}
+
+// freeUDPAddr returns a loopback address where nothing listens.
+func freeUDPAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// srvAt lets ask query any address, such as a fake upstream directly.
+type srvAt string
+
+func (a srvAt) Addr() string { return string(a) }
