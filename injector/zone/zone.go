@@ -142,8 +142,7 @@ func (s *Set) Lookup(name string, qtype uint16) (res Result, ok bool) {
 		}
 		return res, true
 	}
-	res.Rcode = dns.RcodeServerFailure // a CNAME loop
-	return res, true
+	return Result{Rcode: dns.RcodeServerFailure}, true // a CNAME loop
 }
 
 // node returns the records at name, synthesised from a wildcard when name
