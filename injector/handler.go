@@ -29,6 +29,8 @@ type verdict struct {
 // ServeDNS answers one query. It is the only place that writes to the
 // client: every step before it returns a decision.
 func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
 	start := time.Now()
 	q := newQuery(w, r)
 	v := s.decide(q)

@@ -59,6 +59,9 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// inFlight counts queries being handled, delayed ones included.
+	inFlight atomic.Int64
+
 	udp, tcp *dns.Server
 	addr     string
 	stopOnce sync.Once
@@ -152,6 +155,10 @@ func (s *Server) Start() error {
 
 // Addr is the address the server listens on, with the port it got.
 func (s *Server) Addr() string { return s.addr }
+
+// InFlight is the number of queries being handled now, delayed ones
+// included.
+func (s *Server) InFlight() int64 { return s.inFlight.Load() }
 
 // Seed is the seed in use, to print and report so a run can be replayed.
 func (s *Server) Seed() int64 { return int64(s.plan.Load().seed) }

@@ -1,0 +1,87 @@
+package injector_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/dnstest"
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+// TestMain fails the package's tests if any goroutine outlives them: every
+// server, upstream exchange and delayed query must end.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestShutdownAnswersQueriesInFlight(t *testing.T) {
+	sc, err := scenarios.Parse("held.yaml", []byte("version: 1\nupstream: none\nrules: [{match: {names: [held.test]}, action: servfail, delay: 1h}]\n"), scenarios.Options{})
+	require.NoError(t, err)
+	srv, err := injector.New(injector.Config{Listen: "127.0.0.1:0"}, sc)
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+
+	answers := make(chan *dns.Msg, 2)
+	for _, network := range []string{"udp", "tcp"} {
+		go func() {
+			resp, _, _ := dnstest.Exchange(srv.Addr(), network, dnstest.Query("held.test.", dns.TypeA), 10*time.Second)
+			answers <- resp
+		}()
+	}
+	require.Eventually(t, func() bool { return srv.InFlight() == 2 }, 5*time.Second, time.Millisecond, "both queries are held")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Shutdown(ctx))
+	for range 2 {
+		resp := <-answers
+		require.NotNil(t, resp, "a held query was answered, not cut off")
+		assert.Equal(t, dns.RcodeServerFailure, resp.Rcode)
+	}
+	assert.Zero(t, srv.InFlight())
+	assert.NoError(t, srv.Shutdown(ctx), "a second Shutdown is harmless")
+}
+
+func TestJitterSpreadsTheDelay(t *testing.T) {
+	srv := start(t, `
+version: 1
+seed: 5
+upstream: none
+rules: [{match: {names: [j.test]}, action: refused, delay: 200ms, jitter: 200ms}]
+`, injector.Config{})
+	const n = 20
+	took := make(chan time.Duration, n)
+	for range n {
+		go func() {
+			began := time.Now()
+			resp, _, err := dnstest.Exchange(srv.Addr(), "udp", dnstest.Query("j.test.", dns.TypeA), 5*time.Second)
+			if err != nil || resp.Rcode != dns.RcodeRefused {
+				took <- -1
+				return
+			}
+			took <- time.Since(began)
+		}()
+	}
+	shortest, longest := time.Hour, time.Duration(0)
+	for range n {
+		d := <-took
+		require.Positive(t, d, "every query is answered")
+		shortest, longest = min(shortest, d), max(longest, d)
+	}
+	t.Logf("delay 200ms ± 200ms over %d queries: %v to %v", n, shortest.Round(time.Millisecond), longest.Round(time.Millisecond))
+	assert.Greater(t, longest-shortest, 100*time.Millisecond, "jitter spreads the answers out")
+}
+
+func TestNonLoopbackListenNeedsAnAllowList(t *testing.T) {
+	sc, err := scenarios.Parse("s.yaml", []byte("version: 1\nupstream: none\n"), scenarios.Options{})
+	require.NoError(t, err)
+	_, err = injector.New(injector.Config{Listen: "0.0.0.0:0"}, sc)
+	assert.EqualError(t, err, "listen address 0.0.0.0:0 is not loopback: give --allow CIDR for the clients to answer, so dnsfault is not an open resolver")
+}
