@@ -2,6 +2,7 @@ package injector_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,23 +127,42 @@ func TestEDEReachesEDNSClients(t *testing.T) {
 	assert.Nil(t, plain.IsEdns0(), "a client without EDNS gets no OPT, so no EDE")
 }
 
+// outcomes sends n queries one after another and returns, for each, whether
+// it failed with SERVFAIL.
+func outcomes(t *testing.T, srv *injector.Server, name string, n int) []bool {
+	failed := make([]bool, n)
+	for i := range failed {
+		failed[i] = ask(t, srv, "udp", name, dns.TypeA).Rcode == dns.RcodeServerFailure
+	}
+	return failed
+}
+
 // countFailures sends n queries one after another and counts SERVFAILs.
 func countFailures(t *testing.T, srv *injector.Server, name string, n int) int {
-	failures := 0
-	for i := 0; i < n; i++ {
-		if ask(t, srv, "udp", name, dns.TypeA).Rcode == dns.RcodeServerFailure {
-			failures++
+	count := 0
+	for _, failed := range outcomes(t, srv, name, n) {
+		if failed {
+			count++
 		}
 	}
-	return failures
+	return count
 }
 
 func TestProbabilityIsSeededAndNearItsShare(t *testing.T) {
-	first := countFailures(t, start(t, modifiers, injector.Config{}), "flaky.m.test.", 1000)
-	second := countFailures(t, start(t, modifiers, injector.Config{}), "flaky.m.test.", 1000)
-	assert.Equal(t, first, second, "the same seed replays the same decisions")
-	assert.InDelta(t, 300, first, 50, "probability 0.3 of 1000 queries")
-	t.Logf("probability 0.3, seed 42: %d of 1000 queries failed", first)
+	withSeed := func(seed int) string { return strings.Replace(modifiers, "seed: 42", fmt.Sprintf("seed: %d", seed), 1) }
+	first := outcomes(t, start(t, withSeed(42), injector.Config{}), "flaky.m.test.", 1000)
+	second := outcomes(t, start(t, withSeed(42), injector.Config{}), "flaky.m.test.", 1000)
+	other := outcomes(t, start(t, withSeed(43), injector.Config{}), "flaky.m.test.", 1000)
+	assert.Equal(t, first, second, "the same seed replays the same decisions, query by query")
+	assert.NotEqual(t, first, other, "another seed makes other decisions")
+	failed := 0
+	for _, f := range first {
+		if f {
+			failed++
+		}
+	}
+	assert.InDelta(t, 300, failed, 50, "probability 0.3 of 1000 queries")
+	t.Logf("probability 0.3, seed 42: %d of 1000 queries failed", failed)
 }
 
 func TestProbabilityFallsThroughToTheNextRule(t *testing.T) {
