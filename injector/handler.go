@@ -35,6 +35,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	q := newQuery(w, r)
 	v := s.decide(q)
 	s.write(w, q, &v)
+	s.metrics.countQuery(q, &v)
 	if s.queryLog != nil {
 		s.queryLog.write(q, &v, start)
 	}
@@ -77,13 +78,16 @@ func (s *Server) decide(q *query) verdict {
 	if len(s.cfg.Allow) > 0 && !allowed(s.cfg.Allow, q.client) {
 		return verdict{out: reply(q, dns.RcodeRefused), action: "refused"}
 	}
-	p := s.plan.Load()
-	phase, progress := p.active(s.cfg.Now())
+	// One atomic load gives the plan, the timeline and the abort state
+	// together, so an abort is seen by the very next query.
+	st := s.state.Load()
+	p := st.plan
 	v := verdict{action: "pass"}
 	var rule *rulePlan
-	if phase != nil {
+	if pos, off := s.position(st, s.cfg.Now()); off == "" {
+		phase := p.phases[pos.Phase]
 		v.phase = phase.name
-		rule = phase.choose(p.seed, q, progress)
+		rule = phase.choose(p.seed, q, pos.Progress)
 	}
 	if rule == nil {
 		// No rule: answer normally.

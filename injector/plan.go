@@ -18,7 +18,6 @@ import (
 type plan struct {
 	scenario *scenarios.Scenario
 	seed     uint64
-	start    time.Time
 	phases   []*phasePlan
 	source   *source
 }
@@ -39,9 +38,10 @@ type rulePlan struct {
 	hits   atomic.Uint64
 }
 
-// compile builds a plan. upstreamSpec, when not empty, overrides the
-// scenario's upstream; with neither, the system's resolvers are used.
-func compile(sc *scenarios.Scenario, cfg *Config, start time.Time) (*plan, error) {
+// compile builds a plan. cfg.Upstream, when set, overrides the scenario's
+// upstream; with neither, the system's resolvers are used. observe is told
+// how long each upstream exchange took.
+func compile(sc *scenarios.Scenario, cfg *Config, observe func(time.Duration, error)) (*plan, error) {
 	spec := sc.Upstream
 	if len(cfg.Upstream) > 0 {
 		spec = cfg.Upstream
@@ -60,8 +60,7 @@ func compile(sc *scenarios.Scenario, cfg *Config, start time.Time) (*plan, error
 	p := &plan{
 		scenario: sc,
 		seed:     uint64(seed),
-		start:    start,
-		source:   &source{zones: zone.NewSet(sc.Zones), fwd: fwd},
+		source:   &source{zones: zone.NewSet(sc.Zones), fwd: fwd, observe: observe},
 	}
 	for pi := range sc.Phases {
 		ph := &sc.Phases[pi]
@@ -77,16 +76,6 @@ func compile(sc *scenarios.Scenario, cfg *Config, start time.Time) (*plan, error
 		p.phases = append(p.phases, pp)
 	}
 	return p, nil
-}
-
-// active returns the phase in force at now and the progress through it, or
-// nil when the timeline has ended and faults are off.
-func (p *plan) active(now time.Time) (*phasePlan, float64) {
-	i, progress, ok := p.scenario.PhaseAt(now.Sub(p.start))
-	if !ok {
-		return nil, 0
-	}
-	return p.phases[i], progress
 }
 
 // takes decides, from the rule's own seeded stream, whether it takes this

@@ -44,14 +44,28 @@ type Config struct {
 	QueryLog io.Writer
 	// Logger receives server events (default: discarded).
 	Logger *slog.Logger
-	// Now is the clock of the timeline (default time.Now); tests step it.
+	// Now is the clock of the timeline and the safety switches (default
+	// time.Now); tests step it.
 	Now func() time.Time
+	// Speed runs every phase duration that many times faster (default 1).
+	Speed float64
+	// MaxDuration, when set, turns every fault off that long after the
+	// server starts, for good: a forgotten drill never outlives its window.
+	MaxDuration time.Duration
+	// Heartbeat, when set, is a dead-man switch: without a heartbeat for
+	// that long, every fault goes off until resume or load.
+	Heartbeat time.Duration
 }
 
 // Server is a running dnsfault DNS server.
 type Server struct {
 	cfg      Config
-	plan     atomic.Pointer[plan]
+	state    atomic.Pointer[runState]
+	mu       sync.Mutex // serialises control actions; queries never take it
+	started  time.Time
+	lastBeat atomic.Int64 // unix nanoseconds of the last heartbeat
+	reload   atomic.Pointer[reloadResult]
+	metrics  *metrics
 	queryLog *queryLog
 
 	// ctx ends when shutdown starts, so delayed queries stop waiting and
@@ -82,18 +96,23 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Speed <= 0 {
+		cfg.Speed = 1
+	}
 	if err := checkExposure(cfg.Listen, cfg.Allow); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, started: cfg.Now()}
+	s.lastBeat.Store(s.started.UnixNano())
+	s.metrics = newMetrics(s)
 	if cfg.QueryLog != nil {
 		s.queryLog = &queryLog{w: cfg.QueryLog}
 	}
-	p, err := compile(sc, &s.cfg, cfg.Now())
+	p, err := compile(sc, &s.cfg, s.metrics.observeUpstream)
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
-	s.plan.Store(p)
+	s.state.Store(&runState{plan: p, timeline: sc.Timeline(s.started, cfg.Speed)})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -148,7 +167,7 @@ func (s *Server) Start() error {
 		ln.Close()
 		return fmt.Errorf("serving on %s: %w", s.addr, err)
 	}
-	p := s.plan.Load()
+	p := s.state.Load().plan
 	s.cfg.Logger.Info("serving", "addr", s.addr, "scenario", p.scenario.Name, "seed", int64(p.seed))
 	return nil
 }
@@ -161,7 +180,7 @@ func (s *Server) Addr() string { return s.addr }
 func (s *Server) InFlight() int64 { return s.inFlight.Load() }
 
 // Seed is the seed in use, to print and report so a run can be replayed.
-func (s *Server) Seed() int64 { return int64(s.plan.Load().seed) }
+func (s *Server) Seed() int64 { return int64(s.state.Load().plan.seed) }
 
 // Shutdown stops accepting queries, cuts short the delays of those in
 // flight so they are answered, and waits for them until ctx ends. It is

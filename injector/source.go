@@ -3,6 +3,7 @@ package injector
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -14,8 +15,9 @@ import (
 // source answers normally: from the zones when the name is inside one
 // (authoritative, AA set), otherwise from upstream.
 type source struct {
-	zones *zone.Set
-	fwd   upstream.Forwarder
+	zones   *zone.Set
+	fwd     upstream.Forwarder
+	observe func(took time.Duration, err error) // upstream latency, for metrics
 }
 
 var _ fault.Source = (*source)(nil)
@@ -28,10 +30,12 @@ func (s *source) Resolve(ctx context.Context, req *fault.Request) (*dns.Msg, err
 		m.Answer, m.Ns = res.Answer, res.Ns
 		return m, nil
 	}
+	began := time.Now()
 	resp, err := s.fwd.Forward(ctx, req.Msg, req.TCP)
 	if errors.Is(err, upstream.ErrNone) {
 		return fault.Reply(req, dns.RcodeRefused), nil
 	}
+	s.observe(time.Since(began), err)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,8 @@ type Scenario struct {
 	// override) set it.
 	Seed    int64
 	HasSeed bool
+	// StartAt, when set, anchors the timeline to a wall-clock instant.
+	StartAt time.Time
 	// Phases always holds at least one phase: a file with top-level rules
 	// and no phases yields one endless phase named "default".
 	Phases []Phase

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -44,7 +45,7 @@ func Load(path string, opts Options) (*Scenario, error) {
 	return Parse(path, data, opts)
 }
 
-var topLevelKeys = []string{"version", "name", "description", "source", "params", "upstream", "zones", "seed", "rules", "phases"}
+var topLevelKeys = []string{"version", "name", "description", "source", "params", "upstream", "zones", "seed", "startAt", "rules", "phases"}
 
 // Parse parses and validates a scenario; file names it in messages. On any
 // problem it returns a nil Scenario and an ErrorList holding every problem.
@@ -86,6 +87,15 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 	if n := top["seed"]; n != nil {
 		if v, ok := d.int(n, "seed", -1<<63, 1<<63-1); ok {
 			sc.Seed, sc.HasSeed = v, true
+		}
+	}
+	if n := top["startAt"]; n != nil {
+		if s, ok := d.scalar(n, "startAt"); ok {
+			at, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				d.errorf(n, "startAt must be an RFC 3339 time such as 2025-10-20T06:48:00Z, got %q", s)
+			}
+			sc.StartAt = at
 		}
 	}
 	if opts.Seed != nil {

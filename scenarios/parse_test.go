@@ -112,7 +112,7 @@ func TestParseErrors(t *testing.T) {
 		{"misspelt key", "version: 1\nrules:\n  - actoin: servfail\n",
 			[]string{`s.yaml:3:5: unknown key "actoin" in rule (did you mean "action"?)`, `s.yaml:3:5: rule "default#1": missing action; expected one of: pass, nxdomain, servfail, refused, notimp, formerr, empty, drop, answer, truncate, garbage`}},
 		{"unknown top-level key", "version: 1\nzzz: 1\n",
-			[]string{`s.yaml:2:1: unknown key "zzz" in the scenario; expected one of: version, name, description, source, params, upstream, zones, seed, rules, phases`}},
+			[]string{`s.yaml:2:1: unknown key "zzz" in the scenario; expected one of: version, name, description, source, params, upstream, zones, seed, startAt, rules, phases`}},
 		{"missing version", "name: x\n", []string{`s.yaml:1:1: missing ` + "`version: 1`"}},
 		{"future version", "version: 2\n", []string{`s.yaml:1:10: unsupported version 2: this dnsfault reads version 1`}},
 		{"yaml syntax", "version: 1\nrules: [\n", []string{`s.yaml:2:1: YAML syntax: did not find expected node content`}},
@@ -157,6 +157,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`s.yaml:3:26: name: unknown parameter ${regoin} (did you mean "region"?)`}},
 		{"bad upstream", "version: 1\nupstream: dns.google\n",
 			[]string{`s.yaml:2:11: upstream: "dns.google" is not system, none, or an IP address with an optional port (such as 127.0.0.1:5353 or [::1]:53)`}},
+		{"bad startAt", "version: 1\nstartAt: tomorrow\n",
+			[]string{`s.yaml:2:10: startAt must be an RFC 3339 time such as 2025-10-20T06:48:00Z, got "tomorrow"`}},
 		{"duplicate key", "version: 1\nversion: 1\n", []string{`s.yaml:2:1: the scenario: key "version" given twice`}},
 	}
 	for _, tc := range cases {
@@ -214,27 +216,6 @@ func TestZoneFileErrorsNameTheZoneFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("version: 1\nzones: [{origin: t.test., file: t.zone}]\n"), 0o644))
 	_, err := scenarios.Load(path, scenarios.Options{})
 	assert.EqualError(t, err, `t.zone:2:21: bad A A: "300.1.1.1"`)
-}
-
-func TestPhaseAt(t *testing.T) {
-	sc, err := scenarios.Parse("s.yaml", []byte("version: 1\nphases:\n  - {name: a, duration: 10s}\n  - {name: b, duration: 20s}\n"), scenarios.Options{})
-	require.NoError(t, err)
-	cases := []struct {
-		at       time.Duration
-		index    int
-		progress float64
-		ok       bool
-	}{
-		{0, 0, 0, true},
-		{5 * time.Second, 0, 0.5, true},
-		{10 * time.Second, 1, 0, true},
-		{25 * time.Second, 1, 0.75, true},
-		{30 * time.Second, 0, 0, false}, // after the last timed phase, faults are off
-	}
-	for _, tc := range cases {
-		i, p, ok := sc.PhaseAt(tc.at)
-		assert.Equal(t, []any{tc.index, tc.progress, tc.ok}, []any{i, p, ok}, "at %v", tc.at)
-	}
 }
 
 func TestEveryBundledScenarioIsValid(t *testing.T) {

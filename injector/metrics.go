@@ -1,0 +1,115 @@
+package injector
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the server's Prometheus metrics, in a registry of its own so
+// that several servers in one process (tests) do not collide.
+type metrics struct {
+	registry *prometheus.Registry
+	queries  *prometheus.CounterVec
+	upstream *prometheus.HistogramVec
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnsfault_queries_total",
+			Help: "Queries answered, by phase, rule (empty when none took it), action, rcode, query type and transport.",
+		}, []string{"phase", "rule", "action", "rcode", "qtype", "transport"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "dnsfault_upstream_duration_seconds",
+			Help:    "Time taken by upstream exchanges, by outcome (ok or error).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"outcome"}),
+	}
+	m.registry.MustRegister(m.queries, m.upstream, &stateCollector{s: s},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Metrics serves the Prometheus metrics.
+func (s *Server) Metrics() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
+
+func (m *metrics) observeUpstream(took time.Duration, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.upstream.WithLabelValues(outcome).Observe(took.Seconds())
+}
+
+func (m *metrics) countQuery(q *query, v *verdict) {
+	transport := "udp"
+	if q.req.TCP {
+		transport = "tcp"
+	}
+	m.queries.WithLabelValues(v.phase, v.rule, v.action, rcodeLabel(v), typeLabel(q.req.Type), transport).Inc()
+}
+
+// rcodeLabel is the rcode sent, or what was sent instead of a message.
+func rcodeLabel(v *verdict) string {
+	switch {
+	case v.out.Msg != nil:
+		return dns.RcodeToString[v.out.Msg.Rcode]
+	case v.out.Raw != nil:
+		return "garbage"
+	default:
+		return "none"
+	}
+}
+
+// typeLabel names well-known types and folds the rest into "other", so a
+// client cannot blow up the number of series.
+func typeLabel(t uint16) string {
+	if name, ok := dns.TypeToString[t]; ok {
+		return name
+	}
+	return "other"
+}
+
+// stateCollector reports the timeline and the safety switches as they are
+// at scrape time.
+type stateCollector struct{ s *Server }
+
+var (
+	phaseDesc    = prometheus.NewDesc("dnsfault_phase", "1 for the phase in force (faults may still be off).", []string{"scenario", "phase"}, nil)
+	activeDesc   = prometheus.NewDesc("dnsfault_faults_active", "1 when faults are being injected, 0 when they are off.", nil, nil)
+	abortedDesc  = prometheus.NewDesc("dnsfault_aborted", "1 after an abort or a missed heartbeat, until resume or load.", nil, nil)
+	inFlightDesc = prometheus.NewDesc("dnsfault_queries_in_flight", "Queries being handled, delayed ones included.", nil, nil)
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- phaseDesc
+	ch <- activeDesc
+	ch <- abortedDesc
+	ch <- inFlightDesc
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.state.Load()
+	pos, off := c.s.position(st, c.s.cfg.Now())
+	if pos.State == "running" {
+		ch <- prometheus.MustNewConstMetric(phaseDesc, prometheus.GaugeValue, 1, st.plan.scenario.Name, st.plan.scenario.Phases[pos.Phase].Name)
+	}
+	ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, boolValue(off == ""))
+	ch <- prometheus.MustNewConstMetric(abortedDesc, prometheus.GaugeValue, boolValue(st.off != ""))
+	ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(c.s.InFlight()))
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
