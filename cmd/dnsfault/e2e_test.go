@@ -82,19 +82,21 @@ type server struct {
 	addr string
 	host string
 	port string
-	done chan struct{}
+	// control is the control API's address.
+	control string
+	done    chan struct{}
 
 	mu     sync.Mutex
 	stderr bytes.Buffer
 }
 
-var servingLine = regexp.MustCompile(`on (\S+):(\d+) \(udp and tcp\)`)
+var servingLine = regexp.MustCompile(`on (\S+):(\d+) \(udp and tcp\), control API on http://(\S+),`)
 
 // serve starts `dnsfault serve` on a free loopback port and waits until it
 // says where it listens.
 func serve(t *testing.T, args ...string) *server {
 	t.Helper()
-	s := &server{cmd: exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...), done: make(chan struct{})}
+	s := &server{cmd: exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"}, args...)...), done: make(chan struct{})}
 	pipe, err := s.cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, s.cmd.Start())
@@ -105,7 +107,7 @@ func serve(t *testing.T, args ...string) *server {
 			s.mu.Lock()
 			s.stderr.WriteString(sc.Text() + "\n")
 			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil && s.addr == "" {
-				s.host, s.port, s.addr = m[1], m[2], m[1]+":"+m[2]
+				s.host, s.port, s.addr, s.control = m[1], m[2], m[1]+":"+m[2], m[3]
 				close(ready)
 			}
 			s.mu.Unlock()

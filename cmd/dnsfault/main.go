@@ -28,11 +28,12 @@ func run(args []string) int {
 			serveCommand(),
 			validateCommand(),
 			scenariosCommand(),
+			ctlCommand(),
 		},
 		// Errors are turned into exit statuses below, not inside the library.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
-	err := app.Run(args)
+	err := app.Run(flagsFirst(args, app.Commands))
 	if err == nil {
 		return 0
 	}

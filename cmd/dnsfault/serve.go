@@ -13,6 +13,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/reload"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -23,14 +25,20 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "answer DNS on --listen, injecting the scenario's faults",
-		Description: "With no scenario, dnsfault is a plain forwarding resolver.\n" +
-			"SCENARIO is a file or the name of a bundled scenario (dnsfault scenarios list).",
+		Description: "With no scenario, dnsfault is a plain forwarding resolver with the control API up,\n" +
+			"ready for `dnsfault ctl load`. SCENARIO is a file or the name of a bundled scenario\n" +
+			"(dnsfault scenarios list); a file is reloaded when it changes.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "scenario `FILE` or bundled name"},
 			&cli.StringFlag{Name: "listen", Value: injector.DefaultListen, Usage: "UDP and TCP `ADDR`ess; port 0 picks a free one"},
 			&cli.StringFlag{Name: "upstream", Usage: "`system`, none, or HOST:PORT[,HOST:PORT] (overrides the scenario's)"},
 			&cli.DurationFlag{Name: "upstream-timeout", Value: 2 * time.Second, Usage: "how long to wait for upstream before answering SERVFAIL"},
 			&cli.StringSliceFlag{Name: "allow", Usage: "answer only clients in `CIDR` (required when --listen is not loopback)"},
+			&cli.StringFlag{Name: "control", Value: control.DefaultAddr, Usage: "control API `ADDR`ess (HTTP)"},
+			&cli.StringFlag{Name: "token", EnvVars: []string{"DNSFAULT_TOKEN"}, Usage: "bearer `TOKEN` the control API requires (required when --control is not loopback)"},
+			&cli.Float64Flag{Name: "speed", Value: 1, Usage: "run every phase duration `N` times faster"},
+			&cli.DurationFlag{Name: "max-duration", Usage: "turn every fault off for good after `D`"},
+			&cli.DurationFlag{Name: "heartbeat", Usage: "dead-man switch: turn faults off when no heartbeat arrives for `D`"},
 			&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
 			setFlag,
 			seedFlag,
@@ -47,25 +55,17 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
-	up, err := parseUpstream(c.String("upstream"))
+	cfg, err := serverConfig(c)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
-	allow, err := parseAllow(c.StringSlice("allow"))
-	if err != nil {
+	controlAddr, token := c.String("control"), c.String("token")
+	if err := control.CheckExposure(controlAddr, token); err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
 	sc, err := loadScenario(c.String("scenario"), opts)
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	cfg := injector.Config{
-		Listen:          c.String("listen"),
-		Upstream:        up,
-		UpstreamTimeout: c.Duration("upstream-timeout"),
-		Allow:           allow,
-		Logger:          logger,
 	}
 	if path := c.String("log-queries"); path != "" {
 		w, closeLog, err := openLog(path)
@@ -84,15 +84,78 @@ func serve(c *cli.Context) error {
 	if err := srv.Start(); err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
-	fmt.Fprintf(os.Stderr, "dnsfault: serving %q on %s (udp and tcp), seed %d\n", sc.Name, srv.Addr(), srv.Seed())
+	api, err := control.Listen(controlAddr, control.Handler(srv, token, cfg.Logger), token)
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return cli.Exit(err.Error(), 1)
+	}
+	if file := c.String("scenario"); file != "" && isFile(file) {
+		err := reload.Watch(ctx, file, func() {
+			next, err := scenarios.Load(file, opts)
+			if err != nil {
+				srv.ReloadFailed(file, err)
+				return
+			}
+			srv.Load(next, file, false)
+		})
+		if err != nil {
+			cfg.Logger.Warn("hot reload is off", "err", err)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "dnsfault: serving %q on %s (udp and tcp), control API on http://%s, seed %d\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed())
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "dnsfault: shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return cli.Exit(fmt.Sprintf("dnsfault: shutdown: %v", err), 1)
+	apiErr := api.Shutdown(shutdownCtx)
+	if err := srv.Shutdown(shutdownCtx); err != nil || apiErr != nil {
+		return cli.Exit(fmt.Sprintf("dnsfault: shutdown: %v", firstErr(err, apiErr)), 1)
 	}
 	return nil
+}
+
+// serverConfig reads the flags that configure the DNS server.
+func serverConfig(c *cli.Context) (injector.Config, error) {
+	up, err := parseUpstream(c.String("upstream"))
+	if err != nil {
+		return injector.Config{}, err
+	}
+	allow, err := parseAllow(c.StringSlice("allow"))
+	if err != nil {
+		return injector.Config{}, err
+	}
+	if c.Float64("speed") <= 0 {
+		return injector.Config{}, fmt.Errorf("--speed %g: must be above 0", c.Float64("speed"))
+	}
+	for _, name := range []string{"upstream-timeout", "max-duration", "heartbeat"} {
+		if c.Duration(name) < 0 {
+			return injector.Config{}, fmt.Errorf("--%s %v: must not be negative", name, c.Duration(name))
+		}
+	}
+	return injector.Config{
+		Listen:          c.String("listen"),
+		Upstream:        up,
+		UpstreamTimeout: c.Duration("upstream-timeout"),
+		Allow:           allow,
+		Speed:           c.Float64("speed"),
+		MaxDuration:     c.Duration("max-duration"),
+		Heartbeat:       c.Duration("heartbeat"),
+		Logger:          slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	}, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // loadScenario opens a scenario by path or bundled name; with none it

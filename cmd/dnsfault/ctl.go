@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/control"
+)
+
+// ctlFlags are given after the subcommand: `dnsfault ctl status --control ADDR`.
+func ctlFlags(extra ...cli.Flag) []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "control", Value: control.DefaultAddr, EnvVars: []string{"DNSFAULT_CONTROL"}, Usage: "the server's control API `ADDR`ess"},
+		&cli.StringFlag{Name: "token", EnvVars: []string{"DNSFAULT_TOKEN"}, Usage: "bearer `TOKEN` of the control API"},
+		&cli.BoolFlag{Name: "json", Usage: "print the server's status as JSON"},
+	}, extra...)
+}
+
+func ctlCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ctl",
+		Usage: "steer a running server: status, abort, resume, phase, load, heartbeat",
+		Subcommands: []*cli.Command{
+			ctlAction("status", "show the scenario, the phase, the safety switches and the rules' hits", "",
+				func(ctx context.Context, c *control.Client, _ *cli.Context) (injector.Status, string, error) {
+					st, err := c.Status(ctx)
+					return st, "", err
+				}),
+			ctlAction("abort", "turn every fault off now, until resume or load", "",
+				func(ctx context.Context, c *control.Client, _ *cli.Context) (injector.Status, string, error) {
+					st, err := c.Abort(ctx)
+					return st, "aborted: every fault is off (dnsfault ctl resume turns them back on)", err
+				}),
+			ctlAction("resume", "turn faults back on after an abort or a missed heartbeat", "",
+				func(ctx context.Context, c *control.Client, _ *cli.Context) (injector.Status, string, error) {
+					st, err := c.Resume(ctx)
+					return st, "resumed", err
+				}),
+			ctlAction("heartbeat", "tell the dead-man switch (serve --heartbeat) the operator is still there", "",
+				func(ctx context.Context, c *control.Client, _ *cli.Context) (injector.Status, string, error) {
+					st, err := c.Heartbeat(ctx)
+					return st, "heartbeat sent", err
+				}),
+			ctlAction("phase", "jump to a phase: it begins now", "NAME",
+				func(ctx context.Context, c *control.Client, cc *cli.Context) (injector.Status, string, error) {
+					if cc.NArg() != 1 {
+						return injector.Status{}, "", cli.Exit("dnsfault ctl phase: name one phase (dnsfault ctl status lists them)", 2)
+					}
+					st, err := c.Phase(ctx, cc.Args().First())
+					return st, "jumped to phase " + cc.Args().First(), err
+				}),
+			ctlAction("load", "validate a scenario file and swap it in (its timeline starts now)", "FILE",
+				func(ctx context.Context, c *control.Client, cc *cli.Context) (injector.Status, string, error) {
+					if cc.NArg() != 1 {
+						return injector.Status{}, "", cli.Exit("dnsfault ctl load: name one scenario FILE", 2)
+					}
+					opts, err := scenarioOptions(cc)
+					if err != nil {
+						return injector.Status{}, "", cli.Exit(err.Error(), 2)
+					}
+					data, err := os.ReadFile(cc.Args().First())
+					if err != nil {
+						return injector.Status{}, "", err
+					}
+					st, err := c.Load(ctx, data, opts.Set)
+					return st, "loaded " + cc.Args().First(), err
+				}, setFlag),
+		},
+	}
+}
+
+type ctlFunc func(ctx context.Context, c *control.Client, cc *cli.Context) (injector.Status, string, error)
+
+func ctlAction(name, usage, args string, do ctlFunc, extra ...cli.Flag) *cli.Command {
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: args,
+		Flags:     ctlFlags(extra...),
+		Action: func(cc *cli.Context) error {
+			ctx, cancel := context.WithTimeout(cc.Context, 15*time.Second)
+			defer cancel()
+			client := control.NewClient(cc.String("control"), cc.String("token"))
+			st, done, err := do(ctx, client, cc)
+			if err != nil {
+				if _, ok := err.(cli.ExitCoder); ok {
+					return err
+				}
+				return cli.Exit("dnsfault ctl "+name+": "+err.Error(), 1)
+			}
+			if cc.Bool("json") {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			if done != "" {
+				fmt.Println(done)
+			}
+			printStatus(os.Stdout, st)
+			return nil
+		},
+	}
+}
+
+// printStatus writes a status for people: state first, then the phases.
+func printStatus(w io.Writer, st injector.Status) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "scenario\t%s (seed %d, speed %gx)\n", st.Scenario, st.Seed, st.Speed)
+	if st.FaultsActive {
+		fmt.Fprintf(tw, "faults\tON in phase %s (%d of %d)%s\n", st.Phase, st.PhaseIndex+1, len(st.Phases), left(st.PhaseLeftSeconds, ", %s left"))
+	} else {
+		fmt.Fprintf(tw, "faults\tOFF: %s%s\n", st.FaultsOff, offHint(st))
+	}
+	var safety []string
+	if st.MaxDurationLeftSeconds != nil {
+		safety = append(safety, "max-duration"+left(st.MaxDurationLeftSeconds, " %s left"))
+	}
+	if st.HeartbeatLeftSeconds != nil {
+		safety = append(safety, "heartbeat"+left(st.HeartbeatLeftSeconds, " %s left"))
+	}
+	if len(safety) > 0 {
+		fmt.Fprintf(tw, "safety\t%s\n", strings.Join(safety, "; "))
+	}
+	fmt.Fprintf(tw, "in flight\t%d queries\n", st.InFlight)
+	if r := st.LastReload; r != nil {
+		if r.OK {
+			fmt.Fprintf(tw, "last load\tok at %s from %s\n", r.Time.Format(time.TimeOnly), r.Origin)
+		} else {
+			fmt.Fprintf(tw, "last load\tFAILED at %s from %s; the running scenario keeps serving:\n", r.Time.Format(time.TimeOnly), r.Origin)
+			for _, e := range r.Errors {
+				fmt.Fprintf(tw, "\t  %s\n", e)
+			}
+		}
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "\tPHASE\tDURATION\tRULE\tACTION\tHITS")
+	for i, p := range st.Phases {
+		marker := ""
+		if st.Timeline == "running" && i == st.PhaseIndex {
+			marker = "→"
+		}
+		duration := "until the end"
+		if p.DurationSeconds > 0 {
+			duration = (time.Duration(p.DurationSeconds * float64(time.Second))).String()
+		}
+		if len(p.Rules) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\n", marker, p.Name, duration)
+		}
+		for j, r := range p.Rules {
+			name, dur := p.Name, duration
+			if j > 0 {
+				name, dur = "", ""
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", marker, name, dur, r.Name, r.Action, r.Hits)
+			marker = ""
+		}
+	}
+	tw.Flush()
+}
+
+func left(seconds *float64, format string) string {
+	if seconds == nil {
+		return ""
+	}
+	return fmt.Sprintf(format, (time.Duration(*seconds * float64(time.Second))).Round(time.Second))
+}
+
+func offHint(st injector.Status) string {
+	switch st.FaultsOff {
+	case "aborted", "heartbeat missed":
+		return " (dnsfault ctl resume turns them back on)"
+	case "timeline not started":
+		return left(st.StartsInSeconds, " (it starts in %s)")
+	}
+	return ""
+}

@@ -1,0 +1,143 @@
+package main_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector"
+)
+
+// drill is a three-phase outage of a.drill.test; at --speed 60 each phase
+// lasts a second or two of real time.
+const drill = `version: 1
+name: drill
+upstream: none
+zones: [{origin: drill.test., records: ["a.drill.test. 60 IN A 192.0.2.1"]}]
+phases:
+  - name: healthy
+    duration: 1m
+  - name: outage
+    duration: 2m
+    rules: [{name: a-fails, match: {names: [a.drill.test]}, action: servfail}]
+  - name: recovery
+`
+
+// status asks the server for its status with `dnsfault ctl status --json`.
+func (s *server) status(t *testing.T) injector.Status {
+	t.Helper()
+	r := runDnsfault(t, "ctl", "status", "--json", "--control", s.control)
+	require.Equal(t, 0, r.code, r.stderr)
+	var st injector.Status
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &st))
+	return st
+}
+
+// digStatus returns the rcode dig sees for name.
+func (s *server) digStatus(t *testing.T, name string) string {
+	t.Helper()
+	out, _ := s.dig(t, name)
+	for _, line := range strings.Split(out, "\n") {
+		if _, rest, ok := strings.Cut(line, "status: "); ok {
+			return strings.TrimRight(strings.Fields(rest)[0], ",")
+		}
+	}
+	return "no answer"
+}
+
+func TestGameDayWithSpeedAndCtl(t *testing.T) {
+	requireTool(t, "dig", "bind9-dnsutils")
+	file := filepath.Join(t.TempDir(), "drill.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(drill), 0o644))
+	s := serve(t, "-s", file, "--speed", "60")
+
+	// Watch the phases change with dig: healthy, then the outage, then recovery.
+	var seen []string
+	require.Eventually(t, func() bool {
+		rcode := s.digStatus(t, "a.drill.test")
+		if len(seen) == 0 || seen[len(seen)-1] != rcode {
+			seen = append(seen, rcode)
+		}
+		return len(seen) >= 2 && rcode == "SERVFAIL"
+	}, 30*time.Second, 50*time.Millisecond)
+	assert.Equal(t, "NOERROR", seen[0], "the drill starts healthy")
+
+	r := runDnsfault(t, "ctl", "abort", "--control", s.control)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "aborted: every fault is off")
+	assert.Contains(t, r.stdout, "faults     OFF: aborted")
+	assert.Equal(t, "NOERROR", s.digStatus(t, "a.drill.test"), "the next query after the abort is answered normally")
+
+	r = runDnsfault(t, "ctl", "phase", "outage", "--control", s.control)
+	require.Equal(t, 0, r.code, r.stderr)
+	r = runDnsfault(t, "ctl", "resume", "--control", s.control)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "faults     ON in phase outage")
+	assert.Equal(t, "SERVFAIL", s.digStatus(t, "a.drill.test"))
+
+	require.Eventually(t, func() bool { return s.status(t).Phase == "recovery" }, 30*time.Second, 50*time.Millisecond)
+	assert.Equal(t, "NOERROR", s.digStatus(t, "a.drill.test"))
+	assert.Contains(t, s.log(), "abort: every fault off")
+}
+
+func TestHotReload(t *testing.T) {
+	requireTool(t, "dig", "bind9-dnsutils")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "live.yaml")
+	write := func(text string) {
+		// Write beside and rename over, as editors do.
+		tmp := filepath.Join(dir, ".live.yaml.tmp")
+		require.NoError(t, os.WriteFile(tmp, []byte(text), 0o644))
+		require.NoError(t, os.Rename(tmp, file))
+	}
+	write("version: 1\nname: v1\nupstream: none\nrules: [{match: {names: [x.test]}, action: refused}]\n")
+	s := serve(t, "-s", file)
+	assert.Equal(t, "REFUSED", s.digStatus(t, "x.test"))
+
+	write("version: 1\nname: v2\nupstream: none\nrules: [{match: {names: [x.test]}, action: nxdomian}]\n")
+	require.Eventually(t, func() bool {
+		r := s.status(t).LastReload
+		return r != nil && !r.OK
+	}, 10*time.Second, 20*time.Millisecond, "the bad edit is noticed")
+	st := s.status(t)
+	assert.Equal(t, "v1", st.Scenario, "the old scenario keeps serving")
+	assert.Equal(t, []string{file + `:4:44: unknown action "nxdomian" (did you mean "nxdomain"?)`}, st.LastReload.Errors)
+	assert.Equal(t, "REFUSED", s.digStatus(t, "x.test"))
+	assert.Contains(t, s.log(), "scenario not loaded; the running one keeps serving")
+
+	write("version: 1\nname: v3\nupstream: none\nrules: [{match: {names: [x.test]}, action: nxdomain}]\n")
+	require.Eventually(t, func() bool { return s.status(t).Scenario == "v3" }, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, "NXDOMAIN", s.digStatus(t, "x.test"))
+	assert.Contains(t, s.log(), "scenario loaded; the timeline restarts")
+}
+
+func TestCtlErrorsAreClear(t *testing.T) {
+	r := runDnsfault(t, "ctl", "status", "--control", "127.0.0.1:1")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "dnsfault ctl status: cannot reach the control API at http://127.0.0.1:1")
+
+	s := serve(t, "--upstream", "none", "--token", "s3cret")
+	r = runDnsfault(t, "ctl", "abort", "--control", s.control, "--token", "guess")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "dnsfault ctl abort: the control API refused the token (401)")
+	r = runDnsfault(t, "ctl", "status", "--control", s.control, "--token", "s3cret")
+	assert.Equal(t, 0, r.code, r.stderr)
+
+	file := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("version: 1\nrules: [{action: nxdomian}]\n"), 0o644))
+	r = runDnsfault(t, "ctl", "load", file, "--control", s.control, "--token", "s3cret")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `scenario.yaml:2:18: unknown action "nxdomian" (did you mean "nxdomain"?)`)
+}
+
+func TestServeRefusesAnExposedControlAPIWithoutAToken(t *testing.T) {
+	r := runDnsfault(t, "serve", "--listen", "127.0.0.1:0", "--control", "0.0.0.0:8053")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "control address 0.0.0.0:8053 is not loopback: give --token")
+}

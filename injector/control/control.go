@@ -1,0 +1,183 @@
+// Package control is the HTTP control API of a running dnsfault server
+// (status, abort, resume, phase jumps, scenario loads, heartbeats and
+// metrics) and the client that `dnsfault ctl` uses to call it. Both sides
+// live here so the wire format has one owner.
+package control
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+// DefaultAddr is where the control API listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:8053"
+
+// maxScenarioBytes bounds a scenario sent with PUT /v1/scenario.
+const maxScenarioBytes = 1 << 20
+
+// Engine is what the API steers; *injector.Server is one.
+type Engine interface {
+	Status() injector.Status
+	Abort(who string)
+	Resume(who string)
+	Heartbeat()
+	JumpTo(phase, who string) error
+	Load(sc *scenarios.Scenario, origin string, resume bool) error
+	ReloadFailed(origin string, err error)
+	Metrics() http.Handler
+}
+
+var _ Engine = (*injector.Server)(nil)
+
+// Handler returns the control API. With a token, every request must carry
+// it as `Authorization: Bearer TOKEN`.
+func Handler(e Engine, token string, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	api := &api{e: e, log: logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", api.status)
+	mux.HandleFunc("POST /v1/abort", api.abort)
+	mux.HandleFunc("POST /v1/resume", api.resume)
+	mux.HandleFunc("POST /v1/heartbeat", api.heartbeat)
+	mux.HandleFunc("POST /v1/phase/{name}", api.phase)
+	mux.HandleFunc("PUT /v1/scenario", api.load)
+	mux.Handle("GET /metrics", e.Metrics())
+	if token == "" {
+		return mux
+	}
+	return requireToken(token, mux)
+}
+
+type api struct {
+	e   Engine
+	log *slog.Logger
+}
+
+func (a *api) status(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.e.Status())
+}
+
+func (a *api) abort(w http.ResponseWriter, r *http.Request) {
+	a.e.Abort(r.RemoteAddr)
+	writeJSON(w, http.StatusOK, a.e.Status())
+}
+
+func (a *api) resume(w http.ResponseWriter, r *http.Request) {
+	a.e.Resume(r.RemoteAddr)
+	writeJSON(w, http.StatusOK, a.e.Status())
+}
+
+func (a *api) heartbeat(w http.ResponseWriter, _ *http.Request) {
+	a.e.Heartbeat()
+	writeJSON(w, http.StatusOK, a.e.Status())
+}
+
+func (a *api) phase(w http.ResponseWriter, r *http.Request) {
+	if err := a.e.JumpTo(r.PathValue("name"), r.RemoteAddr); err != nil {
+		writeJSON(w, http.StatusNotFound, Problem{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, a.e.Status())
+}
+
+// load validates the YAML body and swaps it in; with any error it answers
+// 400 with every positioned error, and the running scenario stays.
+// Query parameters: set=name=value (repeatable) and seed=N.
+func (a *api) load(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxScenarioBytes))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, Problem{Error: fmt.Sprintf("reading the scenario: %v", err)})
+		return
+	}
+	opts, err := loadOptions(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, Problem{Error: err.Error()})
+		return
+	}
+	origin := "PUT /v1/scenario from " + r.RemoteAddr
+	sc, err := scenarios.Parse("scenario.yaml", body, opts)
+	if err == nil {
+		err = a.e.Load(sc, origin, true)
+	} else {
+		a.e.ReloadFailed(origin, err)
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, Problem{Error: "scenario not loaded; the running one keeps serving", Errors: lines(err)})
+		return
+	}
+	writeJSON(w, http.StatusOK, a.e.Status())
+}
+
+func loadOptions(r *http.Request) (scenarios.Options, error) {
+	var opts scenarios.Options
+	for _, kv := range r.URL.Query()["set"] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return opts, fmt.Errorf("set %q: expected name=value", kv)
+		}
+		if opts.Set == nil {
+			opts.Set = map[string]string{}
+		}
+		opts.Set[k] = v
+	}
+	if s := r.URL.Query().Get("seed"); s != "" {
+		seed, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return opts, fmt.Errorf("seed %q: expected a whole number", s)
+		}
+		opts.Seed = &seed
+	}
+	return opts, nil
+}
+
+// Problem is the body of every error answer.
+type Problem struct {
+	Error string `json:"error"`
+	// Errors lists positioned scenario errors (file:line:col: message).
+	Errors []string `json:"errors,omitempty"`
+}
+
+func lines(err error) []string {
+	var list scenarios.ErrorList
+	if errors.As(err, &list) {
+		out := make([]string, len(list))
+		for i, e := range list {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+func requireToken(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dnsfault"`)
+			writeJSON(w, http.StatusUnauthorized, Problem{Error: "missing or wrong bearer token"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

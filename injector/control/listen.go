@@ -1,0 +1,70 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// Server is the control API listening on an address.
+type Server struct {
+	http *http.Server
+	addr string
+	done chan struct{}
+}
+
+// Listen serves h on addr. Beyond loopback it requires a token, since
+// whoever reaches the API can steer the faults of every client.
+func Listen(addr string, h http.Handler, token string) (*Server, error) {
+	if err := CheckExposure(addr, token); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("control API: %w", err)
+	}
+	s := &Server{
+		http: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+		addr: ln.Addr().String(),
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(s.done)
+		s.http.Serve(ln) // returns http.ErrServerClosed after Shutdown
+	}()
+	return s, nil
+}
+
+// Addr is the address the API listens on, with its port.
+func (s *Server) Addr() string { return s.addr }
+
+// Shutdown stops the API, letting requests in progress finish until ctx
+// ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	<-s.done
+	return err
+}
+
+// CheckExposure refuses a control address beyond loopback without a token.
+func CheckExposure(addr, token string) error {
+	if token == "" && !isLoopback(addr) {
+		return fmt.Errorf("control address %s is not loopback: give --token (or DNSFAULT_TOKEN) so only operators can steer faults", addr)
+	}
+	return nil
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
