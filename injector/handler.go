@@ -31,13 +31,18 @@ type verdict struct {
 func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
-	start := time.Now()
+	began, arrived := time.Now(), s.cfg.Now()
 	q := newQuery(w, r)
 	v := s.decide(q)
 	s.write(w, q, &v)
-	s.metrics.countQuery(q, &v)
+	// Every sink reads the same event: metrics, the query log, observers.
+	ev := s.event(q, &v, arrived, began)
+	s.metrics.count(&ev)
 	if s.queryLog != nil {
-		s.queryLog.write(q, &v, start)
+		s.queryLog.write(&ev)
+	}
+	if s.cfg.Observe != nil {
+		s.cfg.Observe(&ev)
 	}
 }
 

@@ -49,24 +49,8 @@ func (m *metrics) observeUpstream(took time.Duration, err error) {
 	m.upstream.WithLabelValues(outcome).Observe(took.Seconds())
 }
 
-func (m *metrics) countQuery(q *query, v *verdict) {
-	transport := "udp"
-	if q.req.TCP {
-		transport = "tcp"
-	}
-	m.queries.WithLabelValues(v.phase, v.rule, v.action, rcodeLabel(v), typeLabel(q.req.Type), transport).Inc()
-}
-
-// rcodeLabel is the rcode sent, or what was sent instead of a message.
-func rcodeLabel(v *verdict) string {
-	switch {
-	case v.out.Msg != nil:
-		return dns.RcodeToString[v.out.Msg.Rcode]
-	case v.out.Raw != nil:
-		return "garbage"
-	default:
-		return "none"
-	}
+func (m *metrics) count(ev *Event) {
+	m.queries.WithLabelValues(ev.Phase, ev.Rule, ev.Action, ev.RcodeName(), typeLabel(ev.Type), ev.Transport()).Inc()
 }
 
 // typeLabel names well-known types and folds the rest into "other", so a

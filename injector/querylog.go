@@ -25,31 +25,26 @@ type logLine struct {
 	Phase     string    `json:"phase,omitempty"`
 	Rule      string    `json:"rule,omitempty"`
 	Action    string    `json:"action"`
-	Rcode     string    `json:"rcode,omitempty"` // empty when nothing or garbage was sent
+	Rcode     string    `json:"rcode"` // none for a drop, garbage for garbage
 	LatencyMs float64   `json:"latency_ms"`
 	Error     string    `json:"error,omitempty"`
 }
 
-func (l *queryLog) write(q *query, v *verdict, start time.Time) {
+func (l *queryLog) write(ev *Event) {
 	line := logLine{
-		Time:      start.UTC(),
-		Client:    q.client.String(),
-		Name:      q.req.Name,
-		Type:      dns.TypeToString[q.req.Type],
-		Transport: "udp",
-		Phase:     v.phase,
-		Rule:      v.rule,
-		Action:    v.action,
-		LatencyMs: float64(time.Since(start).Microseconds()) / 1000,
+		Time:      ev.Time.UTC(),
+		Client:    ev.Client.String(),
+		Name:      ev.Name,
+		Type:      dns.TypeToString[ev.Type],
+		Transport: ev.Transport(),
+		Phase:     ev.Phase,
+		Rule:      ev.Rule,
+		Action:    ev.Action,
+		Rcode:     ev.RcodeName(),
+		LatencyMs: float64(ev.Latency.Microseconds()) / 1000,
 	}
-	if q.req.TCP {
-		line.Transport = "tcp"
-	}
-	if v.out.Msg != nil {
-		line.Rcode = dns.RcodeToString[v.out.Msg.Rcode]
-	}
-	if v.err != nil {
-		line.Error = v.err.Error()
+	if ev.Err != nil {
+		line.Error = ev.Err.Error()
 	}
 	b, err := json.Marshal(line)
 	if err != nil {

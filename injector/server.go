@@ -52,6 +52,9 @@ type Config struct {
 	// MaxDuration, when set, turns every fault off that long after the
 	// server starts, for good: a forgotten drill never outlives its window.
 	MaxDuration time.Duration
+	// Observe, when set, is called with every answered query, after the
+	// reply went out. It must be safe for concurrent use, and quick.
+	Observe func(*Event)
 	// Heartbeat, when set, is a dead-man switch: without a heartbeat for
 	// that long, every fault goes off until resume or load.
 	Heartbeat time.Duration

@@ -116,6 +116,9 @@ func (s *Server) JumpTo(phase, who string) error {
 	return err
 }
 
+// Timeline is the timeline in force.
+func (s *Server) Timeline() scenarios.Timeline { return s.state.Load().timeline }
+
 // ErrNoSuchPhase is returned by JumpTo for a phase the scenario lacks.
 var ErrNoSuchPhase = fmt.Errorf("no such phase")
 

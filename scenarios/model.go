@@ -28,9 +28,28 @@ type Scenario struct {
 	HasSeed bool
 	// StartAt, when set, anchors the timeline to a wall-clock instant.
 	StartAt time.Time
+	// Expect states how clients must behave under the scenario; `dnsfault
+	// run` fails when they do not.
+	Expect Expect
 	// Phases always holds at least one phase: a file with top-level rules
 	// and no phases yields one endless phase named "default".
 	Phases []Phase
+}
+
+// Expect is a scenario's expectations of its clients. Zero values are
+// expectations not stated.
+type Expect struct {
+	// MaxAmplification bounds each target name's query rate in every phase
+	// against its rate in the baseline phase.
+	MaxAmplification float64
+	// MaxQPS bounds each target name's queries in any one second.
+	MaxQPS float64
+	// HonoursTTL, when true, requires clients not to re-ask a question
+	// before the TTL of the answer they got ran out.
+	HonoursTTL bool
+	// Baseline is the phase whose rates count as healthy: the first phase
+	// unless named.
+	Baseline string
 }
 
 // Zone is fake authoritative data for one origin. Records holds the inline

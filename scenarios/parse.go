@@ -45,7 +45,7 @@ func Load(path string, opts Options) (*Scenario, error) {
 	return Parse(path, data, opts)
 }
 
-var topLevelKeys = []string{"version", "name", "description", "source", "params", "upstream", "zones", "seed", "startAt", "rules", "phases"}
+var topLevelKeys = []string{"version", "name", "description", "source", "params", "upstream", "zones", "seed", "startAt", "expect", "rules", "phases"}
 
 // Parse parses and validates a scenario; file names it in messages. On any
 // problem it returns a nil Scenario and an ErrorList holding every problem.
@@ -110,11 +110,52 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 		d.checkZoneOrigins(n, sc.Zones)
 	}
 	sc.Phases = d.parsePhases(root, top["phases"], top["rules"])
+	if n := top["expect"]; n != nil {
+		sc.Expect = d.parseExpect(n, sc.Phases)
+	}
 
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
 	}
 	return sc, nil
+}
+
+// parseExpect reads `expect`; amplification needs a baseline phase that
+// comes before the faults.
+func (d *decoder) parseExpect(n *yaml.Node, phases []Phase) Expect {
+	var e Expect
+	f := d.fields(n, "expect", "max_amplification", "max_qps", "honours_ttl", "baseline")
+	if v := f["max_amplification"]; v != nil {
+		e.MaxAmplification, _ = d.float(v, "max_amplification", 1, 1e9)
+		if len(phases) < 2 {
+			d.errorf(v, "max_amplification compares each phase with a healthy baseline phase: give phases, the first of them healthy")
+		}
+	}
+	if v := f["max_qps"]; v != nil {
+		e.MaxQPS, _ = d.float(v, "max_qps", 0.001, 1e9)
+	}
+	if v := f["honours_ttl"]; v != nil {
+		if s, ok := d.scalar(v, "honours_ttl"); ok {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				d.errorf(v, "honours_ttl must be true or false, got %q", s)
+			}
+			e.HonoursTTL = b
+		}
+	}
+	if v := f["baseline"]; v != nil {
+		e.Baseline = d.str(v, "baseline")
+		names := make([]string, len(phases))
+		for i, p := range phases {
+			names[i] = p.Name
+		}
+		if e.Baseline != "" && !contains(names, e.Baseline) {
+			d.errorf(v, "baseline: no phase named %q%s", e.Baseline, didYouMean(e.Baseline, names))
+		}
+	} else if len(phases) > 0 {
+		e.Baseline = phases[0].Name
+	}
+	return e
 }
 
 // yamlLine finds the line number in the yaml package's error messages.

@@ -112,7 +112,7 @@ func TestParseErrors(t *testing.T) {
 		{"misspelt key", "version: 1\nrules:\n  - actoin: servfail\n",
 			[]string{`s.yaml:3:5: unknown key "actoin" in rule (did you mean "action"?)`, `s.yaml:3:5: rule "default#1": missing action; expected one of: pass, nxdomain, servfail, refused, notimp, formerr, empty, drop, answer, truncate, garbage`}},
 		{"unknown top-level key", "version: 1\nzzz: 1\n",
-			[]string{`s.yaml:2:1: unknown key "zzz" in the scenario; expected one of: version, name, description, source, params, upstream, zones, seed, startAt, rules, phases`}},
+			[]string{`s.yaml:2:1: unknown key "zzz" in the scenario; expected one of: version, name, description, source, params, upstream, zones, seed, startAt, expect, rules, phases`}},
 		{"missing version", "name: x\n", []string{`s.yaml:1:1: missing ` + "`version: 1`"}},
 		{"future version", "version: 2\n", []string{`s.yaml:1:10: unsupported version 2: this dnsfault reads version 1`}},
 		{"yaml syntax", "version: 1\nrules: [\n", []string{`s.yaml:2:1: YAML syntax: did not find expected node content`}},
@@ -159,6 +159,10 @@ func TestParseErrors(t *testing.T) {
 			[]string{`s.yaml:2:11: upstream: "dns.google" is not system, none, or an IP address with an optional port (such as 127.0.0.1:5353 or [::1]:53)`}},
 		{"bad startAt", "version: 1\nstartAt: tomorrow\n",
 			[]string{`s.yaml:2:10: startAt must be an RFC 3339 time such as 2025-10-20T06:48:00Z, got "tomorrow"`}},
+		{"amplification without a baseline", "version: 1\nexpect: {max_amplification: 3}\nrules: []\n",
+			[]string{`s.yaml:2:29: max_amplification compares each phase with a healthy baseline phase: give phases, the first of them healthy`}},
+		{"unknown baseline", "version: 1\nexpect: {baseline: helthy}\nphases: [{name: healthy, duration: 1s}, {name: b}]\n",
+			[]string{`s.yaml:2:20: baseline: no phase named "helthy" (did you mean "healthy"?)`}},
 		{"duplicate key", "version: 1\nversion: 1\n", []string{`s.yaml:2:1: the scenario: key "version" given twice`}},
 	}
 	for _, tc := range cases {

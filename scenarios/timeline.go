@@ -89,6 +89,16 @@ func (tl Timeline) JumpTo(i int, now time.Time) Timeline {
 	return tl
 }
 
+// Window returns the wall-clock instants phase i begins and ends; end is
+// the zero time for a phase that lasts until the end.
+func (tl Timeline) Window(i int) (begin, end time.Time) {
+	begin = tl.Start.Add(tl.unscale(tl.offsets[i]))
+	if tl.lengths[i] > 0 {
+		end = begin.Add(tl.unscale(tl.lengths[i]))
+	}
+	return begin, end
+}
+
 // Total is the wall-clock length of the timeline; 0 when its last phase
 // lasts until the end.
 func (tl Timeline) Total() time.Duration {

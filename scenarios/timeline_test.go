@@ -63,6 +63,9 @@ func TestSpeedDividesEveryDuration(t *testing.T) {
 	assert.Equal(t, 0.5, pos.Progress, "progress, and so ramps, follow the sped-up clock")
 	assert.Equal(t, scenarios.Ended, tl.At(t0.Add(500*time.Millisecond+150*time.Second+60*time.Second)).State)
 	assert.Equal(t, 210500*time.Millisecond, tl.Total())
+	begin, end := tl.Window(1)
+	assert.Equal(t, t0.Add(500*time.Millisecond), begin)
+	assert.Equal(t, t0.Add(500*time.Millisecond+150*time.Second), end)
 }
 
 func TestStartAtAnchorsTheTimeline(t *testing.T) {

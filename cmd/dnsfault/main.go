@@ -29,6 +29,8 @@ func run(args []string) int {
 			validateCommand(),
 			scenariosCommand(),
 			ctlCommand(),
+			runCommand(),
+			enterNamespaceCommand(),
 		},
 		// Errors are turned into exit statuses below, not inside the library.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/report"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a command with the scenario's faults in force, and fail when it or its DNS behaviour fails",
+		ArgsUsage: "-- COMMAND [ARGS...]",
+		Description: "Starts dnsfault, exports DNSFAULT_ADDR, DNSFAULT_HOST, DNSFAULT_PORT and DNSFAULT_CONTROL\n" +
+			"to COMMAND, runs it, and exits with its status; or, when it passed, with 120 when a client\n" +
+			"broke an expectation of the scenario, 121 when a rule never fired; 125 when dnsfault itself\n" +
+			"could not run.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Required: true, Usage: "scenario `FILE` or bundled name"},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "UDP and TCP `ADDR`ess (default: a free port)"},
+			&cli.StringFlag{Name: "upstream", Usage: "`system`, none, or HOST:PORT[,HOST:PORT] (overrides the scenario's)"},
+			&cli.DurationFlag{Name: "upstream-timeout", Value: 2 * time.Second, Usage: "how long to wait for upstream before answering SERVFAIL"},
+			&cli.StringFlag{Name: "control", Value: "127.0.0.1:0", Usage: "control API `ADDR`ess (default: a free port)"},
+			&cli.StringFlag{Name: "token", EnvVars: []string{"DNSFAULT_TOKEN"}, Usage: "bearer `TOKEN` the control API requires"},
+			&cli.Float64Flag{Name: "speed", Value: 1, Usage: "run every phase duration `N` times faster"},
+			&cli.DurationFlag{Name: "max-duration", Usage: "turn every fault off for good after `D`"},
+			&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE`"},
+			&cli.StringFlag{Name: "junit", Usage: "write the report as JUnit XML to `FILE`"},
+			&cli.BoolFlag{Name: "resolv-conf", Usage: "Linux, root: run COMMAND with an /etc/resolv.conf naming dnsfault (on 127.0.0.153:53)"},
+			&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
+			setFlag,
+			seedFlag,
+		},
+		Action: runAction,
+	}
+}
+
+// cannotRun is the error of every way dnsfault itself fails in `run`.
+func cannotRun(format string, args ...any) error {
+	return cli.Exit("dnsfault run: "+fmt.Sprintf(format, args...), report.ExitCannotRun)
+}
+
+func runAction(c *cli.Context) error {
+	command := c.Args().Slice()
+	if len(command) == 0 {
+		return cannotRun("give the command to run after --, such as: dnsfault run -s demo -- ./integration-tests.sh")
+	}
+	opts, err := scenarioOptions(c)
+	if err != nil {
+		return cannotRun("%v", err)
+	}
+	cfg, err := serverConfig(c)
+	if err != nil {
+		return cannotRun("%v", err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	resolvConf := c.Bool("resolv-conf")
+	if resolvConf {
+		if err := canRewriteResolvConf(); err != nil {
+			return cannotRun("--resolv-conf: %v", err)
+		}
+		if c.IsSet("listen") {
+			return cannotRun("--resolv-conf listens on %s; leave out --listen", resolvConfListen)
+		}
+		cfg.Listen = resolvConfListen
+	}
+	controlAddr, token := c.String("control"), c.String("token")
+	if err := control.CheckExposure(controlAddr, token); err != nil {
+		return cannotRun("%v", err)
+	}
+	sc, err := loadScenario(c.String("scenario"), opts)
+	if err != nil {
+		return cannotRun("%v", err)
+	}
+	if path := c.String("log-queries"); path != "" {
+		w, closeLog, err := openLog(path)
+		if err != nil {
+			return cannotRun("--log-queries: %v", err)
+		}
+		defer closeLog()
+		cfg.QueryLog = w
+	}
+
+	var collector *report.Collector
+	cfg.Observe = func(ev *injector.Event) { collector.Observe(ev) }
+	srv, err := injector.New(cfg, sc)
+	if err != nil {
+		return cannotRun("%v", err)
+	}
+	collector = report.NewCollector(sc, srv.Timeline())
+	if err := srv.Start(); err != nil {
+		return cannotRun("%v", err)
+	}
+	stopServer := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}
+	api, err := control.Listen(controlAddr, control.Handler(srv, token, cfg.Logger), token)
+	if err != nil {
+		stopServer()
+		return cannotRun("%v", err)
+	}
+	started := time.Now()
+	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed())
+
+	exitCode, err := runChild(command, childEnv(srv.Addr(), api.Addr()), resolvConf)
+	ended := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	api.Shutdown(ctx)
+	cancel()
+	stopServer()
+	if err != nil {
+		return cannotRun("%v", err)
+	}
+
+	r := collector.Report(report.Run{Seed: srv.Seed(), Speed: cfg.Speed, Command: command, CommandExitCode: exitCode, Started: started, Ended: ended})
+	fmt.Fprintln(os.Stderr)
+	r.WriteText(os.Stderr)
+	if err := writeReports(r, c.String("report"), c.String("junit")); err != nil {
+		return cannotRun("%v", err)
+	}
+	if r.ExitCode != 0 {
+		return cli.Exit("", r.ExitCode)
+	}
+	return nil
+}
+
+// childEnv is the command's environment: ours, and where dnsfault is.
+func childEnv(dnsAddr, controlAddr string) []string {
+	host, port, _ := net.SplitHostPort(dnsAddr)
+	return append(os.Environ(),
+		"DNSFAULT_ADDR="+dnsAddr,
+		"DNSFAULT_HOST="+host,
+		"DNSFAULT_PORT="+port,
+		"DNSFAULT_CONTROL="+controlAddr,
+	)
+}
+
+// runChild runs the command in its own process group, passes SIGINT and
+// SIGTERM on to the group, and kills whatever the command left behind in
+// it, so no orphan outlives the run. It returns the command's exit status
+// (128+N when signal N ended it).
+func runChild(command, env []string, resolvConf bool) (int, error) {
+	cmd, cleanup, err := childCommand(command, resolvConf)
+	if err != nil {
+		return 0, err
+	}
+	defer cleanup()
+	cmd.Env = env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("starting %s: %w", command[0], err)
+	}
+	group := -cmd.Process.Pid
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-signals:
+				syscall.Kill(group, sig.(syscall.Signal))
+			case <-done:
+				return
+			}
+		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	syscall.Kill(group, syscall.SIGKILL) // what the command left behind
+
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &exit):
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return exit.ExitCode(), nil
+	default:
+		return 0, err
+	}
+}
+
+func writeReports(r *report.Report, jsonPath, junitPath string) error {
+	write := func(path string, w func(*os.File) error) error {
+		if path == "" {
+			return nil
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := w(f); err != nil {
+			f.Close()
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		return f.Close()
+	}
+	if err := write(jsonPath, func(f *os.File) error { return r.WriteJSON(f) }); err != nil {
+		return err
+	}
+	return write(junitPath, func(f *os.File) error { return r.WriteJUnit(f) })
+}

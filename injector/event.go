@@ -1,0 +1,96 @@
+package injector
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Event is one answered query, as the metrics, the query log and observers
+// (Config.Observe) see it.
+type Event struct {
+	// Time is when the query arrived, by the server's clock (Config.Now).
+	Time   time.Time
+	Client netip.Addr
+	Name   string // lower case, fully qualified
+	Type   uint16
+	TCP    bool
+	Phase  string // "" when faults were off
+	Rule   string // "" when no rule took the query
+	Action string
+	// Sent is what went back: SentMessage, SentNothing or SentGarbage.
+	Sent  string
+	Rcode int // when Sent is SentMessage
+	// TTL is how many seconds the answer may be cached: the lowest TTL of
+	// its records, or the negative TTL of an NXDOMAIN or NODATA answer;
+	// -1 when it may not be cached (SERVFAIL, no answer).
+	TTL     int64
+	Latency time.Duration
+	// Err says why the normal answer failed, when it did.
+	Err error
+}
+
+// What a query got back.
+const (
+	SentMessage = "message"
+	SentNothing = "nothing"
+	SentGarbage = "garbage"
+)
+
+// RcodeName is the rcode sent, "none" for a drop, "garbage" for garbage.
+func (e *Event) RcodeName() string {
+	switch e.Sent {
+	case SentMessage:
+		return dns.RcodeToString[e.Rcode]
+	case SentGarbage:
+		return "garbage"
+	default:
+		return "none"
+	}
+}
+
+// Transport is "udp" or "tcp".
+func (e *Event) Transport() string {
+	if e.TCP {
+		return "tcp"
+	}
+	return "udp"
+}
+
+func (s *Server) event(q *query, v *verdict, arrived time.Time, began time.Time) Event {
+	ev := Event{
+		Time: arrived, Client: q.client, Name: q.req.Name, Type: q.req.Type, TCP: q.req.TCP,
+		Phase: v.phase, Rule: v.rule, Action: v.action, Sent: SentNothing, TTL: -1,
+		Latency: time.Since(began), Err: v.err,
+	}
+	switch {
+	case v.out.Msg != nil:
+		ev.Sent, ev.Rcode, ev.TTL = SentMessage, v.out.Msg.Rcode, cacheTTL(v.out.Msg)
+	case v.out.Raw != nil:
+		ev.Sent = SentGarbage
+	}
+	return ev
+}
+
+// cacheTTL is how long a resolver may cache m (RFC 2308 for negative
+// answers), or -1.
+func cacheTTL(m *dns.Msg) int64 {
+	if m.Rcode == dns.RcodeSuccess && len(m.Answer) > 0 {
+		ttl := int64(-1)
+		for _, rr := range m.Answer {
+			if t := int64(rr.Header().Ttl); ttl < 0 || t < ttl {
+				ttl = t
+			}
+		}
+		return ttl
+	}
+	if m.Rcode == dns.RcodeSuccess || m.Rcode == dns.RcodeNameError {
+		for _, rr := range m.Ns {
+			if soa, ok := rr.(*dns.SOA); ok {
+				return int64(min(soa.Hdr.Ttl, soa.Minttl))
+			}
+		}
+	}
+	return -1
+}

@@ -1,0 +1,291 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Exit statuses of `dnsfault run` besides the command's own. They sit high
+// so that they seldom collide with a test runner's statuses.
+const (
+	// ExitExpectation: the command passed but a client broke an
+	// expectation of the scenario.
+	ExitExpectation = 120
+	// ExitUnexercised: the command passed but a rule never fired, so the
+	// fault was never tested.
+	ExitUnexercised = 121
+	// ExitCannotRun: dnsfault itself could not run (bad scenario, bad
+	// flags, a port in use).
+	ExitCannotRun = 125
+)
+
+// Report is what a run found. Its JSON form is documented in
+// docs/report.md and docs/report.schema.json.
+type Report struct {
+	Scenario        string         `json:"scenario"`
+	Seed            int64          `json:"seed"`
+	Speed           float64        `json:"speed"`
+	Command         []string       `json:"command"`
+	CommandExitCode int            `json:"command_exit_code"`
+	Started         time.Time      `json:"started"`
+	DurationSeconds float64        `json:"duration_seconds"`
+	Queries         int            `json:"queries"`
+	Phases          []Phase        `json:"phases"`
+	Unexercised     []RuleRef      `json:"unexercised"`
+	Unmatched       []NameCount    `json:"unmatched_names"`
+	Clients         []NameBehavior `json:"client_behavior"`
+	Expectations    []Expectation  `json:"expectations"`
+	// Verdict is pass, command-failed, expectation-failed or unexercised.
+	Verdict  string `json:"verdict"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// Phase is one phase of the scenario during the run.
+type Phase struct {
+	Name string `json:"name"`
+	// Reached says whether the run lasted into this phase; the offsets are
+	// seconds from the start of the run, clipped to it.
+	Reached     bool    `json:"reached"`
+	FromSeconds float64 `json:"from_seconds"`
+	ToSeconds   float64 `json:"to_seconds"`
+	Rules       []Rule  `json:"rules"`
+}
+
+// Rule is one rule's tally in one phase.
+type Rule struct {
+	Name      string         `json:"name"`
+	Action    string         `json:"action"`
+	Hits      int            `json:"hits"`
+	Rcodes    map[string]int `json:"rcodes"`
+	Exercised bool           `json:"exercised"`
+}
+
+// RuleRef names a rule of a phase.
+type RuleRef struct {
+	Phase string `json:"phase"`
+	Rule  string `json:"rule"`
+}
+
+// NameCount is a name and how often it was queried.
+type NameCount struct {
+	Name    string `json:"name"`
+	Queries int    `json:"queries"`
+}
+
+// NameBehavior is how clients treated one target name (a name some rule
+// took), phase by phase.
+type NameBehavior struct {
+	Name   string      `json:"name"`
+	Phases []NamePhase `json:"phases"`
+}
+
+// NamePhase is one target name in one phase.
+type NamePhase struct {
+	Phase   string  `json:"phase"`
+	Queries int     `json:"queries"`
+	QPS     float64 `json:"qps"`
+	// Amplification is QPS over the baseline phase's; absent for the
+	// baseline itself. When the name was not queried in the baseline, one
+	// query is assumed and BaselineAssumed is set: a lower bound.
+	Amplification   *float64 `json:"amplification,omitempty"`
+	BaselineAssumed bool     `json:"baseline_assumed,omitempty"`
+	PeakQPS         int      `json:"peak_qps"`
+	Retries         int      `json:"retries"`
+	EarlyReasks     int      `json:"early_reasks"`
+}
+
+// Expectation is one `expect` of the scenario and whether clients met it.
+type Expectation struct {
+	Name     string   `json:"name"`
+	Limit    string   `json:"limit"`
+	OK       bool     `json:"ok"`
+	Breaches []string `json:"breaches,omitempty"`
+}
+
+// Run describes the run being reported.
+type Run struct {
+	Seed            int64
+	Speed           float64
+	Command         []string
+	CommandExitCode int
+	Started, Ended  time.Time
+}
+
+// Report builds the report of a run from what the collector saw.
+func (c *Collector) Report(run Run) *Report {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := &Report{
+		Scenario: c.sc.Name, Seed: run.Seed, Speed: run.Speed,
+		Command: run.Command, CommandExitCode: run.CommandExitCode,
+		Started: run.Started.UTC(), DurationSeconds: run.Ended.Sub(run.Started).Seconds(), Queries: c.total,
+		Unexercised: []RuleRef{}, Unmatched: []NameCount{}, Clients: []NameBehavior{}, Expectations: []Expectation{},
+	}
+	windows := map[string]float64{} // seconds each phase lasted within the run
+	for i, p := range c.sc.Phases {
+		from, to := c.clip(i, run)
+		ph := Phase{Name: p.Name, Reached: to > from, FromSeconds: from.Seconds(), ToSeconds: to.Seconds(), Rules: []Rule{}}
+		windows[p.Name] = (to - from).Seconds()
+		for _, rule := range p.Rules {
+			t := c.rules[ruleKey{p.Name, rule.Name}]
+			out := Rule{Name: rule.Name, Action: string(rule.Action), Rcodes: map[string]int{}}
+			if t != nil {
+				out.Hits, out.Rcodes, out.Exercised = t.hits, t.rcodes, true
+			} else {
+				r.Unexercised = append(r.Unexercised, RuleRef{Phase: p.Name, Rule: rule.Name})
+			}
+			ph.Rules = append(ph.Rules, out)
+		}
+		r.Phases = append(r.Phases, ph)
+	}
+	for name, n := range c.queried {
+		if !c.taken[name] {
+			r.Unmatched = append(r.Unmatched, NameCount{Name: name, Queries: n})
+		}
+	}
+	sort.Slice(r.Unmatched, func(i, j int) bool {
+		a, b := r.Unmatched[i], r.Unmatched[j]
+		return a.Queries > b.Queries || a.Queries == b.Queries && a.Name < b.Name
+	})
+	r.Clients = c.behavior(windows)
+	r.Expectations = c.expectations(r.Clients)
+	r.Verdict, r.ExitCode = verdict(r)
+	return r
+}
+
+// clip returns phase i's window as offsets from the start of the run,
+// clipped to the run.
+func (c *Collector) clip(i int, run Run) (from, to time.Duration) {
+	begin, end := c.timeline.Window(i)
+	if end.IsZero() || end.After(run.Ended) {
+		end = run.Ended
+	}
+	if begin.Before(run.Started) {
+		begin = run.Started
+	}
+	if !end.After(begin) {
+		return 0, 0
+	}
+	return begin.Sub(run.Started), end.Sub(run.Started)
+}
+
+func (c *Collector) behavior(windows map[string]float64) []NameBehavior {
+	var targets []string
+	for name := range c.taken {
+		targets = append(targets, name)
+	}
+	sort.Strings(targets)
+	baseline := c.sc.Expect.Baseline
+	out := []NameBehavior{}
+	for _, name := range targets {
+		b := NameBehavior{Name: name, Phases: []NamePhase{}}
+		base := c.names[nameKey{name, baseline}]
+		for _, p := range c.sc.Phases {
+			n := c.names[nameKey{name, p.Name}]
+			if n == nil || windows[p.Name] <= 0 {
+				continue
+			}
+			np := NamePhase{Phase: p.Name, Queries: n.queries, QPS: float64(n.queries) / windows[p.Name], Retries: n.retries, EarlyReasks: n.early}
+			for _, count := range n.perSecond {
+				np.PeakQPS = max(np.PeakQPS, count)
+			}
+			if p.Name != baseline && windows[baseline] > 0 {
+				baseQueries := 1
+				if base != nil {
+					baseQueries = base.queries
+				} else {
+					np.BaselineAssumed = true
+				}
+				amp := np.QPS / (float64(baseQueries) / windows[baseline])
+				np.Amplification = &amp
+			}
+			b.Phases = append(b.Phases, np)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func (c *Collector) expectations(clients []NameBehavior) []Expectation {
+	e := c.sc.Expect
+	var out []Expectation
+	check := func(name, limit string, broken func(np NamePhase) string) {
+		x := Expectation{Name: name, Limit: limit, OK: true}
+		for _, b := range clients {
+			for _, np := range b.Phases {
+				if why := broken(np); why != "" {
+					x.OK = false
+					x.Breaches = append(x.Breaches, fmt.Sprintf("%s in phase %s: %s", b.Name, np.Phase, why))
+				}
+			}
+		}
+		out = append(out, x)
+	}
+	if e.MaxAmplification > 0 {
+		check("max_amplification", fmt.Sprintf("%g", e.MaxAmplification), func(np NamePhase) string {
+			if np.Amplification == nil || *np.Amplification <= e.MaxAmplification {
+				return ""
+			}
+			return fmt.Sprintf("%.1fx the baseline (%.1f q/s against %.1f q/s in %s)", *np.Amplification, np.QPS, np.QPS / *np.Amplification, e.Baseline)
+		})
+	}
+	if e.MaxQPS > 0 {
+		check("max_qps", fmt.Sprintf("%g", e.MaxQPS), func(np NamePhase) string {
+			if float64(np.PeakQPS) <= e.MaxQPS {
+				return ""
+			}
+			return fmt.Sprintf("%d queries in one second", np.PeakQPS)
+		})
+	}
+	if e.HonoursTTL {
+		check("honours_ttl", "true", func(np NamePhase) string {
+			if np.EarlyReasks == 0 {
+				return ""
+			}
+			return fmt.Sprintf("%d questions re-asked before the TTL of their answer ran out", np.EarlyReasks)
+		})
+	}
+	if out == nil {
+		return []Expectation{}
+	}
+	return out
+}
+
+// verdict picks the outcome: the command's failure first, then a broken
+// expectation (the service misbehaved), then an unexercised rule (the test
+// proved nothing).
+func verdict(r *Report) (string, int) {
+	switch {
+	case r.CommandExitCode != 0:
+		return "command-failed", r.CommandExitCode
+	case broken(r.Expectations):
+		return "expectation-failed", ExitExpectation
+	case len(r.Unexercised) > 0:
+		return "unexercised", ExitUnexercised
+	}
+	return "pass", 0
+}
+
+func broken(es []Expectation) bool {
+	for _, e := range es {
+		if !e.OK {
+			return true
+		}
+	}
+	return false
+}
+
+// unexercisedHint is the plain explanation printed with unexercised rules.
+const unexercisedHint = "a chaos test whose fault never fired proves nothing. Likely causes: the client answered from a cache " +
+	"(nscd, systemd-resolved, the JVM, a connection pool), used another resolver than $DNSFAULT_ADDR, " +
+	"never needed the name, or finished before the rule's phase began"
+
+func describeRules(refs []RuleRef) string {
+	parts := make([]string, len(refs))
+	for i, ref := range refs {
+		parts[i] = fmt.Sprintf("%s (phase %s)", ref.Rule, ref.Phase)
+	}
+	return strings.Join(parts, ", ")
+}

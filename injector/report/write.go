@@ -1,0 +1,195 @@
+package report
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes the summary for people: phases and rules, unmatched
+// names, client behaviour, expectations, and the verdict.
+func (r *Report) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "dnsfault run: scenario %s, seed %d, speed %gx: %.1fs, %d queries\n", r.Scenario, r.Seed, r.Speed, r.DurationSeconds, r.Queries)
+	fmt.Fprintln(tw, "\nPHASE\tTIME\tRULE\tACTION\tQUERIES\tANSWERS")
+	for _, p := range r.Phases {
+		when := "not reached"
+		if p.Reached {
+			when = fmt.Sprintf("%.1fs-%.1fs", p.FromSeconds, p.ToSeconds)
+		}
+		if len(p.Rules) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\n", p.Name, when)
+		}
+		for i, rule := range p.Rules {
+			name, w := p.Name, when
+			if i > 0 {
+				name, w = "", ""
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", name, w, rule.Name, rule.Action, rule.Hits, rcodes(rule.Rcodes))
+		}
+	}
+	if len(r.Unmatched) > 0 {
+		fmt.Fprintln(tw, "\nNames no rule matched (answered normally), most queried first:")
+		for i, n := range r.Unmatched {
+			if i == 10 {
+				fmt.Fprintf(tw, "  ... and %d more\n", len(r.Unmatched)-10)
+				break
+			}
+			fmt.Fprintf(tw, "  %s\t%d\n", n.Name, n.Queries)
+		}
+	}
+	if len(r.Clients) > 0 {
+		fmt.Fprintln(tw, "\nCLIENT BEHAVIOUR\tPHASE\tQUERIES\tQ/S\tx BASELINE\tPEAK Q/S\tRETRIES\tEARLY RE-ASKS")
+		for _, b := range r.Clients {
+			for i, np := range b.Phases {
+				name := b.Name
+				if i > 0 {
+					name = ""
+				}
+				amp := "baseline"
+				if np.Amplification != nil {
+					amp = fmt.Sprintf("%.1f", *np.Amplification)
+					if np.BaselineAssumed {
+						amp = ">=" + amp
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%s\t%d\t%d\t%d\n", name, np.Phase, np.Queries, np.QPS, amp, np.PeakQPS, np.Retries, np.EarlyReasks)
+			}
+		}
+	}
+	for _, e := range r.Expectations {
+		if e.OK {
+			fmt.Fprintf(tw, "\nexpect %s: %s: met\n", e.Name, e.Limit)
+			continue
+		}
+		fmt.Fprintf(tw, "\nexpect %s: %s: BROKEN\n", e.Name, e.Limit)
+		for _, b := range e.Breaches {
+			fmt.Fprintf(tw, "  %s\n", b)
+		}
+	}
+	if len(r.Unexercised) > 0 {
+		fmt.Fprintf(tw, "\nRules never exercised: %s.\n  %s.\n", describeRules(r.Unexercised), unexercisedHint)
+	}
+	fmt.Fprintf(tw, "\nverdict: %s (exit status %d)\n", r.explain(), r.ExitCode)
+	return tw.Flush()
+}
+
+func (r *Report) explain() string {
+	switch r.Verdict {
+	case "command-failed":
+		return fmt.Sprintf("FAIL: the command exited with status %d", r.CommandExitCode)
+	case "expectation-failed":
+		var names []string
+		for _, e := range r.Expectations {
+			if !e.OK {
+				names = append(names, e.Name)
+			}
+		}
+		return "FAIL: the command passed, but clients broke expect " + strings.Join(names, ", ")
+	case "unexercised":
+		return "FAIL: the command passed, but rules never fired: " + describeRules(r.Unexercised)
+	}
+	return "PASS"
+}
+
+func rcodes(m map[string]int) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// JUnit XML, as CI systems read it.
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Time      string      `xml:"time,attr"`
+	Cases     []junitCase `xml:"testcase"`
+	SystemOut string      `xml:"system-out,omitempty"`
+}
+
+type junitCase struct {
+	Class   string        `xml:"classname,attr"`
+	Name    string        `xml:"name,attr"`
+	Failure *junitFailure `xml:"failure,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// WriteJUnit writes the report as JUnit XML: a test case for the command,
+// one per rule ("exercised"), and one per expectation.
+func (r *Report) WriteJUnit(w io.Writer) error {
+	suite := junitSuite{Name: "dnsfault " + r.Scenario, Time: fmt.Sprintf("%.3f", r.DurationSeconds)}
+	add := func(class, name, failure, detail string) {
+		c := junitCase{Class: class, Name: name}
+		if failure != "" {
+			c.Failure = &junitFailure{Message: failure, Text: detail}
+			suite.Failures++
+		}
+		suite.Cases = append(suite.Cases, c)
+		suite.Tests++
+	}
+	cmdFailure := ""
+	if r.CommandExitCode != 0 {
+		cmdFailure = fmt.Sprintf("exited with status %d", r.CommandExitCode)
+	}
+	add("dnsfault.command", strings.Join(r.Command, " "), cmdFailure, "")
+	for _, p := range r.Phases {
+		for _, rule := range p.Rules {
+			failure, detail := "", ""
+			if !rule.Exercised {
+				failure, detail = "never fired", unexercisedHint
+			}
+			add("dnsfault.rules", fmt.Sprintf("%s/%s exercised", p.Name, rule.Name), failure, detail)
+		}
+	}
+	for _, e := range r.Expectations {
+		failure := ""
+		if !e.OK {
+			failure = fmt.Sprintf("%d breaches", len(e.Breaches))
+		}
+		add("dnsfault.expect", fmt.Sprintf("%s %s", e.Name, e.Limit), failure, strings.Join(e.Breaches, "\n"))
+	}
+	var summary strings.Builder
+	r.WriteText(&summary)
+	suite.SystemOut = summary.String()
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(junitSuites{Suites: []junitSuite{suite}}); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
