@@ -19,4 +19,6 @@ func childCommand(command []string, _ bool) (*exec.Cmd, func(), error) {
 	return exec.Command(command[0], command[1:]...), func() {}, nil
 }
 
-func enterNamespaceCommand() *cli.Command { return &cli.Command{Name: "__resolv-conf-exec", Hidden: true} }
+func enterNamespaceCommand() *cli.Command {
+	return &cli.Command{Name: "__resolv-conf-exec", Hidden: true}
+}
