@@ -302,3 +302,6 @@ func TestScenariosListAndShow(t *testing.T) {
 	assert.Equal(t, 0, r.code)
 	assert.Contains(t, r.stdout, "name: demo")
 }
+
+// errorsAs is errors.As, for tests that shadow the errors package name.
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

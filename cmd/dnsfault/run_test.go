@@ -1,0 +1,273 @@
+package main_test
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// scenarioFile writes a scenario into the test's folder.
+func scenarioFile(t *testing.T, text string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "scenario.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(text), 0o644))
+	return file
+}
+
+const oneRule = "version: 1\nupstream: none\nzones: [{origin: t.test., records: [\"ok.t.test. 60 IN A 192.0.2.1\"]}]\nrules: [{name: x-fails, match: {names: [x.t.test]}, action: servfail}]\n"
+
+func TestRunExitStatuses(t *testing.T) {
+	dig := requireTool(t, "dig", "bind9-dnsutils")
+	ask := dig + ` @$DNSFAULT_HOST -p $DNSFAULT_PORT +tries=1 +time=1 x.t.test >/dev/null`
+	cases := []struct {
+		desc   string
+		args   []string
+		code   int
+		stderr []string
+	}{
+		{"the fault fired and the command passed", []string{"-s", scenarioFile(t, oneRule), "--", "sh", "-c", ask},
+			0, []string{"verdict: PASS (exit status 0)", "x-fails  servfail  1        SERVFAIL 1"}},
+		{"the command failed", []string{"-s", scenarioFile(t, oneRule), "--", "sh", "-c", ask + "; exit 7"},
+			7, []string{"FAIL: the command exited with status 7 (exit status 7)"}},
+		{"a rule never fired", []string{"-s", scenarioFile(t, oneRule), "--", "true"},
+			121, []string{"Rules never exercised: x-fails (phase default).", "the client answered from a cache", "FAIL: the command passed, but rules never fired: x-fails (phase default) (exit status 121)"}},
+		{"an invalid scenario", []string{"-s", scenarioFile(t, "version: 1\nrules: [{action: nxdomian}]\n"), "--", "true"},
+			125, []string{`scenario.yaml:2:18: unknown action "nxdomian" (did you mean "nxdomain"?)`}},
+		{"no command", []string{"-s", "demo"},
+			125, []string{"give the command to run after --"}},
+		{"a command that cannot start", []string{"-s", "demo", "--", "/nonexistent/tests"},
+			125, []string{"starting /nonexistent/tests"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.desc, func(t *testing.T) {
+			r := runDnsfault(t, append([]string{"run"}, tc.args...)...)
+			assert.Equal(t, tc.code, r.code, r.stderr)
+			for _, want := range tc.stderr {
+				assert.Contains(t, r.stderr, want)
+			}
+		})
+	}
+}
+
+func TestRunExportsWhereDnsfaultIs(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "env")
+	r := runDnsfault(t, "run", "-s", scenarioFile(t, "version: 1\nupstream: none\n"), "--",
+		"sh", "-c", `echo "$DNSFAULT_ADDR $DNSFAULT_HOST $DNSFAULT_PORT $DNSFAULT_CONTROL" > `+out)
+	require.Equal(t, 0, r.code, r.stderr)
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	f := strings.Fields(string(data))
+	require.Len(t, f, 4)
+	assert.Equal(t, f[1]+":"+f[2], f[0])
+	assert.Equal(t, "127.0.0.1", f[1])
+	assert.NotEqual(t, "0", f[2])
+	assert.True(t, strings.HasPrefix(f[3], "127.0.0.1:"))
+	assert.Contains(t, r.stderr, "dnsfault run: scenario")
+}
+
+func TestRunPassesSignalsOnAndLeavesNoOrphan(t *testing.T) {
+	dir := t.TempDir()
+	pids := filepath.Join(dir, "pids")
+	script := `sleep 300 & echo $! > ` + pids + `.tmp; mv ` + pids + `.tmp ` + pids + `; trap 'exit 42' TERM; while :; do sleep 0.05; done`
+	cmd := exec.Command(binary, "run", "-s", scenarioFile(t, "version: 1\nupstream: none\n"), "--", "sh", "-c", script)
+	require.NoError(t, cmd.Start())
+	var orphan int
+	require.Eventually(t, func() bool {
+		data, err := os.ReadFile(pids)
+		if err != nil {
+			return false
+		}
+		orphan, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond, "the command started")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 42, exit.ExitCode(), "the command's trap ran: SIGTERM was passed on")
+	assert.Eventually(t, func() bool { return gone(orphan) }, 5*time.Second, 10*time.Millisecond, "the background sleep was killed")
+}
+
+// gone tells whether a process no longer runs (a zombie waiting to be
+// reaped counts as gone).
+func gone(pid int) bool {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	fields := strings.Fields(string(data)[strings.LastIndexByte(string(data), ')')+1:])
+	return len(fields) > 0 && fields[0] == "Z"
+}
+
+var (
+	checkoutOnce sync.Once
+	checkoutPath string
+	checkoutErr  error
+)
+
+// checkout builds the examples/ci service once.
+func checkout(t *testing.T) string {
+	t.Helper()
+	checkoutOnce.Do(func() {
+		checkoutPath = filepath.Join(filepath.Dir(binary), "checkout")
+		out, err := exec.Command("go", "build", "-o", checkoutPath, "../../examples/ci/checkout").CombinedOutput()
+		if err != nil {
+			checkoutErr = err
+			checkoutPath = string(out)
+		}
+	})
+	require.NoError(t, checkoutErr, checkoutPath)
+	return checkoutPath
+}
+
+// runExample runs examples/ci as its README says, with a retry policy.
+func runExample(t *testing.T, retry string, extra ...string) result {
+	t.Helper()
+	args := append([]string{"run", "-s", "../../examples/ci/scenario.yaml"}, extra...)
+	args = append(args, "--", "../../examples/ci/test.sh")
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "CHECKOUT="+checkout(t), "RETRY="+retry)
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if err != nil && !errorsAs(err, &exit) {
+		t.Fatalf("dnsfault run: %v", err)
+	}
+	stderr := ""
+	if exit != nil {
+		stderr = string(exit.Stderr)
+	}
+	return result{code: cmd.ProcessState.ExitCode(), stdout: string(out), stderr: stderr}
+}
+
+func TestRetryStormsBreakMaxAmplification(t *testing.T) {
+	var backoff, tight result
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); backoff = runExample(t, "backoff") }()
+	go func() { defer wg.Done(); tight = runExample(t, "tight") }()
+	wg.Wait()
+
+	assert.Equal(t, 0, backoff.code, "a client with exponential backoff passes:\n%s%s", backoff.stdout, backoff.stderr)
+	assert.Contains(t, backoff.stdout, "80 of 80 requests served")
+
+	assert.Equal(t, 120, tight.code, "a client retrying in a tight loop breaks max_amplification 3:\n%s%s", tight.stdout, tight.stderr)
+	assert.Contains(t, tight.stdout, "80 of 80 requests served", "it serves its requests: only its DNS behaviour fails")
+	assert.Regexp(t, `payments\.shop\.test\. in phase outage: \d+\.\dx the baseline \(\d+\.\d q/s against \d+\.\d q/s in healthy\)`, tight.stderr)
+	t.Logf("tight-loop client:\n%s", tight.stderr)
+}
+
+func TestReportsFollowTheirSchema(t *testing.T) {
+	dir := t.TempDir()
+	jsonFile, junitFile := filepath.Join(dir, "report.json"), filepath.Join(dir, "junit.xml")
+	cmd := exec.Command(binary, "run", "-s", "../../examples/ci/scenario.yaml", "--report", jsonFile, "--junit", junitFile, "--", "../../examples/ci/test.sh")
+	cmd.Env = append(os.Environ(), "CHECKOUT="+checkout(t), "RETRY=tight")
+	cmd.Run()
+	require.Equal(t, 120, cmd.ProcessState.ExitCode())
+
+	compiler := jsonschema.NewCompiler()
+	schema, err := compiler.Compile("../../docs/report.schema.json")
+	require.NoError(t, err)
+	data, err := os.ReadFile(jsonFile)
+	require.NoError(t, err)
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(string(data)))
+	require.NoError(t, err)
+	require.NoError(t, schema.Validate(doc))
+
+	var report struct {
+		Verdict  string `json:"verdict"`
+		ExitCode int    `json:"exit_code"`
+		Clients  []struct {
+			Name   string `json:"name"`
+			Phases []struct {
+				Phase         string   `json:"phase"`
+				Amplification *float64 `json:"amplification"`
+			} `json:"phases"`
+		} `json:"client_behavior"`
+	}
+	require.NoError(t, json.Unmarshal(data, &report))
+	assert.Equal(t, "expectation-failed", report.Verdict)
+	assert.Equal(t, 120, report.ExitCode)
+	require.Len(t, report.Clients, 1)
+	assert.Equal(t, "payments.shop.test.", report.Clients[0].Name)
+
+	var junit struct {
+		Suites []struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+			Cases    []struct {
+				Class   string    `xml:"classname,attr"`
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	data, err = os.ReadFile(junitFile)
+	require.NoError(t, err)
+	require.NoError(t, xml.Unmarshal(data, &junit))
+	require.Len(t, junit.Suites, 1)
+	suite := junit.Suites[0]
+	assert.Equal(t, 3, suite.Tests)
+	assert.Equal(t, 1, suite.Failures)
+	var names []string
+	for _, c := range suite.Cases {
+		names = append(names, c.Class+": "+c.Name)
+	}
+	assert.Equal(t, []string{"dnsfault.command: ../../examples/ci/test.sh", "dnsfault.rules: outage/payments-servfail exercised", "dnsfault.expect: max_amplification 3"}, names)
+	assert.Nil(t, suite.Cases[0].Failure)
+	assert.Nil(t, suite.Cases[1].Failure)
+	assert.NotNil(t, suite.Cases[2].Failure)
+}
+
+func TestResolvConfReachesAnyResolver(t *testing.T) {
+	if os.Geteuid() != 0 {
+		r := runDnsfault(t, "run", "--resolv-conf", "-s", "demo", "--", "true")
+		assert.Equal(t, 125, r.code)
+		assert.Contains(t, r.stderr, "--resolv-conf: needs root")
+		t.Skip("--resolv-conf needs root; checked that it says so")
+	}
+	getent, err := exec.LookPath("getent")
+	require.NoError(t, err, "getent comes with glibc")
+	golookup := filepath.Join(t.TempDir(), "golookup")
+	out, err := exec.Command("go", "build", "-o", golookup, "./testdata/golookup").CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	scenario := scenarioFile(t, `version: 1
+upstream: none
+zones: [{origin: shop.test., records: ["api.shop.test. 60 IN A 192.0.2.80", "gone.shop.test. 60 IN A 192.0.2.81"]}]
+rules: [{name: gone, match: {names: [gone.shop.test]}, action: nxdomain}]
+`)
+	cases := []struct {
+		client string
+		args   []string
+		want   []string
+	}{
+		{"glibc (getent)", []string{getent, "hosts", "api.shop.test"}, []string{"192.0.2.80      api.shop.test"}},
+		{"Go's own resolver", []string{golookup, "api.shop.test", "gone.shop.test"}, []string{"api.shop.test [192.0.2.80]", "gone.shop.test error: lookup gone.shop.test", "no such host"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.client, func(t *testing.T) {
+			cmd := exec.Command(binary, append([]string{"run", "--resolv-conf", "-s", scenario, "--", "sh", "-c", `"$@"; exit 0`, "sh"}, tc.args...)...)
+			cmd.Env = append(os.Environ(), "GODEBUG=netdns=go")
+			out, _ := cmd.Output() // the exit status says whether "gone" fired, which varies by client
+			for _, want := range tc.want {
+				assert.Contains(t, string(out), want)
+			}
+		})
+	}
+	data, err := os.ReadFile("/etc/resolv.conf")
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), "127.0.0.153", "the host's resolv.conf is never touched")
+}

@@ -1,0 +1,11 @@
+#!/bin/sh
+# The integration test CI runs under dnsfault:
+#   dnsfault run -s examples/ci/scenario.yaml -- examples/ci/test.sh
+# The checkout service must keep serving through the DNS outage.
+# CHECKOUT may name a built checkout binary; RETRY picks its retry policy.
+set -eu
+cd "$(dirname "$0")"
+if [ -n "${CHECKOUT:-}" ]; then
+  exec "$CHECKOUT" -duration 4s -retry "${RETRY:-backoff}"
+fi
+exec go run ./checkout -duration 4s -retry "${RETRY:-backoff}"

@@ -1,0 +1,103 @@
+package report_test
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/report"
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+var t0 = time.Date(2025, 10, 20, 6, 48, 0, 0, time.UTC)
+
+const twoPhases = `version: 1
+phases:
+  - name: healthy
+    duration: 10s
+  - name: outage
+    duration: 10s
+    rules: [{name: ddb, match: {names: [ddb.test]}, action: servfail}, {name: never, match: {names: [other.test]}, action: drop}]
+expect: {max_amplification: 3, max_qps: 5, honours_ttl: true}
+`
+
+func collector(t *testing.T) *report.Collector {
+	sc, err := scenarios.Parse("s.yaml", []byte(twoPhases), scenarios.Options{})
+	require.NoError(t, err)
+	return report.NewCollector(sc, sc.Timeline(t0, 1))
+}
+
+// event is a query for name at offset at, answered with rcode and ttl.
+func event(at time.Duration, name, rule string, rcode int, ttl int64) *injector.Event {
+	return &injector.Event{Time: t0.Add(at), Client: netip.MustParseAddr("127.0.0.1"), Name: name, Type: dns.TypeA,
+		Rule: rule, Action: "servfail", Phase: "outage", Sent: injector.SentMessage, Rcode: rcode, TTL: ttl}
+}
+
+func TestFiguresAndExpectations(t *testing.T) {
+	c := collector(t)
+	// Healthy: ddb.test asked once every 2 s with a 60 s TTL: re-asked early each time.
+	for at := time.Duration(0); at < 10*time.Second; at += 2 * time.Second {
+		c.Observe(event(at, "ddb.test.", "", dns.RcodeSuccess, 60))
+	}
+	// Outage: SERVFAIL (no TTL), asked 10 times in one second: retries and a peak.
+	for i := 0; i < 10; i++ {
+		c.Observe(event(10*time.Second+time.Duration(i)*50*time.Millisecond, "ddb.test.", "ddb", dns.RcodeServerFailure, -1))
+	}
+	c.Observe(event(3*time.Second, "www.test.", "", dns.RcodeSuccess, 60))
+	r := c.Report(report.Run{Seed: 1, Speed: 1, Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
+
+	require.Len(t, r.Clients, 1)
+	b := r.Clients[0]
+	assert.Equal(t, "ddb.test.", b.Name)
+	require.Len(t, b.Phases, 2)
+	healthy, outage := b.Phases[0], b.Phases[1]
+	assert.Equal(t, report.NamePhase{Phase: "healthy", Queries: 5, QPS: 0.5, PeakQPS: 1, Retries: 0, EarlyReasks: 4}, healthy)
+	require.NotNil(t, outage.Amplification)
+	assert.Equal(t, 2.0, *outage.Amplification, "1 q/s against 0.5 q/s")
+	assert.Equal(t, 10, outage.PeakQPS)
+	assert.Equal(t, 9, outage.Retries, "all but the first, which came 2 s after the last healthy query")
+	assert.Equal(t, 1, outage.EarlyReasks, "the first outage query came before the healthy answer's TTL ran out")
+
+	assert.Equal(t, []report.NameCount{{Name: "www.test.", Queries: 1}}, r.Unmatched)
+	assert.Equal(t, []report.RuleRef{{Phase: "outage", Rule: "never"}}, r.Unexercised)
+	byName := map[string]report.Expectation{}
+	for _, e := range r.Expectations {
+		byName[e.Name] = e
+	}
+	assert.True(t, byName["max_amplification"].OK)
+	assert.False(t, byName["max_qps"].OK)
+	assert.Equal(t, []string{"ddb.test. in phase outage: 10 queries in one second"}, byName["max_qps"].Breaches)
+	assert.False(t, byName["honours_ttl"].OK)
+	assert.Equal(t, "expectation-failed", r.Verdict, "a broken expectation comes before an unexercised rule")
+	assert.Equal(t, report.ExitExpectation, r.ExitCode)
+
+	var text strings.Builder
+	require.NoError(t, r.WriteText(&text))
+	assert.Contains(t, text.String(), "expect max_qps: 5: BROKEN")
+	assert.Contains(t, text.String(), "Rules never exercised: never (phase outage).")
+}
+
+func TestAmplificationWithoutABaselineIsALowerBound(t *testing.T) {
+	c := collector(t)
+	for i := 0; i < 30; i++ {
+		c.Observe(event(10*time.Second+time.Duration(i)*300*time.Millisecond, "ddb.test.", "ddb", dns.RcodeServerFailure, -1))
+	}
+	r := c.Report(report.Run{Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
+	np := r.Clients[0].Phases[0]
+	assert.True(t, np.BaselineAssumed)
+	assert.Equal(t, 30.0, *np.Amplification, "3 q/s against an assumed 1 query in 10 s")
+	assert.False(t, r.Expectations[0].OK)
+}
+
+func TestCommandFailureWins(t *testing.T) {
+	r := collector(t).Report(report.Run{Command: []string{"t"}, CommandExitCode: 3, Started: t0, Ended: t0.Add(time.Second)})
+	assert.Equal(t, "command-failed", r.Verdict)
+	assert.Equal(t, 3, r.ExitCode)
+	assert.False(t, r.Phases[1].Reached, "a one-second run never reached the outage")
+}
