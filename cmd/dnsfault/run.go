@@ -39,6 +39,7 @@ func runCommand() *cli.Command {
 			&cli.DurationFlag{Name: "max-duration", Usage: "turn every fault off for good after `D`"},
 			&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE`"},
 			&cli.StringFlag{Name: "junit", Usage: "write the report as JUnit XML to `FILE`"},
+			&cli.BoolFlag{Name: "allow-unexercised", Usage: "report rules that never fired, but do not fail for them (for scenarios with rules for names this command does not use)"},
 			&cli.BoolFlag{Name: "resolv-conf", Usage: "Linux, root: run COMMAND with an /etc/resolv.conf naming dnsfault (on 127.0.0.153:53)"},
 			&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
 			setFlag,
@@ -127,7 +128,8 @@ func runAction(c *cli.Context) error {
 		return cannotRun("%v", err)
 	}
 
-	r := collector.Report(report.Run{Seed: srv.Seed(), Speed: cfg.Speed, Command: command, CommandExitCode: exitCode, Started: started, Ended: ended})
+	r := collector.Report(report.Run{Seed: srv.Seed(), Speed: cfg.Speed, Command: command, CommandExitCode: exitCode, Started: started, Ended: ended,
+		AllowUnexercised: c.Bool("allow-unexercised")})
 	fmt.Fprintln(os.Stderr)
 	r.WriteText(os.Stderr)
 	if err := writeReports(r, c.String("report"), c.String("junit")); err != nil {

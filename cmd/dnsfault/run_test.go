@@ -43,6 +43,8 @@ func TestRunExitStatuses(t *testing.T) {
 			7, []string{"FAIL: the command exited with status 7 (exit status 7)"}},
 		{"a rule never fired", []string{"-s", scenarioFile(t, oneRule), "--", "true"},
 			121, []string{"Rules never exercised: x-fails (phase default).", "the client answered from a cache", "FAIL: the command passed, but rules never fired: x-fails (phase default) (exit status 121)"}},
+		{"a rule never fired, and that is allowed", []string{"-s", scenarioFile(t, oneRule), "--allow-unexercised", "--", "true"},
+			0, []string{"Rules never exercised: x-fails (phase default).", "verdict: PASS (exit status 0)"}},
 		{"an invalid scenario", []string{"-s", scenarioFile(t, "version: 1\nrules: [{action: nxdomian}]\n"), "--", "true"},
 			125, []string{`scenario.yaml:2:18: unknown action "nxdomian" (did you mean "nxdomain"?)`}},
 		{"no command", []string{"-s", "demo"},

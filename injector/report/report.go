@@ -111,6 +111,8 @@ type Run struct {
 	Command         []string
 	CommandExitCode int
 	Started, Ended  time.Time
+	// AllowUnexercised reports rules that never fired without failing.
+	AllowUnexercised bool
 }
 
 // Report builds the report of a run from what the collector saw.
@@ -151,7 +153,7 @@ func (c *Collector) Report(run Run) *Report {
 	})
 	r.Clients = c.behavior(windows)
 	r.Expectations = c.expectations(r.Clients)
-	r.Verdict, r.ExitCode = verdict(r)
+	r.Verdict, r.ExitCode = verdict(r, run.AllowUnexercised)
 	return r
 }
 
@@ -256,13 +258,13 @@ func (c *Collector) expectations(clients []NameBehavior) []Expectation {
 // verdict picks the outcome: the command's failure first, then a broken
 // expectation (the service misbehaved), then an unexercised rule (the test
 // proved nothing).
-func verdict(r *Report) (string, int) {
+func verdict(r *Report, allowUnexercised bool) (string, int) {
 	switch {
 	case r.CommandExitCode != 0:
 		return "command-failed", r.CommandExitCode
 	case broken(r.Expectations):
 		return "expectation-failed", ExitExpectation
-	case len(r.Unexercised) > 0:
+	case len(r.Unexercised) > 0 && !allowUnexercised:
 		return "unexercised", ExitUnexercised
 	}
 	return "pass", 0
