@@ -128,6 +128,8 @@ type NamePattern struct {
 	// "*.example.com").
 	Name   string
 	Regexp *regexp.Regexp
+	// Text is the pattern as written, parameters substituted.
+	Text string
 }
 
 // Probability is a rule's share of matching queries, constant when From

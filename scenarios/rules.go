@@ -205,13 +205,14 @@ func (d *decoder) namePattern(n *yaml.Node) (NamePattern, bool) {
 	if !ok {
 		return NamePattern{}, false
 	}
+	text := s
 	if expr, isRegexp := strings.CutPrefix(s, "~"); isRegexp {
 		re, err := regexp.Compile("(?i)" + expr)
 		if err != nil {
 			d.errorf(n, "name regexp %q: %v", expr, err)
 			return NamePattern{}, false
 		}
-		return NamePattern{Kind: Regexp, Regexp: re}, true
+		return NamePattern{Kind: Regexp, Regexp: re, Text: s}, true
 	}
 	kind := Exact
 	if suffix, isWildcard := strings.CutPrefix(s, "*."); isWildcard {
@@ -226,7 +227,7 @@ func (d *decoder) namePattern(n *yaml.Node) (NamePattern, bool) {
 		d.errorf(n, "name %q is not a valid domain name", n.Value)
 		return NamePattern{}, false
 	}
-	return NamePattern{Kind: kind, Name: name}, true
+	return NamePattern{Kind: kind, Name: name, Text: text}, true
 }
 
 // ttl reads seconds ("300") or a duration ("5m").

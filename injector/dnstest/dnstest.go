@@ -101,6 +101,19 @@ func Query(name string, qtype uint16) *dns.Msg {
 // Exchange sends m to addr over network ("udp" or "tcp") with the
 // miekg/dns client, waiting at most timeout.
 func Exchange(addr, network string, m *dns.Msg, timeout time.Duration) (*dns.Msg, time.Duration, error) {
+	return ExchangeFrom("", addr, network, m, timeout)
+}
+
+// ExchangeFrom is Exchange sent from the local IP from (such as
+// 127.0.0.2, to be another client on loopback); "" lets the system pick.
+func ExchangeFrom(from, addr, network string, m *dns.Msg, timeout time.Duration) (*dns.Msg, time.Duration, error) {
 	c := &dns.Client{Net: network, Timeout: timeout, UDPSize: dns.MaxMsgSize}
+	if from != "" {
+		ip := net.ParseIP(from)
+		c.Dialer = &net.Dialer{Timeout: timeout, LocalAddr: &net.UDPAddr{IP: ip}}
+		if network == "tcp" {
+			c.Dialer.LocalAddr = &net.TCPAddr{IP: ip}
+		}
+	}
 	return c.Exchange(m, addr)
 }

@@ -1,0 +1,306 @@
+package scenarios_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/dnstest"
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+// speed replays the bundled scenarios 3600 times faster: an hour a second.
+const speed = 3600
+
+// replay serves a bundled scenario at high speed on a clock the test
+// moves, in front of a fake upstream that answers every name normally.
+type replay struct {
+	t     *testing.T
+	srv   *injector.Server
+	start time.Time
+	mu    sync.Mutex
+	now   time.Time
+}
+
+func startReplay(t *testing.T, name string, set map[string]string) *replay {
+	t.Helper()
+	up := dnstest.Start(t, func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		q := r.Question[0]
+		switch q.Qtype {
+		case dns.TypeA:
+			rr, _ := dns.NewRR(q.Name + " 60 IN A 192.0.2.1")
+			m.Answer = append(m.Answer, rr)
+		case dns.TypeAAAA:
+			rr, _ := dns.NewRR(q.Name + " 60 IN AAAA 2001:db8::1")
+			m.Answer = append(m.Answer, rr)
+		}
+		w.WriteMsg(m)
+	})
+	sc, err := scenarios.Open(name, scenarios.Options{Set: set})
+	require.NoError(t, err)
+	r := &replay{t: t, start: time.Date(2025, 10, 20, 6, 43, 0, 0, time.UTC)}
+	r.now = r.start
+	srv, err := injector.New(injector.Config{Listen: "127.0.0.1:0", Upstream: []string{up.Addr}, Speed: speed, Now: r.clock}, sc)
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	r.srv = srv
+	return r
+}
+
+func (r *replay) clock() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.now
+}
+
+// at moves the clock to scenario time d (wall time d/speed) and checks the
+// phase in force.
+func (r *replay) at(d time.Duration, phase string) {
+	r.t.Helper()
+	r.mu.Lock()
+	r.now = r.start.Add(d / speed)
+	r.mu.Unlock()
+	assert.Equal(r.t, phase, r.srv.Status().Phase, "at %v", d)
+}
+
+// Outcomes of a query, as a client sees them.
+const (
+	answered = "answered" // NOERROR with records
+	nodata   = "NODATA"
+	timeout  = "timeout"
+	tc       = "truncated"
+)
+
+// ask sends n queries at once and counts their outcomes: answered, NODATA,
+// an rcode's name, truncated or timeout. Answers slower than slow count as
+// "slow".
+func (r *replay) ask(from, network, name string, qtype uint16, n int, slow time.Duration) map[string]int {
+	r.t.Helper()
+	var mu sync.Mutex
+	counts := map[string]int{}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			began := time.Now()
+			resp, _, err := dnstest.ExchangeFrom(from, r.srv.Addr(), network, dnstest.Query(name, qtype), 3*time.Second)
+			outcome := timeout
+			switch {
+			case err != nil:
+			case resp.Truncated:
+				outcome = tc
+			case resp.Rcode == dns.RcodeSuccess && len(resp.Answer) > 0:
+				outcome = answered
+				if slow > 0 && time.Since(began) >= slow {
+					outcome = "slow"
+				}
+			case resp.Rcode == dns.RcodeSuccess:
+				outcome = nodata
+			default:
+				outcome = dns.RcodeToString[resp.Rcode]
+			}
+			mu.Lock()
+			counts[outcome]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return counts
+}
+
+// one asks once over UDP from the default address and returns the outcome.
+func (r *replay) one(name string, qtype uint16) string {
+	r.t.Helper()
+	for outcome := range r.ask("", "udp", name, qtype, 1, 0) {
+		return outcome
+	}
+	return ""
+}
+
+// share asserts that outcome made up about want of counts (within 0.15).
+func share(t *testing.T, counts map[string]int, outcome string, want float64) {
+	t.Helper()
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	assert.InDelta(t, want, float64(counts[outcome])/float64(total), 0.15, "%s in %v", outcome, counts)
+}
+
+func TestBundledScenariosDoWhatTheySay(t *testing.T) {
+	t.Run("aws-dynamodb-us-east-1-2025", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "aws-dynamodb-us-east-1-2025", map[string]string{"region": "eu-west-1"})
+		ddb := "dynamodb.eu-west-1.amazonaws.com."
+		r.at(time.Minute, "healthy")
+		assert.Equal(t, answered, r.one(ddb, dns.TypeA))
+		r.at(time.Hour, "records-gone")
+		assert.Equal(t, nodata, r.one(ddb, dns.TypeA))
+		assert.Equal(t, nodata, r.one(ddb, dns.TypeAAAA))
+		resp := ask(t, r.srv.Addr(), ddb, dns.TypeA)
+		require.Len(t, resp.Ns, 1)
+		assert.Equal(t, uint32(300), resp.Ns[0].(*dns.SOA).Minttl, "NODATA, not NXDOMAIN, with a 300 s negative TTL")
+		assert.Equal(t, answered, r.one("dynamodb.us-east-1.amazonaws.com.", dns.TypeA), "--set region moved the fault")
+		assert.Equal(t, answered, r.one("sqs.eu-west-1.amazonaws.com.", dns.TypeA), "other names answer normally")
+		r.at(2*time.Hour+42*time.Minute+13*time.Minute, "negative-caches-drain")
+		share(t, r.ask("", "udp", ddb, dns.TypeA, 60, 0), nodata, 1-13.0/15)
+		r.at(3*time.Hour, "recovered")
+		assert.Equal(t, answered, r.one(ddb, dns.TypeA))
+	})
+	t.Run("aws-region-dns-outage", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "aws-region-dns-outage", nil)
+		r.at(time.Hour, "regional-dns-failure")
+		counts := r.ask("", "udp", "ec2.us-east-1.amazonaws.com.", dns.TypeA, 80, 400*time.Millisecond)
+		share(t, counts, timeout, 0.3)
+		share(t, counts, "SERVFAIL", 0.7*0.4)
+		share(t, counts, "slow", 0.7*0.6)
+		assert.Zero(t, r.ask("", "udp", "sts.amazonaws.com.", dns.TypeA, 20, 400*time.Millisecond)[answered], "the global endpoints live in us-east-1: none answers promptly")
+		assert.Equal(t, answered, r.one("ec2.eu-west-1.amazonaws.com.", dns.TypeA))
+		r.at(3*time.Hour+10*time.Minute, "recovered")
+		assert.Equal(t, answered, r.one("ec2.us-east-1.amazonaws.com.", dns.TypeA))
+
+		other := startReplay(t, "aws-region-dns-outage", map[string]string{"region": "eu-west-1", "global_endpoints": "none"})
+		other.at(time.Hour, "regional-dns-failure")
+		assert.Equal(t, answered, other.one("sts.amazonaws.com.", dns.TypeA))
+		assert.Equal(t, answered, other.one("ec2.us-east-1.amazonaws.com.", dns.TypeA))
+		assert.Zero(t, other.ask("", "udp", "s3.eu-west-1.amazonaws.com.", dns.TypeA, 20, 400*time.Millisecond)[answered], "eu-west-1 is the region failing now")
+	})
+	t.Run("facebook-2021", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "facebook-2021", nil)
+		r.at(5*time.Minute, "healthy")
+		assert.Equal(t, answered, r.one("www.facebook.com.", dns.TypeA))
+		r.at(15*time.Minute, "caches-expiring")
+		share(t, r.ask("", "udp", "www.facebook.com.", dns.TypeA, 60, 0), "SERVFAIL", 0.35)
+		r.at(time.Hour, "authoritative-unreachable")
+		counts := r.ask("", "udp", "static.fbcdn.net.", dns.TypeA, 80, 0)
+		share(t, counts, "SERVFAIL", 0.7)
+		share(t, counts, timeout, 0.3)
+		assert.Equal(t, answered, r.one("www.example.com.", dns.TypeA))
+		r.at(6*time.Hour, "recovered")
+		assert.Equal(t, answered, r.one("facebook.com.", dns.TypeA))
+	})
+	t.Run("dyn-2016", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "dyn-2016", map[string]string{"domain": "shop.example"})
+		r.at(time.Hour, "first-wave")
+		counts := r.ask("", "udp", "www.shop.example.", dns.TypeA, 60, 1500*time.Millisecond)
+		share(t, counts, timeout, 0.8)
+		share(t, counts, "slow", 0.2)
+		r.at(3*time.Hour, "between-waves")
+		assert.Equal(t, answered, r.one("www.shop.example.", dns.TypeA))
+		r.at(5*time.Hour, "second-wave")
+		share(t, r.ask("", "udp", "shop.example.", dns.TypeA, 60, 400*time.Millisecond), timeout, 0.4)
+		r.at(7*time.Hour, "recovered")
+		assert.Equal(t, answered, r.one("shop.example.", dns.TypeA))
+	})
+	t.Run("slack-dnssec-2021", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "slack-dnssec-2021", nil)
+		hit := func(qtype uint16) string {
+			for o := range r.ask("127.0.0.2", "udp", "app.slack.com.", qtype, 1, 0) {
+				return o
+			}
+			return ""
+		}
+		r.at(30*time.Minute, "nodata-some-types")
+		assert.Equal(t, nodata, hit(dns.TypeAAAA))
+		assert.Equal(t, answered, hit(dns.TypeA))
+		assert.Equal(t, answered, r.one("app.slack.com.", dns.TypeAAAA), "other clients are not hit")
+		r.at(90*time.Minute, "nodata-more-types")
+		assert.Equal(t, nodata, hit(dns.TypeA))
+		r.at(10*time.Hour, "servfail-until-ds-expires")
+		assert.Equal(t, "SERVFAIL", hit(dns.TypeA))
+		assert.Equal(t, answered, r.one("app.slack.com.", dns.TypeA))
+		r.at(27*time.Hour, "recovered")
+		assert.Equal(t, answered, hit(dns.TypeA))
+	})
+	t.Run("cloudflare-resolver-2025", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "cloudflare-resolver-2025", nil)
+		r.at(30*time.Minute, "resolver-withdrawn")
+		assert.Equal(t, map[string]int{timeout: 2}, r.ask("", "udp", "anything.example.", dns.TypeA, 2, 0))
+		assert.Equal(t, map[string]int{timeout: 1}, r.ask("", "tcp", "anything.example.", dns.TypeA, 1, 0))
+		r.at(2*time.Hour, "recovered")
+		assert.Equal(t, answered, r.one("anything.example.", dns.TypeA))
+	})
+	t.Run("akamai-edge-2021", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "akamai-edge-2021", nil)
+		r.at(30*time.Minute, "edge-dns-failing")
+		share(t, r.ask("", "udp", "www.example.com.edgekey.net.", dns.TypeA, 60, 0), "SERVFAIL", 0.6)
+		assert.Equal(t, answered, r.one("www.example.com.", dns.TypeA), "the first hop resolves")
+	})
+	t.Run("slow-dns", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "slow-dns", map[string]string{"delay": "300ms", "jitter": "0s"})
+		assert.Equal(t, map[string]int{"slow": 3}, r.ask("", "udp", "a.example.", dns.TypeA, 3, 300*time.Millisecond))
+	})
+	t.Run("flaky-dns", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "flaky-dns", map[string]string{"timeout_share": "0.1"})
+		counts := r.ask("", "udp", "a.example.", dns.TypeA, 100, 0)
+		share(t, counts, "SERVFAIL", 0.2)
+		share(t, counts, timeout, 0.8*0.1)
+		share(t, counts, answered, 0.8*0.9)
+	})
+	t.Run("ipv6-broken", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "ipv6-broken", nil)
+		assert.Equal(t, "SERVFAIL", r.one("a.example.", dns.TypeAAAA))
+		assert.Equal(t, answered, r.one("a.example.", dns.TypeA))
+		e := startReplay(t, "ipv6-broken", map[string]string{"aaaa_action": "empty"})
+		assert.Equal(t, nodata, e.one("a.example.", dns.TypeAAAA))
+	})
+	t.Run("tcp-fallback-broken", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "tcp-fallback-broken", nil)
+		assert.Equal(t, tc, r.one("a.example.", dns.TypeA))
+		assert.Equal(t, map[string]int{timeout: 1}, r.ask("", "tcp", "a.example.", dns.TypeA, 1, 0))
+	})
+	t.Run("negative-caching", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "negative-caching", map[string]string{"target": "gone.example"})
+		r.at(time.Minute, "does-not-exist")
+		resp := ask(t, r.srv.Addr(), "gone.example.", dns.TypeA)
+		assert.Equal(t, dns.RcodeNameError, resp.Rcode)
+		require.Len(t, resp.Ns, 1)
+		assert.Equal(t, uint32(3600), resp.Ns[0].Header().Ttl)
+		assert.Equal(t, answered, r.one("other.example.", dns.TypeA))
+		r.at(10*time.Minute, "exists-again")
+		assert.Equal(t, answered, r.one("gone.example.", dns.TypeA))
+	})
+	t.Run("every bundled scenario is checked here", func(t *testing.T) {
+		checked := map[string]bool{"demo": true} // demo has its own end-to-end tests
+		for _, name := range []string{"aws-dynamodb-us-east-1-2025", "aws-region-dns-outage", "facebook-2021", "dyn-2016", "slack-dnssec-2021",
+			"cloudflare-resolver-2025", "akamai-edge-2021", "slow-dns", "flaky-dns", "ipv6-broken", "tcp-fallback-broken", "negative-caching"} {
+			checked[name] = true
+		}
+		for _, name := range scenarios.Bundled() {
+			assert.True(t, checked[name], fmt.Sprintf("bundled scenario %s has no replay test", name))
+		}
+	})
+}
+
+func ask(t *testing.T, addr, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	resp, _, err := dnstest.Exchange(addr, "udp", dnstest.Query(name, qtype), 2*time.Second)
+	require.NoError(t, err)
+	return resp
+}
