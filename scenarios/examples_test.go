@@ -41,13 +41,24 @@ func TestEveryExampleYAMLIsValid(t *testing.T) {
 			}
 			dec := yaml.NewDecoder(bytes.NewReader(data))
 			for {
-				var doc yaml.Node
+				var doc struct {
+					Kind string            `yaml:"kind"`
+					Data map[string]string `yaml:"data"`
+				}
 				if err := dec.Decode(&doc); err != nil {
 					assert.ErrorContains(t, err, "EOF")
 					return
 				}
+				// A Kubernetes ConfigMap may carry a scenario: validate it too.
+				for key, value := range doc.Data {
+					if doc.Kind == "ConfigMap" && strings.HasPrefix(value, "version:") {
+						scenariosFound++
+						_, err := scenarios.Parse(file+":"+key, []byte(value), scenarios.Options{})
+						assert.NoError(t, err)
+					}
+				}
 			}
 		})
 	}
-	assert.GreaterOrEqual(t, scenariosFound, 3)
+	assert.GreaterOrEqual(t, scenariosFound, 6)
 }
