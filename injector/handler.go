@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"time"
 
 	"github.com/miekg/dns"
@@ -31,6 +32,7 @@ type verdict struct {
 func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
+	defer s.recoverPanic(w, r)
 	began, arrived := time.Now(), s.cfg.Now()
 	q := newQuery(w, r)
 	v := s.decide(q)
@@ -62,6 +64,7 @@ func newQuery(w dns.ResponseWriter, r *dns.Msg) *query {
 		q.client = a.AddrPort().Addr().Unmap()
 		q.req.TCP = true
 	}
+	q.req.Client = q.client
 	if len(r.Question) == 1 {
 		q.req.Name = lower(r.Question[0].Name)
 		q.req.Type = r.Question[0].Qtype
@@ -103,7 +106,13 @@ func (s *Server) decide(q *query) verdict {
 	v.rule, v.action = rule.spec.Name, string(rule.spec.Action)
 	// The delay comes before the action, so a delayed pass is a slow
 	// resolver and a delayed servfail a slow failure.
-	sleep(s.ctx, rule.delay(p.seed))
+	if d := rule.delay(p.seed); d > 0 {
+		if !s.hold(d) {
+			s.metrics.heldDropped.Inc()
+			v.out, v.action = fault.Outcome{Drop: true}, "drop (max-held)"
+			return v
+		}
+	}
 	v.out, v.err = rule.fault.Act(s.ctx, &q.req, p.source)
 	if v.err == nil && v.out.Msg != nil {
 		// Modifiers rewrite the answer the action produced.
@@ -196,6 +205,33 @@ func allowed(allow []netip.Prefix, a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// hold waits out a delay, or until shutdown, unless --max-held queries are
+// already waiting: then it returns false at once and the query is dropped,
+// so a flood of delayed queries cannot exhaust memory.
+func (s *Server) hold(d time.Duration) bool {
+	if s.held.Add(1) > int64(s.cfg.MaxHeld) {
+		s.held.Add(-1)
+		return false
+	}
+	defer s.held.Add(-1)
+	sleep(s.ctx, d)
+	return true
+}
+
+// recoverPanic turns a panic while handling one query into a SERVFAIL for
+// it, logged and counted: one bad query never takes the server down.
+func (s *Server) recoverPanic(w dns.ResponseWriter, r *dns.Msg) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	s.metrics.panics.Inc()
+	s.cfg.Logger.Error("panic while handling a query; answered SERVFAIL", "panic", p, "stack", string(debug.Stack()))
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeServerFailure)
+	w.WriteMsg(m)
 }
 
 // sleep waits d, or until ctx ends.

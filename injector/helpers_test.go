@@ -2,6 +2,7 @@ package injector_test
 
 import (
 	"context"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -49,6 +50,14 @@ func rrs(records []dns.RR) []string {
 	out := make([]string, len(records))
 	for i, rr := range records {
 		out[i] = rr.String()
+	}
+	return out
+}
+
+func mustPrefixes(t testing.TB, cidrs ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		out = append(out, netip.MustParsePrefix(c))
 	}
 	return out
 }

@@ -13,9 +13,12 @@ import (
 // metrics are the server's Prometheus metrics, in a registry of its own so
 // that several servers in one process (tests) do not collide.
 type metrics struct {
-	registry *prometheus.Registry
-	queries  *prometheus.CounterVec
-	upstream *prometheus.HistogramVec
+	registry    *prometheus.Registry
+	queries     *prometheus.CounterVec
+	upstream    *prometheus.HistogramVec
+	rateLimited prometheus.Counter
+	heldDropped prometheus.Counter
+	panics      prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -31,7 +34,13 @@ func newMetrics(s *Server) *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"outcome"}),
 	}
-	m.registry.MustRegister(m.queries, m.upstream, &stateCollector{s: s},
+	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dnsfault_rate_limited_total", Help: "Queries refused because their client forwarded more than --rate-limit a second."})
+	m.heldDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dnsfault_held_dropped_total", Help: "Delayed queries dropped because --max-held were already waiting."})
+	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dnsfault_panics_total", Help: "Queries whose handling panicked; each was answered SERVFAIL."})
+	m.registry.MustRegister(m.queries, m.upstream, m.rateLimited, m.heldDropped, m.panics, &stateCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector/fault"
 	"github.com/dnsfault/dnsfault/injector/match"
+	"github.com/dnsfault/dnsfault/injector/ratelimit"
 	"github.com/dnsfault/dnsfault/injector/upstream"
 	"github.com/dnsfault/dnsfault/injector/zone"
 	"github.com/dnsfault/dnsfault/scenarios"
@@ -41,7 +42,7 @@ type rulePlan struct {
 // compile builds a plan. cfg.Upstream, when set, overrides the scenario's
 // upstream; with neither, the system's resolvers are used. observe is told
 // how long each upstream exchange took.
-func compile(sc *scenarios.Scenario, cfg *Config, observe func(time.Duration, error)) (*plan, error) {
+func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m *metrics) (*plan, error) {
 	spec := sc.Upstream
 	if len(cfg.Upstream) > 0 {
 		spec = cfg.Upstream
@@ -60,7 +61,7 @@ func compile(sc *scenarios.Scenario, cfg *Config, observe func(time.Duration, er
 	p := &plan{
 		scenario: sc,
 		seed:     uint64(seed),
-		source:   &source{zones: zone.NewSet(sc.Zones), fwd: fwd, observe: observe},
+		source:   &source{zones: zone.NewSet(sc.Zones), fwd: fwd, limiter: limiter, metrics: m},
 	}
 	for pi := range sc.Phases {
 		ph := &sc.Phases[pi]

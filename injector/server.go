@@ -17,13 +17,23 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/netutil"
 
 	"github.com/dnsfault/dnsfault/injector/listen"
+	"github.com/dnsfault/dnsfault/injector/ratelimit"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // DefaultListen is where the server listens unless told otherwise.
 const DefaultListen = "127.0.0.1:1053"
+
+// Defaults of the resource bounds.
+const (
+	DefaultForwardRate    = 1000
+	DefaultMaxHeld        = 100_000
+	DefaultMaxTCPConns    = 1000
+	DefaultTCPIdleTimeout = 10 * time.Second
+)
 
 // Config is how a Server is run. The zero value serves on DefaultListen,
 // forwards to the scenario's upstream (or the system's), and logs nothing.
@@ -55,6 +65,19 @@ type Config struct {
 	// Observe, when set, is called with every answered query, after the
 	// reply went out. It must be safe for concurrent use, and quick.
 	Observe func(*Event)
+	// ForwardRate bounds each client's forwarded queries a second (burst:
+	// twice that), so dnsfault cannot amplify traffic toward a spoofed
+	// victim; over it a client gets REFUSED. 0 means DefaultForwardRate,
+	// below 0 no limit.
+	ForwardRate float64
+	// MaxHeld bounds the queries held by delays at once (default
+	// DefaultMaxHeld); a query over it is dropped and counted.
+	MaxHeld int
+	// MaxTCPConns bounds open TCP connections (default DefaultMaxTCPConns),
+	// and TCPIdleTimeout closes idle ones (default DefaultTCPIdleTimeout),
+	// so slow or idle TCP clients cannot starve others.
+	MaxTCPConns    int
+	TCPIdleTimeout time.Duration
 	// Heartbeat, when set, is a dead-man switch: without a heartbeat for
 	// that long, every fault goes off until resume or load.
 	Heartbeat time.Duration
@@ -76,8 +99,11 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// inFlight counts queries being handled, delayed ones included.
+	// inFlight counts queries being handled, delayed ones included; held
+	// those waiting out a delay.
 	inFlight atomic.Int64
+	held     atomic.Int64
+	limiter  *ratelimit.Limiter // nil: no limit
 
 	udp, tcp *dns.Server
 	addr     string
@@ -102,16 +128,31 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 	if cfg.Speed <= 0 {
 		cfg.Speed = 1
 	}
+	if cfg.ForwardRate == 0 {
+		cfg.ForwardRate = DefaultForwardRate
+	}
+	if cfg.MaxHeld <= 0 {
+		cfg.MaxHeld = DefaultMaxHeld
+	}
+	if cfg.MaxTCPConns <= 0 {
+		cfg.MaxTCPConns = DefaultMaxTCPConns
+	}
+	if cfg.TCPIdleTimeout <= 0 {
+		cfg.TCPIdleTimeout = DefaultTCPIdleTimeout
+	}
 	if err := checkExposure(cfg.Listen, cfg.Allow); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, started: cfg.Now()}
+	if cfg.ForwardRate > 0 {
+		s.limiter = ratelimit.New(cfg.ForwardRate, 2*cfg.ForwardRate, cfg.Now)
+	}
 	s.lastBeat.Store(s.started.UnixNano())
 	s.metrics = newMetrics(s)
 	if cfg.QueryLog != nil {
 		s.queryLog = &queryLog{w: cfg.QueryLog}
 	}
-	p, err := compile(sc, &s.cfg, s.metrics.observeUpstream)
+	p, err := compile(sc, &s.cfg, s.limiter, s.metrics)
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
@@ -148,8 +189,10 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.addr = pc.LocalAddr().String()
+	idle := s.cfg.TCPIdleTimeout
 	s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: dns.MaxMsgSize}
-	s.tcp = &dns.Server{Listener: ln, Handler: s}
+	s.tcp = &dns.Server{Listener: netutil.LimitListener(ln, s.cfg.MaxTCPConns), Handler: s,
+		IdleTimeout: func() time.Duration { return idle }, ReadTimeout: idle}
 	var ready sync.WaitGroup
 	errc := make(chan error, 2)
 	for _, srv := range []*dns.Server{s.udp, s.tcp} {

@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsfault/dnsfault/injector/fault"
+	"github.com/dnsfault/dnsfault/injector/ratelimit"
 	"github.com/dnsfault/dnsfault/injector/upstream"
 	"github.com/dnsfault/dnsfault/injector/zone"
 )
@@ -17,31 +18,52 @@ import (
 type source struct {
 	zones   *zone.Set
 	fwd     upstream.Forwarder
-	observe func(took time.Duration, err error) // upstream latency, for metrics
+	limiter *ratelimit.Limiter // nil: no limit
+	metrics *metrics
 }
 
 var _ fault.Source = (*source)(nil)
 
 // Resolve implements fault.Source.
 func (s *source) Resolve(ctx context.Context, req *fault.Request) (*dns.Msg, error) {
+	// ANY gets a minimal answer (RFC 8482): it is an amplifier's favourite.
+	if req.Type == dns.TypeANY {
+		return minimalANY(req, s.zones.Contains(req.Name)), nil
+	}
 	if res, ok := s.zones.Lookup(req.Name, req.Type); ok {
 		m := fault.Reply(req, res.Rcode)
 		m.Authoritative = true
 		m.Answer, m.Ns = res.Answer, res.Ns
 		return m, nil
 	}
+	// Only forwarded queries are limited: they are what could amplify.
+	if s.limiter != nil && !s.limiter.Allow(req.Client) {
+		s.metrics.rateLimited.Inc()
+		return fault.Reply(req, dns.RcodeRefused), nil
+	}
 	began := time.Now()
 	resp, err := s.fwd.Forward(ctx, req.Msg, req.TCP)
 	if errors.Is(err, upstream.ErrNone) {
 		return fault.Reply(req, dns.RcodeRefused), nil
 	}
-	s.observe(time.Since(began), err)
+	s.metrics.observeUpstream(time.Since(began), err)
 	if err != nil {
 		return nil, err
 	}
 	resp.RecursionAvailable = true
 	removeOPT(resp) // the writer adds our own
 	return resp, nil
+}
+
+// minimalANY is the RFC 8482 answer to ANY: one synthesised HINFO record.
+func minimalANY(req *fault.Request, authoritative bool) *dns.Msg {
+	m := fault.Reply(req, dns.RcodeSuccess)
+	m.Authoritative = authoritative
+	m.Answer = []dns.RR{&dns.HINFO{
+		Hdr: dns.RR_Header{Name: req.Msg.Question[0].Name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: 3600},
+		Cpu: "RFC8482",
+	}}
+	return m
 }
 
 // NegativeSOA implements fault.Source.

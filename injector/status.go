@@ -30,6 +30,7 @@ type Status struct {
 	MaxDurationLeftSeconds *float64      `json:"max_duration_left_seconds,omitempty"`
 	HeartbeatLeftSeconds   *float64      `json:"heartbeat_left_seconds,omitempty"`
 	InFlight               int64         `json:"in_flight"`
+	Held                   int64         `json:"held"`
 	Phases                 []PhaseStatus `json:"phases"`
 	LastReload             *ReloadStatus `json:"last_reload,omitempty"`
 }
@@ -75,6 +76,7 @@ func (s *Server) Status() Status {
 		FaultsOff:    off,
 		Aborted:      st.off != "",
 		InFlight:     s.InFlight(),
+		Held:         s.held.Load(),
 	}
 	switch pos.State {
 	case scenarios.Running:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -29,6 +30,17 @@ func scenarioOptions(c *cli.Context) (scenarios.Options, error) {
 		opts.Seed = &seed
 	}
 	return opts, nil
+}
+
+// resourceFlags bound what clients can make the server do; serve and run
+// share them.
+func resourceFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.Float64Flag{Name: "rate-limit", Value: injector.DefaultForwardRate, Usage: "forwarded queries a second per client (bursts of twice that); over it: REFUSED; 0: no limit"},
+		&cli.IntFlag{Name: "max-held", Value: injector.DefaultMaxHeld, Usage: "queries held by delays at once; over it: dropped and counted"},
+		&cli.IntFlag{Name: "max-tcp-conns", Value: injector.DefaultMaxTCPConns, Usage: "open TCP connections at once"},
+		&cli.DurationFlag{Name: "tcp-idle-timeout", Value: injector.DefaultTCPIdleTimeout, Usage: "close TCP connections idle this long"},
+	}
 }
 
 var setFlag = &cli.StringSliceFlag{Name: "set", Usage: "override a scenario parameter: `name=value` (repeatable)"}

@@ -28,7 +28,7 @@ func runCommand() *cli.Command {
 			"to COMMAND, runs it, and exits with its status; or, when it passed, with 120 when a client\n" +
 			"broke an expectation of the scenario, 121 when a rule never fired; 125 when dnsfault itself\n" +
 			"could not run.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Required: true, Usage: "scenario `FILE` or bundled name"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "UDP and TCP `ADDR`ess (default: a free port)"},
 			&cli.StringFlag{Name: "upstream", Usage: "`system`, none, or HOST:PORT[,HOST:PORT] (overrides the scenario's)"},
@@ -44,7 +44,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
 			setFlag,
 			seedFlag,
-		},
+		}, resourceFlags()...),
 		Action: runAction,
 	}
 }

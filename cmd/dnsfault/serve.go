@@ -28,7 +28,7 @@ func serveCommand() *cli.Command {
 		Description: "With no scenario, dnsfault is a plain forwarding resolver with the control API up,\n" +
 			"ready for `dnsfault ctl load`. SCENARIO is a file or the name of a bundled scenario\n" +
 			"(dnsfault scenarios list); a file is reloaded when it changes.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "scenario `FILE` or bundled name"},
 			&cli.StringFlag{Name: "listen", Value: injector.DefaultListen, Usage: "UDP and TCP `ADDR`ess; port 0 picks a free one"},
 			&cli.StringFlag{Name: "upstream", Usage: "`system`, none, or HOST:PORT[,HOST:PORT] (overrides the scenario's)"},
@@ -42,7 +42,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
 			setFlag,
 			seedFlag,
-		},
+		}, resourceFlags()...),
 		Action: serve,
 	}
 }
@@ -127,12 +127,28 @@ func serverConfig(c *cli.Context) (injector.Config, error) {
 	if c.Float64("speed") <= 0 {
 		return injector.Config{}, fmt.Errorf("--speed %g: must be above 0", c.Float64("speed"))
 	}
-	for _, name := range []string{"upstream-timeout", "max-duration", "heartbeat"} {
+	for _, name := range []string{"upstream-timeout", "max-duration", "heartbeat", "tcp-idle-timeout"} {
 		if c.Duration(name) < 0 {
 			return injector.Config{}, fmt.Errorf("--%s %v: must not be negative", name, c.Duration(name))
 		}
 	}
+	for _, name := range []string{"max-held", "max-tcp-conns"} {
+		if c.Int(name) < 1 {
+			return injector.Config{}, fmt.Errorf("--%s %d: must be at least 1", name, c.Int(name))
+		}
+	}
+	rate := c.Float64("rate-limit")
+	switch {
+	case rate < 0:
+		return injector.Config{}, fmt.Errorf("--rate-limit %g: must not be negative (0 turns the limit off)", rate)
+	case rate == 0:
+		rate = -1
+	}
 	return injector.Config{
+		ForwardRate:     rate,
+		MaxHeld:         c.Int("max-held"),
+		MaxTCPConns:     c.Int("max-tcp-conns"),
+		TCPIdleTimeout:  c.Duration("tcp-idle-timeout"),
 		Listen:          c.String("listen"),
 		Upstream:        up,
 		UpstreamTimeout: c.Duration("upstream-timeout"),

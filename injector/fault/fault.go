@@ -6,6 +6,7 @@ package fault
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/miekg/dns"
 
@@ -15,10 +16,11 @@ import (
 // Request is the query a fault acts on.
 type Request struct {
 	// Msg is the client's query. Faults never change it.
-	Msg  *dns.Msg
-	Name string // the question's name, lower case
-	Type uint16
-	TCP  bool
+	Msg    *dns.Msg
+	Name   string // the question's name, lower case
+	Type   uint16
+	TCP    bool
+	Client netip.Addr
 }
 
 // Source answers queries normally: from the zones, then upstream.

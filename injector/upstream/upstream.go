@@ -134,7 +134,11 @@ func exchange(ctx context.Context, addr string, query *dns.Msg, tcp bool) (*dns.
 			return resp, err
 		}
 	}
-	return exchangeOver(ctx, "tcp", addr, query)
+	resp, err := exchangeOver(ctx, "tcp", addr, query)
+	if err == nil && resp.Truncated {
+		return nil, errors.New("truncated answer over tcp")
+	}
+	return resp, err
 }
 
 // exchangeOver sends query over one new connection and reads until an

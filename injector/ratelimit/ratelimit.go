@@ -1,0 +1,66 @@
+// Package ratelimit limits each client to a steady rate with bursts (a
+// token bucket per address), so a server cannot be used to amplify traffic
+// toward a spoofed victim.
+package ratelimit
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// maxClients bounds the buckets kept; past it, buckets that have refilled
+// (clients quiet long enough) are forgotten.
+const maxClients = 100_000
+
+// Limiter allows each client rate events a second, in bursts of up to
+// burst. It is safe for concurrent use.
+type Limiter struct {
+	rate, burst float64
+	now         func() time.Time
+
+	mu      sync.Mutex
+	buckets map[netip.Addr]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// New returns a limiter; now is its clock (time.Now unless a test steps one).
+func New(rate, burst float64, now func() time.Time) *Limiter {
+	return &Limiter{rate: rate, burst: max(burst, 1), now: now, buckets: map[netip.Addr]*bucket{}}
+}
+
+// Allow takes a token from client's bucket, telling whether there was one.
+func (l *Limiter) Allow(client netip.Addr) bool {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[client]
+	if b == nil {
+		if len(l.buckets) >= maxClients {
+			l.forgetFull(now)
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[client] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// forgetFull drops the buckets that have refilled: forgetting them changes
+// nothing for their clients.
+func (l *Limiter) forgetFull(now time.Time) {
+	for a, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, a)
+		}
+	}
+}
