@@ -5,7 +5,9 @@ GO     ?= go
 BIN    ?= bin/dnsfault
 LISTEN ?= 127.0.0.1:1053
 
-.PHONY: build run test test-tools lint clean
+FUZZTIME ?= 60s
+
+.PHONY: build run test test-tools lint fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dnsfault
@@ -22,6 +24,13 @@ test: test-tools
 
 test-tools:
 	@bash .ci/install-test-tools
+
+# Each fuzz target runs for FUZZTIME; CI runs them for 20s each.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzUDP$$' -fuzztime $(FUZZTIME) ./injector/
+	$(GO) test -run '^$$' -fuzz '^FuzzTCP$$' -fuzztime $(FUZZTIME) ./injector/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./scenarios/
+	$(GO) test -run '^$$' -fuzz '^FuzzRecord$$' -fuzztime $(FUZZTIME) ./scenarios/
 
 lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \

@@ -190,12 +190,14 @@ func (s *Server) write(w dns.ResponseWriter, q *query, v *verdict) {
 	w.WriteMsg(m)
 }
 
-// udpSize is the largest UDP reply the client accepts.
+// udpSize is the largest UDP reply we send: what the client accepts, but
+// never above our own 1232 bytes, so answers are not fragmented (DNS flag
+// day 2020); larger ones are truncated and the client retries over TCP.
 func udpSize(opt *dns.OPT) int {
 	if opt == nil {
 		return dns.MinMsgSize
 	}
-	return int(max(opt.UDPSize(), dns.MinMsgSize))
+	return int(min(max(opt.UDPSize(), dns.MinMsgSize), ednsSize))
 }
 
 func allowed(allow []netip.Prefix, a netip.Addr) bool {
@@ -228,6 +230,7 @@ func (s *Server) recoverPanic(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	s.metrics.panics.Inc()
+	s.panics.Add(1)
 	s.cfg.Logger.Error("panic while handling a query; answered SERVFAIL", "panic", p, "stack", string(debug.Stack()))
 	m := new(dns.Msg)
 	m.SetRcode(r, dns.RcodeServerFailure)

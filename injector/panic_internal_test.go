@@ -41,6 +41,7 @@ func TestAPanicIsAnsweredServfailAndTheServerGoesOn(t *testing.T) {
 		assert.Equal(t, dns.RcodeServerFailure, resp.Rcode)
 	}
 	assert.Equal(t, 2.0, testutil.ToFloat64(srv.metrics.panics), "each panic is counted")
+	assert.Equal(t, uint64(2), srv.Status().Panics)
 	resp, _, err := dnstest.Exchange(srv.Addr(), "udp", dnstest.Query("ok.p.test.", dns.TypeA), 2*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, dns.RcodeSuccess, resp.Rcode, "the server still serves")

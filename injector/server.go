@@ -103,6 +103,7 @@ type Server struct {
 	// those waiting out a delay.
 	inFlight atomic.Int64
 	held     atomic.Int64
+	panics   atomic.Uint64
 	limiter  *ratelimit.Limiter // nil: no limit
 
 	udp, tcp *dns.Server

@@ -25,14 +25,17 @@ type Status struct {
 	FaultsActive        bool     `json:"faults_active"`
 	// FaultsOff says why faults are off: aborted, heartbeat missed,
 	// max-duration reached, timeline ended, timeline not started.
-	FaultsOff              string        `json:"faults_off,omitempty"`
-	Aborted                bool          `json:"aborted"`
-	MaxDurationLeftSeconds *float64      `json:"max_duration_left_seconds,omitempty"`
-	HeartbeatLeftSeconds   *float64      `json:"heartbeat_left_seconds,omitempty"`
-	InFlight               int64         `json:"in_flight"`
-	Held                   int64         `json:"held"`
-	Phases                 []PhaseStatus `json:"phases"`
-	LastReload             *ReloadStatus `json:"last_reload,omitempty"`
+	FaultsOff              string   `json:"faults_off,omitempty"`
+	Aborted                bool     `json:"aborted"`
+	MaxDurationLeftSeconds *float64 `json:"max_duration_left_seconds,omitempty"`
+	HeartbeatLeftSeconds   *float64 `json:"heartbeat_left_seconds,omitempty"`
+	InFlight               int64    `json:"in_flight"`
+	Held                   int64    `json:"held"`
+	// Panics counts queries whose handling panicked (each was answered
+	// SERVFAIL); anything but 0 is a bug to report.
+	Panics     uint64        `json:"panics"`
+	Phases     []PhaseStatus `json:"phases"`
+	LastReload *ReloadStatus `json:"last_reload,omitempty"`
 }
 
 // PhaseStatus is one phase of the scenario and its rules' hits.
@@ -77,6 +80,7 @@ func (s *Server) Status() Status {
 		Aborted:      st.off != "",
 		InFlight:     s.InFlight(),
 		Held:         s.held.Load(),
+		Panics:       s.panics.Load(),
 	}
 	switch pos.State {
 	case scenarios.Running:
