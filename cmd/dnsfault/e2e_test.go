@@ -96,7 +96,15 @@ var servingLine = regexp.MustCompile(`on (\S+):(\d+) \(udp and tcp\), control AP
 // says where it listens.
 func serve(t *testing.T, args ...string) *server {
 	t.Helper()
-	s := &server{cmd: exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"}, args...)...), done: make(chan struct{})}
+	return serveWith(t, nil, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+}
+
+// serveWith starts `dnsfault serve` behind a command prefix (such as `ip
+// netns exec NS`), with args.
+func serveWith(t *testing.T, prefix []string, args ...string) *server {
+	t.Helper()
+	argv := append(append(append([]string{}, prefix...), binary, "serve", "--control", "127.0.0.1:0"), args...)
+	s := &server{cmd: exec.Command(argv[0], argv[1:]...), done: make(chan struct{})}
 	pipe, err := s.cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, s.cmd.Start())
