@@ -7,7 +7,10 @@ LISTEN ?= 127.0.0.1:1053
 
 FUZZTIME ?= 60s
 
-.PHONY: build run test test-tools lint fuzz clean
+SOAK_SECONDS ?= 60
+SOAK_QPS ?= 2000
+
+.PHONY: build run test test-tools lint fuzz soak clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dnsfault
@@ -31,6 +34,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzTCP$$' -fuzztime $(FUZZTIME) ./injector/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./scenarios/
 	$(GO) test -run '^$$' -fuzz '^FuzzRecord$$' -fuzztime $(FUZZTIME) ./scenarios/
+
+# dnsperf at SOAK_QPS for SOAK_SECONDS against every action; it checks
+# errors, goroutines, open files and memory before and after.
+soak:
+	@command -v dnsperf >/dev/null || (apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null)
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_QPS=$(SOAK_QPS) $(GO) test -tags soak -run '^TestSoak$$' -count=1 -v -timeout 30m ./cmd/dnsfault/ | grep -E '^(soak:|---|ok|FAIL|\s+soak_test)'
 
 lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
