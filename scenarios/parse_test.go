@@ -237,3 +237,14 @@ func TestOpenSuggestsABundledName(t *testing.T) {
 	_, err := scenarios.Open("dmeo", scenarios.Options{})
 	assert.EqualError(t, err, `no bundled scenario "dmeo" (did you mean "demo"?); see `+"`dnsfault scenarios list`")
 }
+
+func TestZoneFilesMayNotInclude(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "t.zone"), []byte("$INCLUDE /etc/passwd\n"), 0o644))
+	path := filepath.Join(dir, "s.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("version: 1\nzones: [{origin: t.test., file: t.zone}]\n"), 0o644))
+	_, err := scenarios.Load(path, scenarios.Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "t.zone:1:")
+	assert.Contains(t, err.Error(), "$INCLUDE")
+}

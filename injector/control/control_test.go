@@ -298,3 +298,11 @@ func TestUnreachableServerIsSaidPlainly(t *testing.T) {
 	_, err := control.NewClient("127.0.0.1:1", "").Status(context.Background())
 	assert.ErrorContains(t, err, "cannot reach the control API at http://127.0.0.1:1 (is `dnsfault serve` running? --control names its address)")
 }
+
+func TestScenariosSentOverTheAPICannotReadFiles(t *testing.T) {
+	f := startFixture(t, failing, "")
+	_, err := f.client.Load(context.Background(), []byte("version: 1\nzones: [{origin: x.test., file: /etc/passwd}]\n"), nil)
+	var loadErr *control.LoadError
+	require.ErrorAs(t, err, &loadErr)
+	assert.Equal(t, []string{`scenario.yaml:2:33: zone file "/etc/passwd": this scenario cannot name files (it was not loaded from a folder)`}, loadErr.Errors)
+}
