@@ -163,6 +163,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`s.yaml:2:29: max_amplification compares each phase with a healthy baseline phase: give phases, the first of them healthy`}},
 		{"unknown baseline", "version: 1\nexpect: {baseline: helthy}\nphases: [{name: healthy, duration: 1s}, {name: b}]\n",
 			[]string{`s.yaml:2:20: baseline: no phase named "helthy" (did you mean "healthy"?)`}},
+		{"a directive in a record line", "version: 1\nzones: [{origin: a.test, records: [\"$GENERATE 1-65535 h$ A 192.0.2.1\"]}]\n",
+			[]string{`s.yaml:2:36: record "$GENERATE 1-65535 h$ A 192.0.2.1": directives ($ORIGIN, $TTL, $GENERATE, $INCLUDE) belong in zone files, not in a record line`}},
 		{"duplicate key", "version: 1\nversion: 1\n", []string{`s.yaml:2:1: the scenario: key "version" given twice`}},
 	}
 	for _, tc := range cases {

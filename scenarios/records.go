@@ -93,11 +93,17 @@ func (d *decoder) record(n *yaml.Node, origin string, defaultTTL uint32) []dns.R
 	if !ok {
 		return nil
 	}
+	// Directives belong in zone files: $GENERATE alone could turn one line
+	// into 65,536 records.
+	if strings.HasPrefix(strings.TrimSpace(text), "$") {
+		d.errorf(n, "record %q: directives ($ORIGIN, $TTL, $GENERATE, $INCLUDE) belong in zone files, not in a record line", text)
+		return nil
+	}
 	zp := dns.NewZoneParser(strings.NewReader(text), origin, "")
 	zp.SetDefaultTTL(defaultTTL)
 	zp.SetIncludeAllowed(false)
 	var out []dns.RR
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+	for rr, ok := zp.Next(); ok && len(out) < 2; rr, ok = zp.Next() {
 		out = append(out, rr)
 	}
 	if err := zp.Err(); err != nil {
