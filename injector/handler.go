@@ -174,13 +174,7 @@ func (s *Server) write(w dns.ResponseWriter, q *query, v *verdict) {
 	m := v.out.Msg
 	// Our own EDNS0 record, only to clients that sent one (RFC 6891).
 	if q.opt != nil {
-		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
-		opt.SetUDPSize(ednsSize)
-		opt.SetDo(q.opt.Do())
-		if v.ede != nil {
-			opt.Option = append(opt.Option, v.ede)
-		}
-		m.Extra = append(m.Extra, opt)
+		m.Extra = append(m.Extra, ourOPT(q.opt.Do(), v.ede))
 	}
 	if q.req.TCP {
 		m.Compress = true
@@ -188,6 +182,18 @@ func (s *Server) write(w dns.ResponseWriter, q *query, v *verdict) {
 		m.Truncate(udpSize(q.opt))
 	}
 	w.WriteMsg(m)
+}
+
+// ourOPT is the OPT record of a reply. Each reply gets its own: packing
+// writes the extended rcode into it, even when there is none.
+func ourOPT(do bool, ede *dns.EDNS0_EDE) *dns.OPT {
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	opt.SetUDPSize(ednsSize)
+	opt.SetDo(do)
+	if ede != nil {
+		opt.Option = append(opt.Option, ede)
+	}
+	return opt
 }
 
 // udpSize is the largest UDP reply we send: what the client accepts, but

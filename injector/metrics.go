@@ -2,6 +2,7 @@ package injector
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -13,8 +14,11 @@ import (
 // metrics are the server's Prometheus metrics, in a registry of its own so
 // that several servers in one process (tests) do not collide.
 type metrics struct {
-	registry    *prometheus.Registry
-	queries     *prometheus.CounterVec
+	registry *prometheus.Registry
+	queries  *prometheus.CounterVec
+	// counters caches each label set's counter: looking one up in the
+	// CounterVec hashes six strings under a lock, on every query.
+	counters    sync.Map // queryLabels -> prometheus.Counter
 	upstream    *prometheus.HistogramVec
 	rateLimited prometheus.Counter
 	heldDropped prometheus.Counter
@@ -58,8 +62,21 @@ func (m *metrics) observeUpstream(took time.Duration, err error) {
 	m.upstream.WithLabelValues(outcome).Observe(took.Seconds())
 }
 
+// queryLabels are the labels of dnsfault_queries_total, as a map key.
+type queryLabels struct {
+	phase, rule, action, sent string
+	rcode                     int
+	qtype                     uint16
+	tcp                       bool
+}
+
 func (m *metrics) count(ev *Event) {
-	m.queries.WithLabelValues(ev.Phase, ev.Rule, ev.Action, ev.RcodeName(), typeLabel(ev.Type), ev.Transport()).Inc()
+	key := queryLabels{ev.Phase, ev.Rule, ev.Action, ev.Sent, ev.Rcode, ev.Type, ev.TCP}
+	c, ok := m.counters.Load(key)
+	if !ok {
+		c, _ = m.counters.LoadOrStore(key, m.queries.WithLabelValues(ev.Phase, ev.Rule, ev.Action, ev.RcodeName(), typeLabel(ev.Type), ev.Transport()))
+	}
+	c.(prometheus.Counter).Inc()
 }
 
 // typeLabel names well-known types and folds the rest into "other", so a

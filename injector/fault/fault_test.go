@@ -84,3 +84,14 @@ func TestSetTTLAndKeep(t *testing.T) {
 	assert.Equal(t, uint32(7), m.Ns[0].(*dns.SOA).Minttl)
 	assert.Equal(t, uint16(1232), m.IsEdns0().UDPSize(), "the OPT pseudo-record is not a TTL to rewrite")
 }
+
+func TestSetTTLNeverChangesSharedRecords(t *testing.T) {
+	shared, err := dns.NewRR("a.test. 60 IN A 192.0.2.1")
+	require.NoError(t, err)
+	soa := zone.SyntheticSOA("test.")
+	m := &dns.Msg{Answer: []dns.RR{shared}, Ns: []dns.RR{soa}}
+	fault.SetTTL(m, 5)
+	assert.Equal(t, uint32(5), m.Answer[0].Header().Ttl)
+	assert.Equal(t, uint32(60), shared.Header().Ttl, "the zone's record is untouched")
+	assert.Equal(t, uint32(60), soa.Minttl)
+}

@@ -5,18 +5,21 @@ import (
 )
 
 // SetTTL rewrites every TTL of m to ttl, and the negative TTL (the SOA's
-// MINIMUM) of negative answers, so caching can be steered by a rule.
+// MINIMUM) of negative answers, so caching can be steered by a rule. It
+// copies each record before changing it: answers may share records with
+// the zones, which are read-only.
 func SetTTL(m *dns.Msg, ttl uint32) {
 	for _, section := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
-		for _, rr := range section {
-			h := rr.Header()
-			if h.Rrtype == dns.TypeOPT {
+		for i, rr := range section {
+			if rr.Header().Rrtype == dns.TypeOPT {
 				continue
 			}
-			h.Ttl = ttl
+			rr = dns.Copy(rr)
+			rr.Header().Ttl = ttl
 			if soa, ok := rr.(*dns.SOA); ok {
 				soa.Minttl = ttl
 			}
+			section[i] = rr
 		}
 	}
 }

@@ -22,6 +22,7 @@ type Set struct {
 type zone struct {
 	origin string
 	soa    *dns.SOA
+	negSOA dns.RR // the SOA with the negative TTL, shared read-only
 	// names maps each owner to its records by type; names that exist only
 	// because names below them do (empty non-terminals) map to nil.
 	names map[string]map[uint16][]dns.RR
@@ -57,6 +58,7 @@ func NewSet(zones []scenarios.Zone) *Set {
 		if z.soa == nil {
 			z.soa = SyntheticSOA(z.origin)
 		}
+		z.negSOA = negativeSOA(z.soa)
 		s.zones[z.origin] = z
 	}
 	return s
@@ -103,21 +105,23 @@ func (s *Set) SOA(name string) *dns.SOA {
 }
 
 // Lookup answers (name, qtype) from the zones; ok is false when name is in
-// none of them. The records returned are copies the caller may change.
+// none of them. The records returned are the zones' own, shared by every
+// answer: callers must copy a record before changing it (the slices are
+// theirs).
 func (s *Set) Lookup(name string, qtype uint16) (res Result, ok bool) {
 	z := s.find(name)
 	if z == nil {
 		return Result{}, false
 	}
 	for hop := 0; hop < maxChain; hop++ {
-		records, exists := z.node(name)
+		records, wild, exists := z.node(name)
 		if !exists {
 			res.Rcode = dns.RcodeNameError
-			res.Ns = []dns.RR{negativeSOA(z.soa)}
+			res.Ns = []dns.RR{z.negSOA}
 			return res, true
 		}
 		if cname := records[dns.TypeCNAME]; len(cname) > 0 && qtype != dns.TypeCNAME {
-			rr := copyAs(cname[0], name)
+			rr := owned(cname[0], name, wild)
 			res.Answer = append(res.Answer, rr)
 			name = strings.ToLower(rr.(*dns.CNAME).Target)
 			if z = s.find(name); z == nil {
@@ -134,35 +138,38 @@ func (s *Set) Lookup(name string, qtype uint16) (res Result, ok bool) {
 			found = records[qtype]
 		}
 		if len(found) == 0 {
-			res.Ns = []dns.RR{negativeSOA(z.soa)}
+			res.Ns = []dns.RR{z.negSOA}
 			return res, true
 		}
 		for _, rr := range found {
-			res.Answer = append(res.Answer, copyAs(rr, name))
+			res.Answer = append(res.Answer, owned(rr, name, wild))
 		}
 		return res, true
 	}
 	return Result{Rcode: dns.RcodeServerFailure}, true // a CNAME loop
 }
 
-// node returns the records at name, synthesised from a wildcard when name
-// does not exist but "*.<closest encloser>" does.
-func (z *zone) node(name string) (map[uint16][]dns.RR, bool) {
+// node returns the records at name, synthesised from a wildcard (wild)
+// when name does not exist but "*.<closest encloser>" does.
+func (z *zone) node(name string) (records map[uint16][]dns.RR, wild, ok bool) {
 	if records, ok := z.names[name]; ok {
-		return records, true
+		return records, false, true
 	}
 	for encloser := parent(name); encloser != "" && dns.IsSubDomain(z.origin, encloser); encloser = parent(encloser) {
 		if _, ok := z.names[encloser]; ok {
 			records, ok := z.names["*."+encloser]
-			return records, ok
+			return records, true, ok
 		}
 	}
-	return nil, false
+	return nil, false, false
 }
 
-// copyAs copies rr with its owner set to name (the queried name, for
-// wildcard answers).
-func copyAs(rr dns.RR, name string) dns.RR {
+// owned returns rr as the answer for name: itself, or for a wildcard a
+// copy owned by the queried name.
+func owned(rr dns.RR, name string, wild bool) dns.RR {
+	if !wild {
+		return rr
+	}
 	c := dns.Copy(rr)
 	c.Header().Name = name
 	return c
