@@ -10,7 +10,7 @@ FUZZTIME ?= 60s
 SOAK_SECONDS ?= 60
 SOAK_QPS ?= 2000
 
-.PHONY: build run test test-tools lint fuzz soak clean
+.PHONY: build run test test-tools lint fuzz soak bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/dnsfault
@@ -40,6 +40,13 @@ fuzz:
 soak:
 	@command -v dnsperf >/dev/null || (apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null)
 	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_QPS=$(SOAK_QPS) $(GO) test -tags soak -run '^TestSoak$$' -count=1 -v -timeout 30m ./cmd/dnsfault/
+
+# dnsperf against dnsfault, a bare miekg/dns server, dnsmasq and unbound;
+# writes BENCHMARKS.md. Takes about five minutes.
+bench:
+	@command -v dnsperf >/dev/null && command -v dnsmasq >/dev/null && command -v unbound >/dev/null && command -v taskset >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq --no-install-recommends dnsperf dnsmasq-base unbound util-linux >/dev/null)
+	$(GO) run ./bench
 
 lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \

@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -74,5 +75,26 @@ func BenchmarkServeDNS(b *testing.B) {
 				srv.ServeDNS(w, q)
 			}
 		})
+	}
+}
+
+// BenchmarkForward measures one forwarded query through the handler, to a
+// fake upstream on loopback.
+func BenchmarkForward(b *testing.B) {
+	up := dnstest.Start(b, dnstest.Answer(func(name string) string { return name + " 60 IN A 192.0.2.1" }))
+	sc, err := scenarios.Parse("fwd.yaml", []byte("version: 1\n"), scenarios.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := New(Config{Listen: "127.0.0.1:0", Upstream: []string{up.Addr}, ForwardRate: -1}, sc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.com.", dns.TypeA)
+	w := &packWriter{remote: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		srv.ServeDNS(w, q)
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -81,11 +83,20 @@ func (none) Forward(context.Context, *dns.Msg, bool) (*dns.Msg, error) { return 
 
 // Pool forwards to its addresses in order: an address that fails at once
 // (refused, unreachable) passes the query to the next; one that stays
-// silent uses up the time left.
+// silent uses up the time left. It keeps UDP sockets to each address for
+// reuse: opening one per query costs more than the query.
 type Pool struct {
 	Addrs   []string
 	Timeout time.Duration
+
+	idle sync.Map // address -> chan net.Conn of connected UDP sockets
 }
+
+// idleSockets is how many UDP sockets a Pool keeps per address.
+const idleSockets = 64
+
+// buffers holds read buffers: a UDP answer can be 64 KiB.
+var buffers = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
 
 // Forward implements Forwarder.
 func (p *Pool) Forward(ctx context.Context, query *dns.Msg, tcp bool) (*dns.Msg, error) {
@@ -94,7 +105,7 @@ func (p *Pool) Forward(ctx context.Context, query *dns.Msg, tcp bool) (*dns.Msg,
 	out := prepare(query)
 	var errs []error
 	for _, addr := range p.Addrs {
-		resp, err := exchange(ctx, addr, out, tcp)
+		resp, err := p.exchange(ctx, addr, out, tcp)
 		if err == nil {
 			resp.Id = query.Id
 			return resp, nil
@@ -111,7 +122,10 @@ func (p *Pool) Forward(ctx context.Context, query *dns.Msg, tcp bool) (*dns.Msg,
 // cannot be forged from the client's ID) and our own EDNS0 record.
 func prepare(query *dns.Msg) *dns.Msg {
 	out := query.Copy()
-	out.Id = dns.Id()
+	// math/rand/v2's generator is ChaCha8 seeded by the system: as
+	// unpredictable to an off-path forger as crypto/rand, without dns.Id's
+	// system call and reflection on every query.
+	out.Id = uint16(rand.Uint32())
 	do := false
 	if opt := out.IsEdns0(); opt != nil {
 		do = opt.Do()
@@ -127,40 +141,77 @@ func prepare(query *dns.Msg) *dns.Msg {
 	return out
 }
 
-func exchange(ctx context.Context, addr string, query *dns.Msg, tcp bool) (*dns.Msg, error) {
+func (p *Pool) exchange(ctx context.Context, addr string, query *dns.Msg, tcp bool) (*dns.Msg, error) {
 	if !tcp {
-		resp, err := exchangeOver(ctx, "udp", addr, query)
+		resp, err := p.exchangeUDP(ctx, addr, query)
 		if err != nil || !resp.Truncated {
 			return resp, err
 		}
 	}
-	resp, err := exchangeOver(ctx, "tcp", addr, query)
+	conn, err := dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	resp, err := exchangeOver(ctx, conn, "tcp", query)
 	if err == nil && resp.Truncated {
 		return nil, errors.New("truncated answer over tcp")
 	}
 	return resp, err
 }
 
-// exchangeOver sends query over one new connection and reads until an
-// answer with the query's ID and question arrives; anything else on UDP is
-// discarded, as a stray or forged datagram would be.
-func exchangeOver(ctx context.Context, network, addr string, query *dns.Msg) (*dns.Msg, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, network, addr)
+// exchangeUDP exchanges over a pooled UDP socket. A socket goes back to
+// the pool only after a clean exchange; a stray late answer that reaches
+// its next user is discarded by the ID and question check.
+func (p *Pool) exchangeUDP(ctx context.Context, addr string, query *dns.Msg) (*dns.Msg, error) {
+	idle, _ := p.idle.LoadOrStore(addr, make(chan net.Conn, idleSockets))
+	sockets := idle.(chan net.Conn)
+	var conn net.Conn
+	select {
+	case conn = <-sockets:
+	default:
+		c, err := dial(ctx, "udp", addr)
+		if err != nil {
+			return nil, err
+		}
+		conn = c
+	}
+	resp, err := exchangeOver(ctx, conn, "udp", query)
 	if err != nil {
+		conn.Close()
 		return nil, err
 	}
-	defer conn.Close()
+	select {
+	case sockets <- conn:
+	default:
+		conn.Close()
+	}
+	return resp, nil
+}
+
+func dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+// exchangeOver sends query over conn and reads until an answer with the
+// query's ID and question arrives; anything else on UDP is discarded, as a
+// stray or forged datagram would be.
+func exchangeOver(ctx context.Context, conn net.Conn, network string, query *dns.Msg) (*dns.Msg, error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if deadline, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(deadline)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Time{}
 	}
+	conn.SetDeadline(deadline)
 	co := &dns.Conn{Conn: conn, UDPSize: dns.MaxMsgSize}
 	if err := co.WriteMsg(query); err != nil {
 		return nil, err
 	}
-	buf := make([]byte, dns.MaxMsgSize)
+	bp := buffers.Get().(*[]byte)
+	defer buffers.Put(bp)
+	buf := *bp
 	for {
 		n, err := co.Read(buf)
 		if err != nil {

@@ -1,0 +1,312 @@
+// Command bench is `make bench`: it runs dnsperf against dnsfault in
+// several configurations, against a bare miekg/dns server answering the
+// same names (the library's limit), and against dnsmasq and unbound, one
+// after another on loopback, and writes the table to BENCHMARKS.md.
+//
+// Every server runs pinned to core 0 (Go with GOMAXPROCS=1) and dnsperf to
+// core 1, at a bounded rate for a fixed time; throughput is the median of
+// several runs, latency is measured apart at a fixed, moderate rate.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+var (
+	seconds     = flag.Int("seconds", 8, "length of each throughput run")
+	runs        = flag.Int("runs", 3, "throughput runs per configuration (the median is kept)")
+	rate        = flag.Int("rate", 200000, "the bound on dnsperf's rate in throughput runs")
+	latencyRate = flag.Int("latency-rate", 20000, "the fixed rate of the latency runs")
+	out         = flag.String("out", "BENCHMARKS.md", "where to write the table")
+	only        = flag.String("only", "", "run only configurations whose name contains this")
+)
+
+const names = 10000
+
+type config struct {
+	name, what string
+	start      func(dir string, port int, refAddr string) (*exec.Cmd, error)
+}
+
+type result struct {
+	config
+	qps, meanMs, p99Ms float64
+	command            string
+}
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	dir, err := os.MkdirTemp("", "dnsfault-bench")
+	must(err)
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "dnsfault")
+	ref := filepath.Join(dir, "refserver")
+	run("go", "build", "-o", bin, "./cmd/dnsfault")
+	run("go", "build", "-o", ref, "./bench/refserver")
+	must(writeInputs(dir))
+
+	dnsfault := func(args ...string) func(string, int, string) (*exec.Cmd, error) {
+		return func(dir string, port int, refAddr string) (*exec.Cmd, error) {
+			a := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--control", "127.0.0.1:0", "--rate-limit", "0"}, args...)
+			for i := range a {
+				a[i] = strings.ReplaceAll(strings.ReplaceAll(a[i], "DIR", dir), "REF", refAddr)
+			}
+			return pinned(bin, a...), nil
+		}
+	}
+	configs := []config{
+		{"a", "bare miekg/dns server, names from a map (the reference)", func(dir string, port int, _ string) (*exec.Cmd, error) {
+			return pinned(ref, "-listen", fmt.Sprintf("127.0.0.1:%d", port)), nil
+		}},
+		{"b", "dnsfault, names from a zone, no rules", dnsfault("-s", "DIR/zone.yaml")},
+		{"c", "dnsfault, 10,000 rules none of which matches", dnsfault("-s", "DIR/rules.yaml")},
+		{"d", "dnsfault, every query taken by a wildcard `answer` rule", dnsfault("-s", "DIR/wildcard.yaml")},
+		{"e", "dnsfault forwarding everything to (a)", dnsfault("--upstream", "REF", "-s", "DIR/forward.yaml")},
+		{"f1", "dnsmasq, names from a hosts file", func(dir string, port int, _ string) (*exec.Cmd, error) {
+			return pinnedTool("dnsmasq", "-k", "-R", "-h", "-u", "root", "--pid-file=", "--bind-interfaces", "--listen-address=127.0.0.1",
+				fmt.Sprintf("--port=%d", port), "--addn-hosts="+filepath.Join(dir, "hosts"), "--cache-size=10000", "--log-facility=/dev/null")
+		}},
+		{"f2", "unbound, names as local-data", func(dir string, port int, _ string) (*exec.Cmd, error) {
+			conf := filepath.Join(dir, "unbound.conf")
+			must(os.WriteFile(conf, []byte(unboundConf(dir, port)), 0o644))
+			return pinnedTool("unbound", "-d", "-c", conf)
+		}},
+	}
+
+	refPort := freePort()
+	refAddr := fmt.Sprintf("127.0.0.1:%d", refPort)
+	var results []result
+	for _, c := range configs {
+		if *only != "" && !strings.Contains(c.name, *only) {
+			continue
+		}
+		var servers []*exec.Cmd
+		if c.name == "e" { // forwarding needs the reference behind it
+			refCmd := pinned(ref, "-listen", refAddr)
+			must(refCmd.Start())
+			servers = append(servers, refCmd)
+			waitReady(refAddr)
+		}
+		port := freePort()
+		cmd, err := c.start(dir, port, refAddr)
+		if err != nil {
+			log.Printf("%s: skipped: %v", c.name, err)
+			continue
+		}
+		cmd.Stdout, cmd.Stderr = nil, nil
+		must(cmd.Start())
+		servers = append(servers, cmd)
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		waitReady(addr)
+		r := measure(c, addr, dir)
+		results = append(results, r)
+		log.Printf("(%s) %-60s %8.0f q/s  mean %.3f ms  p99 %.3f ms", c.name, c.what, r.qps, r.meanMs, r.p99Ms)
+		for _, s := range servers {
+			s.Process.Kill()
+			s.Wait()
+		}
+	}
+	must(os.WriteFile(*out, []byte(table(results)), 0o644))
+	log.Printf("wrote %s", *out)
+}
+
+// pinned runs a Go server on core 0 with one P, as the notes prescribe.
+func pinned(bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command("taskset", append([]string{"-c", "0", bin}, args...)...)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	return cmd
+}
+
+func pinnedTool(tool string, args ...string) (*exec.Cmd, error) {
+	path, err := exec.LookPath(tool)
+	if err != nil {
+		return nil, fmt.Errorf("%s not installed", tool)
+	}
+	return exec.Command("taskset", append([]string{"-c", "0", path}, args...)...), nil
+}
+
+func measure(c config, addr, dir string) result {
+	host, port, _ := net.SplitHostPort(addr)
+	queries := filepath.Join(dir, "queries")
+	dnsperf := func(extra ...string) (string, string) {
+		args := append([]string{"-c", "1", "dnsperf", "-s", host, "-p", port, "-d", queries, "-c", "1", "-q", "1000", "-t", "1"}, extra...)
+		cmd := exec.Command("taskset", args...)
+		var stdout bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stdout
+		if err := cmd.Run(); err != nil {
+			log.Fatalf("dnsperf: %v\n%s", err, stdout.String())
+		}
+		return stdout.String(), "taskset " + strings.Join(args, " ")
+	}
+	var qps []float64
+	var command string
+	for i := 0; i < *runs; i++ {
+		o, cmdline := dnsperf("-l", strconv.Itoa(*seconds), "-Q", strconv.Itoa(*rate))
+		qps = append(qps, figure(o, "Queries per second"))
+		command = cmdline
+	}
+	sort.Float64s(qps)
+	o, _ := dnsperf("-l", "4", "-Q", strconv.Itoa(*latencyRate), "-v")
+	mean, p99 := latencies(o)
+	return result{config: c, qps: qps[len(qps)/2], meanMs: mean, p99Ms: p99, command: command}
+}
+
+var figureLine = regexp.MustCompile(`(?m)^\s*([A-Za-z ()]+):\s+([0-9.]+)`)
+
+func figure(out, name string) float64 {
+	for _, m := range figureLine.FindAllStringSubmatch(out, -1) {
+		if strings.TrimSpace(m[1]) == name {
+			v, _ := strconv.ParseFloat(m[2], 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// latencies reads dnsperf -v's per-response lines ("> RCODE name type seconds").
+func latencies(out string) (meanMs, p99Ms float64) {
+	var ls []float64
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 5 && f[0] == ">" {
+			if v, err := strconv.ParseFloat(f[4], 64); err == nil {
+				ls = append(ls, v*1000)
+			}
+		}
+	}
+	if len(ls) == 0 {
+		return 0, 0
+	}
+	sort.Float64s(ls)
+	sum := 0.0
+	for _, v := range ls {
+		sum += v
+	}
+	return sum / float64(len(ls)), ls[len(ls)*99/100]
+}
+
+func writeInputs(dir string) error {
+	var q, zone, hosts, rules strings.Builder
+	zone.WriteString("$TTL 60\n@ IN SOA ns hostmaster 1 3600 600 86400 60\n")
+	for i := 0; i < names; i++ {
+		fmt.Fprintf(&q, "name%d.bench.test A\n", i)
+		fmt.Fprintf(&zone, "name%d IN A 192.0.2.%d\n", i, i%250+1)
+		fmt.Fprintf(&hosts, "192.0.2.%d name%d.bench.test\n", i%250+1, i)
+		fmt.Fprintf(&rules, "  - {match: {names: [miss%d.other.test]}, action: servfail}\n", i)
+	}
+	zoneYAML := "version: 1\nupstream: none\nzones: [{origin: bench.test., file: bench.test.zone}]\n"
+	files := map[string]string{
+		"queries":         q.String(),
+		"bench.test.zone": zone.String(),
+		"hosts":           hosts.String(),
+		"zone.yaml":       zoneYAML,
+		"rules.yaml":      zoneYAML + "rules:\n" + rules.String(),
+		"wildcard.yaml":   "version: 1\nupstream: none\nrules: [{match: {names: [\"*.bench.test\"]}, action: answer, records: [\"@ 60 IN A 192.0.2.1\"]}]\n",
+		"forward.yaml":    "version: 1\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func unboundConf(dir string, port int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "server:\n  interface: 127.0.0.1\n  port: %d\n  do-daemonize: no\n  chroot: \"\"\n  username: \"\"\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n  num-threads: 1\n  access-control: 127.0.0.0/8 allow\n  do-ip6: no\n  local-zone: \"bench.test.\" static\n", port)
+	for i := 0; i < names; i++ {
+		fmt.Fprintf(&b, "  local-data: \"name%d.bench.test. 60 IN A 192.0.2.%d\"\n", i, i%250+1)
+	}
+	return b.String()
+}
+
+func table(results []result) string {
+	var ref result
+	for _, r := range results {
+		if r.name == "a" {
+			ref = r
+		}
+	}
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if m := regexp.MustCompile(`model name\s*:\s*(.*)`).FindStringSubmatch(string(data)); m != nil {
+			cpu = m[1]
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\nMeasured by `make bench` on %s: %d cores (%s), %s, dnsperf.\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpu, runtime.Version())
+	fmt.Fprintf(&b, "Each server runs pinned to core 0 (Go servers with GOMAXPROCS=1), dnsperf to core 1, against %d names under one zone, one server at a time.\n", names)
+	fmt.Fprintf(&b, "Throughput: the median of %d runs of %d s with dnsperf bounded at %d q/s. Latency: one run of 4 s at a fixed %d q/s, from dnsperf's per-response times.\n", *runs, *seconds, *rate, *latencyRate)
+	fmt.Fprintf(&b, "Ratios are against (a), measured in the same run.\n\n")
+	fmt.Fprintf(&b, "| | server | queries/s | vs (a) | mean latency | p99 latency | p99 vs (a) |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "| (%s) | %s | %.0f | %.2f | %.3f ms | %.3f ms | %.2f |\n", r.name, r.what, r.qps, ratio(r.qps, ref.qps), r.meanMs, r.p99Ms, ratio(r.p99Ms, ref.p99Ms))
+	}
+	if len(results) > 0 {
+		fmt.Fprintf(&b, "\nThroughput command (the server's port varies): `%s -l %d -Q %d`\n", results[0].command[:strings.Index(results[0].command, " -l ")], *seconds, *rate)
+	}
+	return b.String()
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func freePort() int {
+	for {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		must(err)
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		pc.Close()
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			ln.Close()
+			return port
+		}
+	}
+}
+
+// waitReady queries addr until it answers, for at most 10 s.
+func waitReady(addr string) {
+	c := &dns.Client{Timeout: 200 * time.Millisecond}
+	q := new(dns.Msg)
+	q.SetQuestion("name1.bench.test.", dns.TypeA)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if _, _, err := c.Exchange(q, addr); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // polling a process we started for readiness
+	}
+	log.Fatalf("%s never answered", addr)
+}
+
+func run(name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	must(cmd.Run())
+}
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
