@@ -12,8 +12,10 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,8 +124,134 @@ func main() {
 			s.Wait()
 		}
 	}
-	must(os.WriteFile(*out, []byte(table(results)), 0o644))
+	report := table(results)
+	if *only == "" || strings.Contains("delay", *only) {
+		report += delayAccuracy(bin, dir)
+	}
+	if *only == "" || strings.Contains("held", *only) {
+		report += heldQueries(bin, dir)
+	}
+	must(os.WriteFile(*out, []byte(report), 0o644))
 	log.Printf("wrote %s", *out)
+}
+
+// startDnsfault runs dnsfault pinned with a scenario and returns its DNS
+// and control addresses.
+func startDnsfault(bin, scenario string, extra ...string) (*exec.Cmd, string, string) {
+	port, ctl := freePort(), freePort()
+	addr, ctlAddr := fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", ctl)
+	cmd := pinned(bin, append([]string{"serve", "-s", scenario, "--listen", addr, "--control", ctlAddr, "--rate-limit", "0"}, extra...)...)
+	must(cmd.Start())
+	return cmd, addr, ctlAddr
+}
+
+// delayAccuracy measures answers delayed by 50 ms at 2,000 q/s.
+func delayAccuracy(bin, dir string) string {
+	scenario := filepath.Join(dir, "delay.yaml")
+	must(os.WriteFile(scenario, []byte("version: 1\nupstream: none\nzones: [{origin: bench.test., file: bench.test.zone}]\nrules: [{match: {names: [\"*.bench.test\"]}, action: pass, delay: 50ms}]\n"), 0o644))
+	cmd, addr, _ := startDnsfault(bin, scenario)
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitReadyFor(addr, 2*time.Second)
+	host, port, _ := net.SplitHostPort(addr)
+	o, err := exec.Command("taskset", "-c", "1", "dnsperf", "-s", host, "-p", port, "-d", filepath.Join(dir, "queries"), "-l", "10", "-Q", "2000", "-q", "2000", "-t", "2", "-v").CombinedOutput()
+	must(err)
+	ls := latencyList(string(o))
+	p := func(q float64) float64 { return ls[int(q*float64(len(ls)-1))] }
+	text := fmt.Sprintf("\n## Delay accuracy\n\n`delay: 50ms` on every name, dnsperf at a fixed 2,000 q/s for 10 s (%d answers):\n\n", len(ls))
+	text += "| p50 | p90 | p99 | p99.9 | max | p50 - 50 ms | p99 - 50 ms |\n|---|---|---|---|---|---|---|\n"
+	text += fmt.Sprintf("| %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %+.2f ms | %+.2f ms |\n", p(0.5), p(0.9), p(0.99), p(0.999), ls[len(ls)-1], p(0.5)-50, p(0.99)-50)
+	log.Printf("delay 50ms at 2000 q/s: p50 %.2f ms, p99 %.2f ms", p(0.5), p(0.99))
+	return text
+}
+
+// heldQueries holds 50,000 queries with a 10 s delay and reads the
+// server's memory and goroutines before, while they are held, and after.
+func heldQueries(bin, dir string) string {
+	scenario := filepath.Join(dir, "held.yaml")
+	must(os.WriteFile(scenario, []byte("version: 1\nupstream: none\nzones: [{origin: bench.test., file: bench.test.zone}]\nrules: [{match: {names: [\"*.bench.test\"]}, action: pass, delay: 10s}]\n"), 0o644))
+	cmd, addr, ctl := startDnsfault(bin, scenario)
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	time.Sleep(500 * time.Millisecond) // the server starts; a probe would be held for 10 s
+	idle := processFigures(ctl)
+	// 100 sockets send 500 queries each, paced over about 2 s, and read
+	// their answers once the delay is over.
+	const sockets, each = 100, 500
+	var conns []net.Conn
+	for i := 0; i < sockets; i++ {
+		c, err := net.Dial("udp", addr)
+		must(err)
+		conns = append(conns, c)
+	}
+	q := new(dns.Msg)
+	for i := 0; i < each; i++ {
+		for j, c := range conns {
+			q.SetQuestion(fmt.Sprintf("name%d.bench.test.", (i*sockets+j)%names), dns.TypeA)
+			q.Id = uint16(i)
+			wire, _ := q.Pack()
+			c.Write(wire)
+		}
+		time.Sleep(4 * time.Millisecond) // pacing: 25,000 q/s
+	}
+	var held procFigures
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if held = processFigures(ctl); held.held >= sockets*each {
+			break
+		}
+	}
+	answered := make(chan int, sockets)
+	for _, c := range conns {
+		go func(c net.Conn) {
+			n, buf := 0, make([]byte, 512)
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			for n < each {
+				if _, err := c.Read(buf); err != nil {
+					break
+				}
+				n++
+			}
+			c.Close()
+			answered <- n
+		}(c)
+	}
+	total := 0
+	for range conns {
+		total += <-answered
+	}
+	time.Sleep(2 * time.Second) // let the runtime settle after the answers
+	after := processFigures(ctl)
+	time.Sleep(28 * time.Second) // the runtime hands freed memory back to the system gradually
+	later := processFigures(ctl)
+	log.Printf("held: %d of %d answered", total, sockets*each)
+	text := fmt.Sprintf("\n## 50,000 held queries\n\nA 10 s delay on every name; 100 sockets send 500 queries each, paced at 25,000 q/s, so all 50,000 are held at once; %d were answered when the delay ended.\n\n", total)
+	text += "| | held | goroutines | RSS |\n|---|---|---|---|\n"
+	for _, row := range []struct {
+		when string
+		f    procFigures
+	}{{"idle, before", idle}, {"while held", held}, {"2 s after all were answered", after}, {"30 s after", later}} {
+		text += fmt.Sprintf("| %s | %.0f | %.0f | %.1f MiB |\n", row.when, row.f.held, row.f.goroutines, row.f.rss/(1<<20))
+	}
+	log.Printf("50,000 held: RSS %.1f MiB while held, %.1f MiB after; goroutines %.0f -> %.0f -> %.0f", held.rss/(1<<20), after.rss/(1<<20), idle.goroutines, held.goroutines, after.goroutines)
+	return text
+}
+
+type procFigures struct{ held, goroutines, rss float64 }
+
+// processFigures reads dnsfault's /metrics and status.
+func processFigures(ctl string) procFigures {
+	resp, err := http.Get("http://" + ctl + "/metrics")
+	must(err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	must(err)
+	metric := func(name string) float64 {
+		m := regexp.MustCompile(`(?m)^` + name + ` ([0-9.e+]+)`).FindStringSubmatch(string(body))
+		if m == nil {
+			return 0
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		return v
+	}
+	return procFigures{held: metric("dnsfault_queries_in_flight"), goroutines: metric("go_goroutines"), rss: metric("process_resident_memory_bytes")}
 }
 
 // pinned runs a Go server on core 0 with one P, as the notes prescribe.
@@ -179,8 +307,9 @@ func figure(out, name string) float64 {
 	return 0
 }
 
-// latencies reads dnsperf -v's per-response lines ("> RCODE name type seconds").
-func latencies(out string) (meanMs, p99Ms float64) {
+// latencyList reads dnsperf -v's per-response lines ("> RCODE name type
+// seconds") as sorted milliseconds.
+func latencyList(out string) []float64 {
 	var ls []float64
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
@@ -190,10 +319,16 @@ func latencies(out string) (meanMs, p99Ms float64) {
 			}
 		}
 	}
+	sort.Float64s(ls)
+	return ls
+}
+
+// latencies returns the mean and p99 of dnsperf -v's response times.
+func latencies(out string) (meanMs, p99Ms float64) {
+	ls := latencyList(out)
 	if len(ls) == 0 {
 		return 0, 0
 	}
-	sort.Float64s(ls)
 	sum := 0.0
 	for _, v := range ls {
 		sum += v
@@ -286,8 +421,11 @@ func freePort() int {
 }
 
 // waitReady queries addr until it answers, for at most 10 s.
-func waitReady(addr string) {
-	c := &dns.Client{Timeout: 200 * time.Millisecond}
+func waitReady(addr string) { waitReadyFor(addr, 200*time.Millisecond) }
+
+// waitReadyFor is waitReady with each query waiting up to timeout.
+func waitReadyFor(addr string, timeout time.Duration) {
+	c := &dns.Client{Timeout: timeout}
 	q := new(dns.Msg)
 	q.SetQuestion("name1.bench.test.", dns.TypeA)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {

@@ -27,6 +27,9 @@ import (
 // DefaultListen is where the server listens unless told otherwise.
 const DefaultListen = "127.0.0.1:1053"
 
+// udpReadBuffer is the UDP socket receive buffer asked for.
+const udpReadBuffer = 4 << 20
+
 // Defaults of the resource bounds.
 const (
 	DefaultForwardRate    = 1000
@@ -190,6 +193,11 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.addr = pc.LocalAddr().String()
+	// A larger receive buffer absorbs bursts the kernel would otherwise
+	// drop before we read them; the system may grant less (rmem_max).
+	if udp, ok := pc.(*net.UDPConn); ok {
+		udp.SetReadBuffer(udpReadBuffer)
+	}
 	idle := s.cfg.TCPIdleTimeout
 	s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: dns.MaxMsgSize}
 	s.tcp = &dns.Server{Listener: netutil.LimitListener(ln, s.cfg.MaxTCPConns), Handler: s,
