@@ -219,13 +219,33 @@ func allowed(allow []netip.Prefix, a netip.Addr) bool {
 // already waiting: then it returns false at once and the query is dropped,
 // so a flood of delayed queries cannot exhaust memory.
 func (s *Server) hold(d time.Duration) bool {
-	if s.held.Add(1) > int64(s.cfg.MaxHeld) {
+	n := s.held.Add(1)
+	if n > int64(s.cfg.MaxHeld) {
 		s.held.Add(-1)
 		return false
 	}
-	defer s.held.Add(-1)
+	if n > s.heldPeak.Load() {
+		s.heldPeak.Store(n)
+	}
+	defer s.released()
 	sleep(s.ctx, d)
 	return true
+}
+
+// burstHeld is how many held queries make a burst whose memory is handed
+// back to the system once it drains.
+const burstHeld = 10_000
+
+// released ends one held query. When the last of a large burst ends, the
+// memory it took goes back to the system at once: the Go runtime would
+// otherwise keep it for a long while, and a chaos drill's burst should
+// leave no trace.
+func (s *Server) released() {
+	if s.held.Add(-1) == 0 && s.heldPeak.Swap(0) >= burstHeld {
+		if last := s.lastFree.Load(); time.Since(time.Unix(0, last)) > time.Minute && s.lastFree.CompareAndSwap(last, time.Now().UnixNano()) {
+			go debug.FreeOSMemory()
+		}
+	}
 }
 
 // recoverPanic turns a panic while handling one query into a SERVFAIL for

@@ -106,6 +106,8 @@ type Server struct {
 	// those waiting out a delay.
 	inFlight atomic.Int64
 	held     atomic.Int64
+	heldPeak atomic.Int64 // the most held at once since held was last 0
+	lastFree atomic.Int64 // unix nanoseconds of the last hand-back of memory
 	panics   atomic.Uint64
 	limiter  *ratelimit.Limiter // nil: no limit
 
