@@ -25,7 +25,10 @@ type Event struct {
 	// TTL is how many seconds the answer may be cached: the lowest TTL of
 	// its records, or the negative TTL of an NXDOMAIN or NODATA answer;
 	// -1 when it may not be cached (SERVFAIL, no answer).
-	TTL     int64
+	TTL int64
+	// Answer is the answer section sent, shared with the reply: read it,
+	// never change it or keep it past Observe.
+	Answer  []dns.RR
 	Latency time.Duration
 	// Err says why the normal answer failed, when it did.
 	Err error
@@ -66,7 +69,7 @@ func (s *Server) event(q *query, v *verdict, arrived time.Time, began time.Time)
 	}
 	switch {
 	case v.out.Msg != nil:
-		ev.Sent, ev.Rcode, ev.TTL = SentMessage, v.out.Msg.Rcode, cacheTTL(v.out.Msg)
+		ev.Sent, ev.Rcode, ev.TTL, ev.Answer = SentMessage, v.out.Msg.Rcode, cacheTTL(v.out.Msg), v.out.Msg.Answer
 	case v.out.Raw != nil:
 		ev.Sent = SentGarbage
 	}

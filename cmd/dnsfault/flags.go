@@ -43,6 +43,8 @@ func resourceFlags() []cli.Flag {
 	}
 }
 
+var recordFlag = &cli.StringFlag{Name: "record", Usage: "record every distinct question, its answers and rcodes, into `FILE` (JSON) for dnsfault deps"}
+
 var setFlag = &cli.StringSliceFlag{Name: "set", Usage: "override a scenario parameter: `name=value` (repeatable)"}
 
 var seedFlag = &cli.Int64Flag{Name: "seed", Usage: "seed every random decision (overrides the scenario's `seed`)"}

@@ -30,6 +30,7 @@ func run(args []string) int {
 			scenariosCommand(),
 			ctlCommand(),
 			runCommand(),
+			depsCommand(),
 			enterNamespaceCommand(),
 		},
 		// Errors are turned into exit statuses below, not inside the library.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/record"
 	"github.com/dnsfault/dnsfault/injector/report"
 )
 
@@ -42,6 +43,7 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "allow-unexercised", Usage: "report rules that never fired, but do not fail for them (for scenarios with rules for names this command does not use)"},
 			&cli.BoolFlag{Name: "resolv-conf", Usage: "Linux, root: run COMMAND with an /etc/resolv.conf naming dnsfault (on 127.0.0.153:53)"},
 			&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
+			recordFlag,
 			setFlag,
 			seedFlag,
 		}, resourceFlags()...),
@@ -96,7 +98,16 @@ func runAction(c *cli.Context) error {
 	}
 
 	var collector *report.Collector
-	cfg.Observe = func(ev *injector.Event) { collector.Observe(ev) }
+	var recorder *record.Recorder
+	if c.String("record") != "" {
+		recorder = record.New()
+	}
+	cfg.Observe = func(ev *injector.Event) {
+		collector.Observe(ev)
+		if recorder != nil {
+			recorder.Observe(ev)
+		}
+	}
 	srv, err := injector.New(cfg, sc)
 	if err != nil {
 		return cannotRun("%v", err)
@@ -134,6 +145,11 @@ func runAction(c *cli.Context) error {
 	r.WriteText(os.Stderr)
 	if err := writeReports(r, c.String("report"), c.String("junit")); err != nil {
 		return cannotRun("%v", err)
+	}
+	if recorder != nil {
+		if err := recorder.WriteFile(c.String("record"), ended); err != nil {
+			return cannotRun("--record: %v", err)
+		}
 	}
 	if r.ExitCode != 0 {
 		return cli.Exit("", r.ExitCode)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/record"
 	"github.com/dnsfault/dnsfault/injector/reload"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
@@ -40,6 +41,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "max-duration", Usage: "turn every fault off for good after `D`"},
 			&cli.DurationFlag{Name: "heartbeat", Usage: "dead-man switch: turn faults off when no heartbeat arrives for `D`"},
 			&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
+			recordFlag,
 			setFlag,
 			seedFlag,
 		}, resourceFlags()...),
@@ -74,6 +76,16 @@ func serve(c *cli.Context) error {
 		}
 		defer closeLog()
 		cfg.QueryLog = w
+	}
+	var recorder *record.Recorder
+	if path := c.String("record"); path != "" {
+		recorder = record.New()
+		cfg.Observe = recorder.Observe
+		defer func() {
+			if err := recorder.WriteFile(path, time.Now()); err != nil {
+				fmt.Fprintf(os.Stderr, "dnsfault: --record: %v\n", err)
+			}
+		}()
 	}
 	srv, err := injector.New(cfg, sc)
 	if err != nil {
