@@ -40,6 +40,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	// Every sink reads the same event: metrics, the query log, observers.
 	ev := s.event(q, &v, arrived, began)
 	s.metrics.count(&ev)
+	s.live.observe(&ev)
 	if s.queryLog != nil {
 		s.queryLog.write(&ev)
 	}

@@ -95,6 +95,7 @@ type Server struct {
 	lastBeat atomic.Int64 // unix nanoseconds of the last heartbeat
 	reload   atomic.Pointer[reloadResult]
 	metrics  *metrics
+	live     live
 	queryLog *queryLog
 
 	// ctx ends when shutdown starts, so delayed queries stop waiting and

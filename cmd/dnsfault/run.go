@@ -121,7 +121,7 @@ func runAction(c *cli.Context) error {
 		defer cancel()
 		srv.Shutdown(ctx)
 	}
-	api, err := control.Listen(controlAddr, control.Handler(srv, token, cfg.Logger), token)
+	api, err := control.Listen(controlAddr, srv, token, cfg.Logger)
 	if err != nil {
 		stopServer()
 		return cannotRun("%v", err)

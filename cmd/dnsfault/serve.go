@@ -96,7 +96,7 @@ func serve(c *cli.Context) error {
 	if err := srv.Start(); err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
-	api, err := control.Listen(controlAddr, control.Handler(srv, token, cfg.Logger), token)
+	api, err := control.Listen(controlAddr, srv, token, cfg.Logger)
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return cli.Exit(err.Error(), 1)

@@ -28,6 +28,7 @@ const maxScenarioBytes = 1 << 20
 // Engine is what the API steers; *injector.Server is one.
 type Engine interface {
 	Status() injector.Status
+	Live() injector.Live
 	Abort(who string)
 	Resume(who string)
 	Heartbeat()
@@ -39,14 +40,19 @@ type Engine interface {
 
 var _ Engine = (*injector.Server)(nil)
 
-// Handler returns the control API. With a token, every request must carry
-// it as `Authorization: Bearer TOKEN`.
-func Handler(e Engine, token string, logger *slog.Logger) http.Handler {
+// Handler returns the control API and the dashboard. With a token, every
+// request must carry it as `Authorization: Bearer TOKEN`, or in the cookie
+// that opening the dashboard as /?token=TOKEN sets. closing, when it is
+// closed, ends the dashboards' live streams (pass Server.Closing).
+func Handler(e Engine, token string, logger *slog.Logger, closing <-chan struct{}) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	api := &api{e: e, log: logger}
+	api := &api{e: e, log: logger, closing: closing}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", api.dashboard)
+	mux.Handle("GET /assets/", api.assets())
+	mux.HandleFunc("GET /v1/live", api.live)
 	mux.HandleFunc("GET /v1/status", api.status)
 	mux.HandleFunc("POST /v1/abort", api.abort)
 	mux.HandleFunc("POST /v1/resume", api.resume)
@@ -61,8 +67,9 @@ func Handler(e Engine, token string, logger *slog.Logger) http.Handler {
 }
 
 type api struct {
-	e   Engine
-	log *slog.Logger
+	e       Engine
+	log     *slog.Logger
+	closing <-chan struct{}
 }
 
 func (a *api) status(w http.ResponseWriter, _ *http.Request) {
@@ -161,11 +168,23 @@ func lines(err error) []string {
 	return []string{err.Error()}
 }
 
+// tokenCookie carries the token for browsers, which cannot send a bearer
+// header when they open a page. SameSite=Strict keeps other sites from
+// riding on it.
+const tokenCookie = "dnsfault_token"
+
 func requireToken(token string, next http.Handler) http.Handler {
 	want := []byte("Bearer " + token)
+	equal := func(got string) bool { return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1 }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if q := r.URL.Query().Get("token"); q != "" && r.URL.Path == "/" && equal(q) {
+			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			http.Redirect(w, r, "/", http.StatusSeeOther) // the token leaves the address bar
+			return
+		}
 		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		cookie, err := r.Cookie(tokenCookie)
+		if subtle.ConstantTimeCompare(got, want) != 1 && (err != nil || !equal(cookie.Value)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dnsfault"`)
 			writeJSON(w, http.StatusUnauthorized, Problem{Error: "missing or wrong bearer token"})
 			return

@@ -66,7 +66,7 @@ func startFixture(t *testing.T, text, token string) *fixture {
 	srv, err := injector.New(injector.Config{Listen: "127.0.0.1:0"}, sc)
 	require.NoError(t, err)
 	require.NoError(t, srv.Start())
-	api, err := control.Listen("127.0.0.1:0", control.Handler(srv, token, nil), token)
+	api, err := control.Listen("127.0.0.1:0", srv, token, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -262,7 +262,7 @@ func labelValue(labels []*dto.LabelPair, name string) string {
 
 func TestTokens(t *testing.T) {
 	t.Run("beyond loopback a token is required", func(t *testing.T) {
-		_, err := control.Listen("0.0.0.0:0", http.NotFoundHandler(), "")
+		_, err := control.Listen("0.0.0.0:0", nil, "", nil)
 		assert.EqualError(t, err, "control address 0.0.0.0:0 is not loopback: give --token (or DNSFAULT_TOKEN) so only operators can steer faults")
 		assert.NoError(t, control.CheckExposure("[::1]:8053", ""))
 		assert.NoError(t, control.CheckExposure("localhost:8053", ""))

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -16,9 +17,10 @@ type Server struct {
 	done chan struct{}
 }
 
-// Listen serves h on addr. Beyond loopback it requires a token, since
-// whoever reaches the API can steer the faults of every client.
-func Listen(addr string, h http.Handler, token string) (*Server, error) {
+// Listen serves the control API and dashboard of e on addr. Beyond
+// loopback it requires a token, since whoever reaches the API can steer
+// the faults of every client.
+func Listen(addr string, e Engine, token string, logger *slog.Logger) (*Server, error) {
 	if err := CheckExposure(addr, token); err != nil {
 		return nil, err
 	}
@@ -26,11 +28,15 @@ func Listen(addr string, h http.Handler, token string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control API: %w", err)
 	}
+	// Shutdown closes closing, which ends the dashboards' live streams:
+	// they never go idle by themselves.
+	closing := make(chan struct{})
 	s := &Server{
-		http: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+		http: &http.Server{Handler: Handler(e, token, logger, closing), ReadHeaderTimeout: 10 * time.Second},
 		addr: ln.Addr().String(),
 		done: make(chan struct{}),
 	}
+	s.http.RegisterOnShutdown(func() { close(closing) })
 	go func() {
 		defer close(s.done)
 		s.http.Serve(ln) // returns http.ErrServerClosed after Shutdown

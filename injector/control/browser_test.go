@@ -1,0 +1,184 @@
+package control_test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/dnstest"
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+// chromium finds Debian's Chromium, or skips naming it; in CI it must be
+// there (.ci/run installs it).
+func chromium(t *testing.T) string {
+	for _, path := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if _, err := os.Stat(path); err == nil {
+			return path
+		}
+	}
+	if path, err := exec.LookPath("chromium"); err == nil {
+		return path
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed, and CI must not skip: apt-get install -y chromium")
+	}
+	t.Skip("chromium is not installed (apt-get install -y chromium); skipping the browser test")
+	return ""
+}
+
+// browser starts headless Chromium with no network of its own: no
+// background requests, no QUIC, a fresh profile.
+func browser(t *testing.T, path string) context.Context {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true), chromedp.WindowSize(1400, 1500))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+// text reads an element's text.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	require.NoError(t, err)
+	return s
+}
+
+func eventually(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	require.Eventually(t, cond, 20*time.Second, 50*time.Millisecond, what)
+}
+
+func TestDashboardInChromium(t *testing.T) {
+	path := chromium(t)
+	sc, err := scenarios.Parse("failing.yaml", []byte(failing), scenarios.Options{})
+	require.NoError(t, err)
+	srv, err := injector.New(injector.Config{Listen: "127.0.0.1:0"}, sc)
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+	api, err := control.Listen("127.0.0.1:0", srv, "", nil)
+	require.NoError(t, err)
+	addr := api.Addr()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		api.Shutdown(ctx)
+		srv.Shutdown(ctx)
+	})
+	require.NoError(t, srv.JumpTo("storm", "test"))
+
+	ctx := browser(t, path)
+	var mu sync.Mutex
+	var requested []string
+	require.NoError(t, chromedp.Do(ctx)) // opens the tab, so there is a target to listen to
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			mu.Lock()
+			requested = append(requested, e.Request.URL)
+			mu.Unlock()
+		case *page.EventJavascriptDialogOpening:
+			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}) // the operator confirms (no command may run in the listener itself)
+		}
+	}))
+	_, err = chromedp.Call(ctx, network.Enable, network.EnableParams{})
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/"), chromedp.WaitVisible(chromedp.CSS("#phase"))))
+
+	// It loads, shows the phase, and goes live.
+	assert.Equal(t, "storm", text(t, ctx, "#phase"))
+	assert.Equal(t, "ON", text(t, ctx, "#faults"))
+	eventually(t, ctx, "the stream connects", func() bool { return text(t, ctx, "#connection") == "live" })
+
+	// The chart moves while a client queries.
+	total := func() int {
+		v, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#chart"), "data-total"))
+		require.NoError(t, err)
+		n, _ := strconv.Atoi(v.Value)
+		return n
+	}
+	before := total()
+	for range 40 {
+		resp, _, err := dnstest.Exchange(srv.Addr(), "udp", dnstest.Query("a.t.test.", dns.TypeA), 2*time.Second)
+		require.NoError(t, err)
+		require.Equal(t, dns.RcodeServerFailure, resp.Rcode)
+	}
+	eventually(t, ctx, "the chart counts the queries", func() bool { return total() >= before+40 })
+	eventually(t, ctx, "the names table shows the treatment", func() bool {
+		return strings.Contains(text(t, ctx, "#names"), "a-fails: servfail")
+	})
+
+	// Abort from the page: the next query is answered normally.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#abort"))))
+	eventually(t, ctx, "the page says faults are off", func() bool { return text(t, ctx, "#faults") == "OFF: aborted" })
+	resp, _, err := dnstest.Exchange(srv.Addr(), "udp", dnstest.Query("a.t.test.", dns.TypeA), 2*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, dns.RcodeSuccess, resp.Rcode, "the next query after the page's abort is answered normally")
+	assert.Contains(t, text(t, ctx, "#result"), "Abort: done")
+
+	// Resume, then abort by keyboard.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#resume"))))
+	eventually(t, ctx, "resumed", func() bool { return text(t, ctx, "#faults") == "ON" })
+	require.NoError(t, chromedp.Do(ctx, chromedp.KeyEvent("A", chromedp.KeyModifiers(chromedp.ModifierShift))))
+	eventually(t, ctx, "Shift+A aborts", func() bool { return text(t, ctx, "#faults") == "OFF: aborted" })
+
+	// A screenshot, kept as the test's artefact.
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 makes a PNG
+	require.NoError(t, err)
+	dir := os.Getenv("DNSFAULT_ARTEFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "dnsfault-artefacts")
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dashboard.png"), shot, 0o644))
+	t.Logf("screenshot: %s", filepath.Join(dir, "dashboard.png"))
+
+	// A hot reload shows on the page.
+	next, err := scenarios.Parse("next.yaml", []byte("version: 1\nname: next-drill\nupstream: none\nrules: [{match: {names: [b.t.test]}, action: refused}]\n"), scenarios.Options{})
+	require.NoError(t, err)
+	require.NoError(t, srv.Load(next, "test", true))
+	eventually(t, ctx, "the page follows a reload", func() bool { return text(t, ctx, "#scenario") == "next-drill" })
+
+	// A restart of the control server: the page reconnects by itself.
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	require.NoError(t, api.Shutdown(shutdown))
+	cancel()
+	eventually(t, ctx, "the page notices", func() bool { return text(t, ctx, "#connection") != "live" })
+	api, err = control.Listen(addr, srv, "", nil)
+	require.NoError(t, err)
+	eventually(t, ctx, "the page reconnects", func() bool { return text(t, ctx, "#connection") == "live" })
+
+	// No request ever left this server.
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, requested)
+	for _, raw := range requested {
+		u, err := url.Parse(raw)
+		require.NoError(t, err)
+		if u.Scheme == "data" {
+			continue
+		}
+		assert.Equal(t, addr, u.Host, "a request to %s", raw)
+	}
+}
