@@ -1,7 +1,6 @@
 package injector
 
 import (
-	"errors"
 	"time"
 
 	"github.com/dnsfault/dnsfault/scenarios"
@@ -107,7 +106,7 @@ func (s *Server) Status() Status {
 		out.Phases = append(out.Phases, ps)
 	}
 	if r := s.reload.Load(); r != nil {
-		out.LastReload = &ReloadStatus{Time: r.At.UTC(), Origin: r.Origin, OK: r.Err == nil, Errors: errorLines(r.Err)}
+		out.LastReload = &ReloadStatus{Time: r.At.UTC(), Origin: r.Origin, OK: r.Err == nil, Errors: scenarios.Messages(r.Err)}
 	}
 	return out
 }
@@ -115,20 +114,4 @@ func (s *Server) Status() Status {
 func seconds(d time.Duration) *float64 {
 	v := d.Seconds()
 	return &v
-}
-
-// errorLines splits a scenario's ErrorList into one message per problem.
-func errorLines(err error) []string {
-	if err == nil {
-		return nil
-	}
-	var list scenarios.ErrorList
-	if errors.As(err, &list) {
-		lines := make([]string, len(list))
-		for i, e := range list {
-			lines[i] = e.Error()
-		}
-		return lines
-	}
-	return []string{err.Error()}
 }

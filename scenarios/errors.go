@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -43,4 +44,38 @@ func (l ErrorList) sorted() ErrorList {
 		return l[i].Column < l[j].Column
 	})
 	return l
+}
+
+// Messages returns one line per problem of err: each positioned error of
+// an ErrorList, or err's own text.
+func Messages(err error) []string {
+	if err == nil {
+		return nil
+	}
+	var list ErrorList
+	if errors.As(err, &list) {
+		out := make([]string, len(list))
+		for i, e := range list {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+// ParseSet reads parameter overrides written name=value, as --set and the
+// API's ?set= give them.
+func ParseSet(pairs []string) (map[string]string, error) {
+	var set map[string]string
+	for _, kv := range pairs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%q: expected name=value, such as region=eu-west-1", kv)
+		}
+		if set == nil {
+			set = map[string]string{}
+		}
+		set[k] = v
+	}
+	return set, nil
 }

@@ -15,16 +15,11 @@ import (
 // shares: --set and --seed.
 func scenarioOptions(c *cli.Context) (scenarios.Options, error) {
 	var opts scenarios.Options
-	for _, kv := range c.StringSlice("set") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return opts, fmt.Errorf("--set %q: expected name=value, such as --set region=eu-west-1", kv)
-		}
-		if opts.Set == nil {
-			opts.Set = map[string]string{}
-		}
-		opts.Set[k] = v
+	set, err := scenarios.ParseSet(c.StringSlice("set"))
+	if err != nil {
+		return opts, fmt.Errorf("--set %w", err)
 	}
+	opts.Set = set
 	if c.IsSet("seed") {
 		seed := c.Int64("seed")
 		opts.Seed = &seed

@@ -7,13 +7,11 @@ package control
 import (
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/scenarios"
@@ -121,7 +119,7 @@ func (a *api) load(w http.ResponseWriter, r *http.Request) {
 		a.e.ReloadFailed(origin, err)
 	}
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, Problem{Error: "scenario not loaded; the running one keeps serving", Errors: lines(err)})
+		writeJSON(w, http.StatusBadRequest, Problem{Error: "scenario not loaded; the running one keeps serving", Errors: scenarios.Messages(err)})
 		return
 	}
 	writeJSON(w, http.StatusOK, a.e.Status())
@@ -129,16 +127,11 @@ func (a *api) load(w http.ResponseWriter, r *http.Request) {
 
 func loadOptions(r *http.Request) (scenarios.Options, error) {
 	var opts scenarios.Options
-	for _, kv := range r.URL.Query()["set"] {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return opts, fmt.Errorf("set %q: expected name=value", kv)
-		}
-		if opts.Set == nil {
-			opts.Set = map[string]string{}
-		}
-		opts.Set[k] = v
+	set, err := scenarios.ParseSet(r.URL.Query()["set"])
+	if err != nil {
+		return opts, fmt.Errorf("set %w", err)
 	}
+	opts.Set = set
 	if s := r.URL.Query().Get("seed"); s != "" {
 		seed, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
@@ -154,18 +147,6 @@ type Problem struct {
 	Error string `json:"error"`
 	// Errors lists positioned scenario errors (file:line:col: message).
 	Errors []string `json:"errors,omitempty"`
-}
-
-func lines(err error) []string {
-	var list scenarios.ErrorList
-	if errors.As(err, &list) {
-		out := make([]string, len(list))
-		for i, e := range list {
-			out[i] = e.Error()
-		}
-		return out
-	}
-	return []string{err.Error()}
 }
 
 // tokenCookie carries the token for browsers, which cannot send a bearer
