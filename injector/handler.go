@@ -33,9 +33,15 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	defer s.recoverPanic(w, r)
-	began, arrived := time.Now(), s.cfg.Now()
+	// One clock read serves as the arrival time and the start of the
+	// latency, unless a test drives the timeline with its own clock.
+	began := time.Now()
+	arrived := began
+	if !s.realClock {
+		arrived = s.cfg.Now()
+	}
 	q := newQuery(w, r)
-	v := s.decide(q)
+	v := s.decide(q, arrived)
 	s.write(w, q, &v)
 	// Every sink reads the same event: metrics, the query log, observers.
 	ev := s.event(q, &v, arrived, began)
@@ -74,7 +80,7 @@ func newQuery(w dns.ResponseWriter, r *dns.Msg) *query {
 }
 
 // decide runs the pipeline; each step says why it stands where it does.
-func (s *Server) decide(q *query) verdict {
+func (s *Server) decide(q *query, now time.Time) verdict {
 	// Malformed questions are refused before anything else looks at them.
 	if len(q.req.Msg.Question) != 1 {
 		return verdict{out: reply(q, dns.RcodeFormatError), action: "formerr"}
@@ -93,7 +99,7 @@ func (s *Server) decide(q *query) verdict {
 	p := st.plan
 	v := verdict{action: "pass"}
 	var rule *rulePlan
-	if pos, off := s.position(st, s.cfg.Now()); off == "" {
+	if pos, off := s.position(st, now); off == "" {
 		phase := p.phases[pos.Phase]
 		v.phase = phase.name
 		rule = phase.choose(p.seed, q, pos.Progress)

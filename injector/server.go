@@ -88,15 +88,16 @@ type Config struct {
 
 // Server is a running dnsfault DNS server.
 type Server struct {
-	cfg      Config
-	state    atomic.Pointer[runState]
-	mu       sync.Mutex // serialises control actions; queries never take it
-	started  time.Time
-	lastBeat atomic.Int64 // unix nanoseconds of the last heartbeat
-	reload   atomic.Pointer[reloadResult]
-	metrics  *metrics
-	live     live
-	queryLog *queryLog
+	cfg       Config
+	realClock bool // cfg.Now is time.Now: one clock read per query serves twice
+	state     atomic.Pointer[runState]
+	mu        sync.Mutex // serialises control actions; queries never take it
+	started   time.Time
+	lastBeat  atomic.Int64 // unix nanoseconds of the last heartbeat
+	reload    atomic.Pointer[reloadResult]
+	metrics   *metrics
+	live      live
+	queryLog  *queryLog
 
 	// ctx ends when shutdown starts, so delayed queries stop waiting and
 	// are answered at once.
@@ -129,7 +130,8 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if cfg.Now == nil {
+	realClock := cfg.Now == nil
+	if realClock {
 		cfg.Now = time.Now
 	}
 	if cfg.Speed <= 0 {
@@ -150,7 +152,7 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 	if err := checkExposure(cfg.Listen, cfg.Allow); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, started: cfg.Now()}
+	s := &Server{cfg: cfg, started: cfg.Now(), realClock: realClock}
 	if cfg.ForwardRate > 0 {
 		s.limiter = ratelimit.New(cfg.ForwardRate, 2*cfg.ForwardRate, cfg.Now)
 	}
