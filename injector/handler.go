@@ -25,6 +25,12 @@ type verdict struct {
 	action string
 	ede    *dns.EDNS0_EDE
 	err    error // why the normal answer failed, if it did
+
+	// wait, when set, is a UDP query's delay: rule's action runs after it,
+	// from a timer (see answerLater).
+	wait    time.Duration
+	pending *rulePlan
+	plan    *plan
 }
 
 // ServeDNS answers one query. It is the only place that writes to the
@@ -42,9 +48,18 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	q := newQuery(w, r)
 	v := s.decide(q, arrived)
-	s.write(w, q, &v)
+	if v.wait > 0 {
+		s.answerLater(w, r, q, v, arrived, began)
+		return
+	}
+	s.respond(w, q, &v, arrived, began)
+}
+
+// respond writes the verdict and tells every sink about it.
+func (s *Server) respond(w dns.ResponseWriter, q *query, v *verdict, arrived, began time.Time) {
+	s.write(w, q, v)
 	// Every sink reads the same event: metrics, the query log, observers.
-	ev := s.event(q, &v, arrived, began)
+	ev := s.event(q, v, arrived, began)
 	s.metrics.count(&ev)
 	s.live.observe(&ev)
 	if s.queryLog != nil {
@@ -114,12 +129,26 @@ func (s *Server) decide(q *query, now time.Time) verdict {
 	// The delay comes before the action, so a delayed pass is a slow
 	// resolver and a delayed servfail a slow failure.
 	if d := rule.delay(p.seed); d > 0 {
-		if !s.hold(d) {
-			s.metrics.heldDropped.Inc()
-			v.out, v.action = fault.Outcome{Drop: true}, "drop (max-held)"
+		if !q.req.TCP && s.ctx.Err() == nil {
+			v.wait, v.pending, v.plan = d, rule, p
 			return v
 		}
+		if !s.hold(d) {
+			return s.droppedHeld(v)
+		}
 	}
+	return s.act(q, v, rule, p)
+}
+
+// droppedHeld is the verdict for a delayed query over --max-held.
+func (s *Server) droppedHeld(v verdict) verdict {
+	s.metrics.heldDropped.Inc()
+	v.out, v.action = fault.Outcome{Drop: true}, "drop (max-held)"
+	return v
+}
+
+// act runs the rule's action and modifiers.
+func (s *Server) act(q *query, v verdict, rule *rulePlan, p *plan) verdict {
 	v.out, v.err = rule.fault.Act(s.ctx, &q.req, p.source)
 	if v.err == nil && v.out.Msg != nil {
 		// Modifiers rewrite the answer the action produced.
@@ -226,6 +255,17 @@ func allowed(allow []netip.Prefix, a netip.Addr) bool {
 // already waiting: then it returns false at once and the query is dropped,
 // so a flood of delayed queries cannot exhaust memory.
 func (s *Server) hold(d time.Duration) bool {
+	if !s.reserveHeld() {
+		return false
+	}
+	defer s.released()
+	sleep(s.ctx, d)
+	return true
+}
+
+// reserveHeld takes a place among the --max-held queries waiting out a
+// delay, or reports that there is none.
+func (s *Server) reserveHeld() bool {
 	n := s.held.Add(1)
 	if n > int64(s.cfg.MaxHeld) {
 		s.held.Add(-1)
@@ -234,9 +274,64 @@ func (s *Server) hold(d time.Duration) bool {
 	if n > s.heldPeak.Load() {
 		s.heldPeak.Store(n)
 	}
-	defer s.released()
-	sleep(s.ctx, d)
 	return true
+}
+
+// pendingAnswer is a delayed UDP query waiting for its timer.
+type pendingAnswer struct {
+	timer *time.Timer
+	fire  func()
+}
+
+// answerLater answers a delayed UDP query from a timer. While it waits it
+// holds its state and a timer, not a goroutine and its stack, so tens of
+// thousands can wait at once. (TCP waits in its goroutine: miekg/dns reads
+// a connection's next query only after the handler returns.) Shutdown
+// fires the timers early, while the socket is still open.
+func (s *Server) answerLater(w dns.ResponseWriter, r *dns.Msg, q *query, v verdict, arrived, began time.Time) {
+	if !s.reserveHeld() {
+		v = s.droppedHeld(v)
+		s.respond(w, q, &v, arrived, began)
+		return
+	}
+	w.Hijack() // we write after ServeDNS returns
+	s.inFlight.Add(1)
+	s.pendingWG.Add(1)
+	pa := &pendingAnswer{}
+	pa.fire = func() {
+		defer s.pendingWG.Done()
+		defer s.inFlight.Add(-1)
+		defer s.released()
+		defer s.recoverPanic(w, r)
+		s.pendingMu.Lock()
+		delete(s.pending, pa)
+		s.pendingMu.Unlock()
+		v := s.act(q, v, v.pending, v.plan)
+		s.respond(w, q, &v, arrived, began)
+	}
+	s.pendingMu.Lock()
+	if s.ctx.Err() != nil { // shutting down: answer now
+		s.pendingMu.Unlock()
+		pa.fire()
+		return
+	}
+	if s.pending == nil {
+		s.pending = map[*pendingAnswer]struct{}{}
+	}
+	s.pending[pa] = struct{}{}
+	pa.timer = time.AfterFunc(v.wait, pa.fire)
+	s.pendingMu.Unlock()
+}
+
+// firePending answers every delayed UDP query now; Shutdown calls it.
+func (s *Server) firePending() {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	for pa := range s.pending {
+		if pa.timer.Stop() {
+			go pa.fire()
+		}
+	}
 }
 
 // burstHeld is how many held queries make a burst whose memory is handed

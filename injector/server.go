@@ -111,7 +111,12 @@ type Server struct {
 	heldPeak atomic.Int64 // the most held at once since held was last 0
 	lastFree atomic.Int64 // unix nanoseconds of the last hand-back of memory
 	panics   atomic.Uint64
-	limiter  *ratelimit.Limiter // nil: no limit
+
+	// pending are the delayed UDP queries waiting for their timers.
+	pendingMu sync.Mutex
+	pending   map[*pendingAnswer]struct{}
+	pendingWG sync.WaitGroup
+	limiter   *ratelimit.Limiter // nil: no limit
 
 	udp, tcp *dns.Server
 	addr     string
@@ -248,6 +253,14 @@ func (s *Server) Seed() int64 { return int64(s.state.Load().plan.seed) }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.cancel()
+		// Answer the delayed UDP queries while the socket is still open.
+		s.firePending()
+		answered := make(chan struct{})
+		go func() { s.pendingWG.Wait(); close(answered) }()
+		select {
+		case <-answered:
+		case <-ctx.Done():
+		}
 		var errs []error
 		for _, srv := range []*dns.Server{s.udp, s.tcp} {
 			if srv != nil {
