@@ -82,7 +82,10 @@ func TestRunExportsWhereDnsfaultIs(t *testing.T) {
 func TestRunPassesSignalsOnAndLeavesNoOrphan(t *testing.T) {
 	dir := t.TempDir()
 	pids := filepath.Join(dir, "pids")
-	script := `sleep 300 & echo $! > ` + pids + `.tmp; mv ` + pids + `.tmp ` + pids + `; trap 'exit 42' TERM; while :; do sleep 0.05; done`
+	// The trap is set before the pid file appears, which is what the test
+	// waits for. The background sleep ignores TERM (kept across exec), so
+	// only run's kill of the whole group can end it.
+	script := `trap 'exit 42' TERM; (trap '' TERM; exec sleep 300) & echo $! > ` + pids + `.tmp; mv ` + pids + `.tmp ` + pids + `; while :; do sleep 0.05; done`
 	cmd := exec.Command(binary, "run", "-s", scenarioFile(t, "version: 1\nupstream: none\n"), "--", "sh", "-c", script)
 	require.NoError(t, cmd.Start())
 	var orphan int
@@ -100,7 +103,7 @@ func TestRunPassesSignalsOnAndLeavesNoOrphan(t *testing.T) {
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, 42, exit.ExitCode(), "the command's trap ran: SIGTERM was passed on")
-	assert.Eventually(t, func() bool { return gone(orphan) }, 5*time.Second, 10*time.Millisecond, "the background sleep was killed")
+	assert.Eventually(t, func() bool { return gone(orphan) }, 5*time.Second, 10*time.Millisecond, "the background sleep, which ignores SIGTERM, was killed with the group")
 }
 
 // gone tells whether a process no longer runs (a zombie waiting to be
