@@ -15,8 +15,8 @@ SOAK_QPS ?= 2000
 build:
 	$(GO) build -o $(BIN) ./cmd/dnsfault
 
-run:
-	$(GO) run ./cmd/dnsfault serve -s demo --listen $(LISTEN)
+run: build
+	./$(BIN) serve -s demo --listen $(LISTEN)
 
 # The end-to-end tests query the binary with dig and kdig; test-tools
 # installs them on a Debian machine where we are root, and otherwise says
