@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,8 +28,25 @@ func scenarioOptions(c *cli.Context) (scenarios.Options, error) {
 	return opts, nil
 }
 
-// resourceFlags bound what clients can make the server do; serve and run
-// share them.
+// serverFlags are the flags that serve and run share: how the server
+// answers, is steered, logs and records, and its resource bounds. The
+// listen and control addresses differ in their defaults, so each command
+// has its own.
+func serverFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "upstream", Usage: "`system`, none, or HOST:PORT[,HOST:PORT] (overrides the scenario's)"},
+		&cli.DurationFlag{Name: "upstream-timeout", Value: 2 * time.Second, Usage: "how long to wait for upstream before answering SERVFAIL"},
+		&cli.StringFlag{Name: "token", EnvVars: []string{"DNSFAULT_TOKEN"}, Usage: "bearer `TOKEN` the control API requires (required when --control is not loopback)"},
+		&cli.Float64Flag{Name: "speed", Value: 1, Usage: "run every phase duration `N` times faster"},
+		&cli.DurationFlag{Name: "max-duration", Usage: "turn every fault off for good after `D`"},
+		&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
+		recordFlag,
+		setFlag,
+		seedFlag,
+	}, resourceFlags()...)
+}
+
+// resourceFlags bound what clients can make the server do.
 func resourceFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.Float64Flag{Name: "rate-limit", Value: injector.DefaultForwardRate, Usage: "forwarded queries a second per client (bursts of twice that); over it: REFUSED; 0: no limit"},

@@ -32,21 +32,12 @@ func runCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Required: true, Usage: "scenario `FILE` or bundled name"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "UDP and TCP `ADDR`ess (default: a free port)"},
-			&cli.StringFlag{Name: "upstream", Usage: "`system`, none, or HOST:PORT[,HOST:PORT] (overrides the scenario's)"},
-			&cli.DurationFlag{Name: "upstream-timeout", Value: 2 * time.Second, Usage: "how long to wait for upstream before answering SERVFAIL"},
 			&cli.StringFlag{Name: "control", Value: "127.0.0.1:0", Usage: "control API `ADDR`ess (default: a free port)"},
-			&cli.StringFlag{Name: "token", EnvVars: []string{"DNSFAULT_TOKEN"}, Usage: "bearer `TOKEN` the control API requires"},
-			&cli.Float64Flag{Name: "speed", Value: 1, Usage: "run every phase duration `N` times faster"},
-			&cli.DurationFlag{Name: "max-duration", Usage: "turn every fault off for good after `D`"},
 			&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE`"},
 			&cli.StringFlag{Name: "junit", Usage: "write the report as JUnit XML to `FILE`"},
 			&cli.BoolFlag{Name: "allow-unexercised", Usage: "report rules that never fired, but do not fail for them (for scenarios with rules for names this command does not use)"},
 			&cli.BoolFlag{Name: "resolv-conf", Usage: "Linux, root: run COMMAND with an /etc/resolv.conf naming dnsfault (on 127.0.0.153:53)"},
-			&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
-			recordFlag,
-			setFlag,
-			seedFlag,
-		}, resourceFlags()...),
+		}, serverFlags()...),
 		Action: runAction,
 	}
 }

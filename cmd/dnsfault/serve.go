@@ -32,19 +32,10 @@ func serveCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "scenario `FILE` or bundled name"},
 			&cli.StringFlag{Name: "listen", Value: injector.DefaultListen, Usage: "UDP and TCP `ADDR`ess; port 0 picks a free one"},
-			&cli.StringFlag{Name: "upstream", Usage: "`system`, none, or HOST:PORT[,HOST:PORT] (overrides the scenario's)"},
-			&cli.DurationFlag{Name: "upstream-timeout", Value: 2 * time.Second, Usage: "how long to wait for upstream before answering SERVFAIL"},
 			&cli.StringSliceFlag{Name: "allow", Usage: "answer only clients in `CIDR` (required when --listen is not loopback)"},
 			&cli.StringFlag{Name: "control", Value: control.DefaultAddr, Usage: "control API `ADDR`ess (HTTP)"},
-			&cli.StringFlag{Name: "token", EnvVars: []string{"DNSFAULT_TOKEN"}, Usage: "bearer `TOKEN` the control API requires (required when --control is not loopback)"},
-			&cli.Float64Flag{Name: "speed", Value: 1, Usage: "run every phase duration `N` times faster"},
-			&cli.DurationFlag{Name: "max-duration", Usage: "turn every fault off for good after `D`"},
 			&cli.DurationFlag{Name: "heartbeat", Usage: "dead-man switch: turn faults off when no heartbeat arrives for `D`"},
-			&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
-			recordFlag,
-			setFlag,
-			seedFlag,
-		}, resourceFlags()...),
+		}, serverFlags()...),
 		Action: serve,
 	}
 }
