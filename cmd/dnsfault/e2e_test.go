@@ -121,8 +121,11 @@ func serveWith(t *testing.T, prefix []string, args ...string) *server {
 			s.mu.Unlock()
 		}
 		io.Copy(io.Discard, pipe)
+		// Wait only after reading stderr to its end: Wait closes the pipe,
+		// and the server's last lines would be lost (os/exec's rule).
+		s.cmd.Wait()
+		close(s.done)
 	}()
-	go func() { s.cmd.Wait(); close(s.done) }()
 	select {
 	case <-ready:
 	case <-s.done:
