@@ -87,6 +87,7 @@ func newQuery(w dns.ResponseWriter, r *dns.Msg) *query {
 		q.req.TCP = true
 	}
 	q.req.Client = q.client
+	q.req.Detacher, _ = w.(fault.Detacher)
 	if len(r.Question) == 1 {
 		q.req.Name = lower(r.Question[0].Name)
 		q.req.Type = r.Question[0].Qtype

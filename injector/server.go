@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/injector/ratelimit"
+	"github.com/dnsfault/dnsfault/injector/udpbatch"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -118,6 +120,9 @@ type Server struct {
 	pendingWG sync.WaitGroup
 	limiter   *ratelimit.Limiter // nil: no limit
 
+	// UDP is served in batches (batch) on a socket bound to one address,
+	// else by miekg/dns (udp).
+	batch    *udpbatch.Server
 	udp, tcp *dns.Server
 	addr     string
 	stopOnce sync.Once
@@ -209,12 +214,19 @@ func (s *Server) Start() error {
 		udp.SetReadBuffer(udpReadBuffer)
 	}
 	idle := s.cfg.TCPIdleTimeout
-	s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: dns.MaxMsgSize}
 	s.tcp = &dns.Server{Listener: netutil.LimitListener(ln, s.cfg.MaxTCPConns), Handler: s,
 		IdleTimeout: func() time.Duration { return idle }, ReadTimeout: idle}
+	servers := []*dns.Server{s.tcp}
+	if udpbatch.CanServe(pc) {
+		// One reader per core: more only contend for the same socket.
+		s.batch = udpbatch.Serve(pc.(*net.UDPConn), s, runtime.GOMAXPROCS(0))
+	} else {
+		s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: dns.MaxMsgSize}
+		servers = append(servers, s.udp)
+	}
 	var ready sync.WaitGroup
 	errc := make(chan error, 2)
-	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+	for _, srv := range servers {
 		ready.Add(1)
 		srv.NotifyStartedFunc = ready.Done
 		go func() {
@@ -228,6 +240,9 @@ func (s *Server) Start() error {
 	select {
 	case <-started:
 	case err := <-errc:
+		if s.batch != nil {
+			s.batch.Close()
+		}
 		pc.Close()
 		ln.Close()
 		return fmt.Errorf("serving on %s: %w", s.addr, err)
@@ -262,6 +277,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 		var errs []error
+		if s.batch != nil {
+			errs = append(errs, s.batch.Close())
+		}
 		for _, srv := range []*dns.Server{s.udp, s.tcp} {
 			if srv != nil {
 				errs = append(errs, srv.ShutdownContext(ctx))

@@ -41,6 +41,9 @@ func (s *source) Resolve(ctx context.Context, req *fault.Request) (*dns.Msg, err
 		s.metrics.rateLimited.Inc()
 		return fault.Reply(req, dns.RcodeRefused), nil
 	}
+	if req.Detacher != nil {
+		req.Detacher.Detach()
+	}
 	began := time.Now()
 	resp, err := s.fwd.Forward(ctx, req.Msg, req.TCP)
 	if errors.Is(err, upstream.ErrNone) {

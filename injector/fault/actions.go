@@ -116,7 +116,7 @@ func (f Answer) Act(ctx context.Context, req *Request, src Source) (Outcome, err
 func (Answer) follow(ctx context.Context, req *Request, src Source, m *dns.Msg, target string) (Outcome, error) {
 	q := req.Msg.Copy()
 	q.Question[0].Name = target
-	end, err := src.Resolve(ctx, &Request{Msg: q, Name: strings.ToLower(target), Type: req.Type, TCP: req.TCP, Client: req.Client})
+	end, err := src.Resolve(ctx, &Request{Msg: q, Name: strings.ToLower(target), Type: req.Type, TCP: req.TCP, Client: req.Client, Detacher: req.Detacher})
 	if err != nil {
 		return Outcome{}, err
 	}

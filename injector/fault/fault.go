@@ -21,7 +21,14 @@ type Request struct {
 	Type   uint16
 	TCP    bool
 	Client netip.Addr
+	// Detacher, when set, is told before the answer waits on the network
+	// (an upstream), so the server can go on with other queries meanwhile.
+	Detacher Detacher
 }
+
+// Detacher lets a server's goroutine go on to other queries while one
+// query waits; see Request.Detacher.
+type Detacher interface{ Detach() }
 
 // Source answers queries normally: from the zones, then upstream.
 type Source interface {

@@ -1,0 +1,224 @@
+// Package udpbatch serves DNS over UDP in batches: one system call reads
+// every query waiting on the socket, up to a batch (recvmmsg), and one
+// sends all their answers (sendmmsg). Each query is handled on the
+// goroutine that read it, not on a goroutine of its own.
+//
+// miekg/dns's own server reads one datagram per system call, writes one per
+// system call and starts a goroutine per query; under load those system
+// calls are most of a DNS server's time. The handlers are the same
+// dns.Handler either way: a handler that must wait (on an upstream, say)
+// calls Detach on its writer first, and another goroutine takes over the
+// batch while it waits.
+package udpbatch
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+
+	"github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// BatchSize is the most datagrams one system call reads or writes.
+const BatchSize = 64
+
+// readSize is the room for one query. No DNS query comes near it; a
+// longer datagram is cut short by the kernel and answered as malformed.
+const readSize = 4096
+
+// answerRoom is the room kept for one answer; a longer one (only over
+// TCP in practice: UDP answers are truncated to 1232 bytes by the
+// handler) is packed into a buffer of its own.
+const answerRoom = 2048
+
+// batchConn is what ipv4.PacketConn and ipv6.PacketConn have in common.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// Detacher is implemented by the writers the server hands its handler.
+type Detacher interface {
+	// Detach is called by a handler before it waits: another goroutine
+	// takes over reading and answering the other queries, and this
+	// query's answer is written on its own whenever it is ready. Calling
+	// it again does nothing.
+	Detach()
+}
+
+// Server serves one UDP socket in batches.
+type Server struct {
+	conn    *net.UDPConn
+	pc      batchConn
+	handler dns.Handler
+	wg      sync.WaitGroup
+}
+
+// CanServe reports whether conn can be served in batches. A socket bound
+// to a wildcard address cannot: its answers must leave from the address
+// each query came to, which needs per-packet control messages. miekg/dns's
+// own server handles those.
+func CanServe(conn net.PacketConn) bool {
+	u, ok := conn.(*net.UDPConn)
+	if !ok || runtime.GOOS != "linux" {
+		return false
+	}
+	a, ok := u.LocalAddr().(*net.UDPAddr)
+	return ok && a.IP != nil && !a.IP.IsUnspecified()
+}
+
+// Serve starts workers goroutines (at least one) reading conn in batches
+// and handing each query to h. It returns at once; Close stops them.
+func Serve(conn *net.UDPConn, h dns.Handler, workers int) *Server {
+	s := &Server{conn: conn, handler: h}
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
+		s.pc = ipv6.NewPacketConn(conn)
+	} else {
+		s.pc = ipv4.NewPacketConn(conn)
+	}
+	for range max(workers, 1) {
+		s.wg.Add(1)
+		go s.run(newWorker(s))
+	}
+	return s
+}
+
+// Close closes the socket and waits for the goroutines reading it to end.
+// Handlers still running after a Detach finish on their own; their
+// answers are lost.
+func (s *Server) Close() error {
+	err := s.conn.Close()
+	s.wg.Wait()
+	return err
+}
+
+// worker is one batch: the datagrams read, the answers to send, and a
+// writer per datagram. One goroutine at a time owns it.
+type worker struct {
+	s       *Server
+	in      []ipv4.Message
+	out     []ipv4.Message
+	writers []*writer
+	answers [][]byte // room for each datagram's answer
+	n, next int      // datagrams read, and the next one to handle
+}
+
+func newWorker(s *Server) *worker {
+	wk := &worker{s: s, in: make([]ipv4.Message, BatchSize), out: make([]ipv4.Message, 0, BatchSize),
+		writers: make([]*writer, BatchSize), answers: make([][]byte, BatchSize)}
+	reads := make([]byte, BatchSize*readSize)
+	answers := make([]byte, BatchSize*answerRoom)
+	for i := range wk.in {
+		wk.in[i].Buffers = [][]byte{reads[i*readSize : (i+1)*readSize]}
+		wk.answers[i] = answers[i*answerRoom : (i+1)*answerRoom]
+		wk.writers[i] = &writer{wk: wk, slot: i}
+	}
+	return wk
+}
+
+// run reads and handles batches until the socket is closed, or until a
+// handler detaches and hands the worker to a new goroutine.
+func (s *Server) run(wk *worker) {
+	defer s.wg.Done()
+	for {
+		if wk.next == wk.n {
+			wk.flush()
+			n, err := s.pc.ReadBatch(wk.in, 0)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue // an ICMP error from an earlier send, say
+			}
+			wk.n, wk.next = n, 0
+		}
+		i := wk.next
+		wk.next++
+		if handedOff := wk.serve(i); handedOff {
+			return
+		}
+	}
+}
+
+// serve handles datagram i and reports whether its handler detached, in
+// which case this goroutine no longer owns the worker.
+func (wk *worker) serve(i int) (handedOff bool) {
+	m := &wk.in[i]
+	w := wk.writers[i]
+	w.addr, w.wrote = m.Addr, false
+	req, reject := parse(m.Buffers[0][:m.N])
+	switch {
+	case reject != nil:
+		w.WriteMsg(reject)
+		return false
+	case req == nil:
+		return false // not worth an answer, which could be used to amplify
+	}
+	wk.s.handler.ServeDNS(w, req)
+	return w.handedOff
+}
+
+// flush sends the batch's answers. sendmmsg stops at the first datagram
+// it cannot send; that one is skipped and the rest sent.
+func (wk *worker) flush() {
+	for out := wk.out; len(out) > 0; {
+		n, err := wk.s.pc.WriteBatch(out, 0)
+		if err != nil && n <= 0 {
+			n = 1
+		}
+		out = out[n:]
+	}
+	clear(wk.out[:cap(wk.out)]) // let go of the clients' addresses
+	wk.out = wk.out[:0]
+}
+
+// queue adds w's answer b to the batch.
+func (wk *worker) queue(w *writer, b []byte) {
+	w.queued[0] = b
+	wk.out = append(wk.out, ipv4.Message{Buffers: w.queued[:], Addr: w.addr})
+}
+
+// detach gives writer w's datagram up: a new writer takes its place for
+// the next batch, and w writes on its own from now on.
+func (wk *worker) detach(w *writer) {
+	wk.writers[w.slot] = &writer{wk: wk, slot: w.slot}
+	w.wk = nil
+	w.conn = wk.s.conn
+}
+
+// parse reads one datagram as miekg/dns's server does: nothing comes back
+// for what is not a DNS query, FORMERR for what is malformed, NOTIMP for
+// an opcode we do not serve.
+func parse(b []byte) (req, reject *dns.Msg) {
+	const headerSize = 12
+	if len(b) < headerSize {
+		return nil, nil
+	}
+	h := dns.Header{Id: binary.BigEndian.Uint16(b), Bits: binary.BigEndian.Uint16(b[2:]),
+		Qdcount: binary.BigEndian.Uint16(b[4:]), Ancount: binary.BigEndian.Uint16(b[6:]),
+		Nscount: binary.BigEndian.Uint16(b[8:]), Arcount: binary.BigEndian.Uint16(b[10:])}
+	action := dns.DefaultMsgAcceptFunc(h)
+	req = new(dns.Msg)
+	switch action {
+	case dns.MsgIgnore:
+		return nil, nil
+	case dns.MsgAccept:
+		if req.Unpack(b) == nil {
+			return req, nil
+		}
+		action = dns.MsgReject
+	}
+	req.Unpack(b[:headerSize]) // the header alone always unpacks
+	opcode := req.Opcode
+	req.SetRcodeFormatError(req)
+	req.Zero = false
+	if action == dns.MsgRejectNotImplemented {
+		req.Opcode, req.Rcode = opcode, dns.RcodeNotImplemented
+	}
+	req.Question, req.Answer, req.Ns, req.Extra = nil, nil, nil, nil
+	return nil, req
+}
