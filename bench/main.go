@@ -20,8 +20,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +36,7 @@ var (
 	rate        = flag.Int("rate", 200000, "the bound on dnsperf's rate in throughput runs")
 	latencyRate = flag.Int("latency-rate", 20000, "the fixed rate of the latency runs")
 	out         = flag.String("out", "BENCHMARKS.md", "where to write the table")
+	profiles    = flag.String("profile", "", "write a CPU profile of each dnsfault configuration into this `DIR`ectory")
 	only        = flag.String("only", "", "run only these parts, comma-separated: a, b, ..., f2, delay, held (default all)")
 )
 
@@ -44,6 +45,9 @@ const names = 10000
 type config struct {
 	name, what string
 	start      func(dir string, port int, refAddr string) (*exec.Cmd, error)
+	// upstreamCore, for forwarding, is the core the reference server runs
+	// on behind dnsfault: "0" shares dnsfault's core, "1" dnsperf's.
+	upstreamCore string
 }
 
 type result struct {
@@ -67,6 +71,9 @@ func main() {
 	dnsfault := func(args ...string) func(string, int, string) (*exec.Cmd, error) {
 		return func(dir string, port int, refAddr string) (*exec.Cmd, error) {
 			a := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--control", "127.0.0.1:0", "--rate-limit", "0"}, args...)
+			if *profiles != "" {
+				a = append(a, "--cpu-profile", filepath.Join(*profiles, fmt.Sprintf("dnsfault-%d.pprof", port)))
+			}
 			for i := range a {
 				a[i] = strings.ReplaceAll(strings.ReplaceAll(a[i], "DIR", dir), "REF", refAddr)
 			}
@@ -76,20 +83,21 @@ func main() {
 	configs := []config{
 		{"a", "bare miekg/dns server, names from a map (the reference)", func(dir string, port int, _ string) (*exec.Cmd, error) {
 			return pinned(ref, "-listen", fmt.Sprintf("127.0.0.1:%d", port)), nil
-		}},
-		{"b", "dnsfault, names from a zone, no rules", dnsfault("-s", "DIR/zone.yaml")},
-		{"c", "dnsfault, 10,000 rules none of which matches", dnsfault("-s", "DIR/rules.yaml")},
-		{"d", "dnsfault, every query taken by a wildcard `answer` rule", dnsfault("-s", "DIR/wildcard.yaml")},
-		{"e", "dnsfault forwarding everything to (a)", dnsfault("--upstream", "REF", "-s", "DIR/forward.yaml")},
+		}, ""},
+		{"b", "dnsfault, names from a zone, no rules", dnsfault("-s", "DIR/zone.yaml"), ""},
+		{"c", "dnsfault, 10,000 rules none of which matches", dnsfault("-s", "DIR/rules.yaml"), ""},
+		{"d", "dnsfault, every query taken by a wildcard `answer` rule", dnsfault("-s", "DIR/wildcard.yaml"), ""},
+		{"e", "dnsfault forwarding everything to (a), (a) on dnsfault's core", dnsfault("--upstream", "REF", "-s", "DIR/forward.yaml"), "0"},
+		{"e1", "dnsfault forwarding everything to (a), (a) on dnsperf's core", dnsfault("--upstream", "REF", "-s", "DIR/forward.yaml"), "1"},
 		{"f1", "dnsmasq, names from a hosts file", func(dir string, port int, _ string) (*exec.Cmd, error) {
 			return pinnedTool("dnsmasq", "-k", "-R", "-h", "-u", "root", "--pid-file=", "--bind-interfaces", "--listen-address=127.0.0.1",
 				fmt.Sprintf("--port=%d", port), "--addn-hosts="+filepath.Join(dir, "hosts"), "--cache-size=10000", "--log-facility=/dev/null")
-		}},
+		}, ""},
 		{"f2", "unbound, names as local-data", func(dir string, port int, _ string) (*exec.Cmd, error) {
 			conf := filepath.Join(dir, "unbound.conf")
 			must(os.WriteFile(conf, []byte(unboundConf(dir, port)), 0o644))
 			return pinnedTool("unbound", "-d", "-c", conf)
-		}},
+		}, ""},
 	}
 
 	refPort := freePort()
@@ -100,8 +108,8 @@ func main() {
 			continue
 		}
 		var servers []*exec.Cmd
-		if c.name == "e" { // forwarding needs the reference behind it
-			refCmd := pinned(ref, "-listen", refAddr)
+		if c.upstreamCore != "" { // forwarding needs the reference behind it
+			refCmd := pinnedOn(c.upstreamCore, ref, "-listen", refAddr)
 			must(refCmd.Start())
 			servers = append(servers, refCmd)
 			waitReady(refAddr)
@@ -121,8 +129,7 @@ func main() {
 		results = append(results, r)
 		log.Printf("(%s) %-60s %8.0f q/s  mean %.3f ms  p99 %.3f ms", c.name, c.what, r.qps, r.meanMs, r.p99Ms)
 		for _, s := range servers {
-			s.Process.Kill()
-			s.Wait()
+			stop(s)
 		}
 	}
 	report := table(results)
@@ -134,6 +141,15 @@ func main() {
 	}
 	must(os.WriteFile(*out, []byte(report), 0o644))
 	log.Printf("wrote %s", *out)
+}
+
+// stop ends a server the way a user would, so it can write its profile,
+// and kills it if it does not end in time.
+func stop(cmd *exec.Cmd) {
+	cmd.Process.Signal(os.Interrupt)
+	done := time.AfterFunc(10*time.Second, func() { cmd.Process.Kill() })
+	cmd.Wait()
+	done.Stop()
 }
 
 // selected reports whether -only lets part run.
@@ -261,8 +277,11 @@ func processFigures(ctl string) procFigures {
 }
 
 // pinned runs a Go server on core 0 with one P, as the notes prescribe.
-func pinned(bin string, args ...string) *exec.Cmd {
-	cmd := exec.Command("taskset", append([]string{"-c", "0", bin}, args...)...)
+func pinned(bin string, args ...string) *exec.Cmd { return pinnedOn("0", bin, args...) }
+
+// pinnedOn runs a Go program on one core.
+func pinnedOn(core, bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command("taskset", append([]string{"-c", core, bin}, args...)...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	return cmd
 }

@@ -40,9 +40,9 @@ type rulePlan struct {
 }
 
 // compile builds a plan. cfg.Upstream, when set, overrides the scenario's
-// upstream; with neither, the system's resolvers are used. observe is told
-// how long each upstream exchange took.
-func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m *metrics) (*plan, error) {
+// upstream; with neither, the system's resolvers are used. Forwarded UDP
+// queries go through mux, which outlives the plan.
+func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m *metrics, mux *upstream.Mux) (*plan, error) {
 	spec := sc.Upstream
 	if len(cfg.Upstream) > 0 {
 		spec = cfg.Upstream
@@ -50,7 +50,7 @@ func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m 
 	if len(spec) == 0 {
 		spec = []string{"system"}
 	}
-	fwd, err := upstream.New(spec, cfg.UpstreamTimeout, cfg.ResolvConf)
+	fwd, err := upstream.New(spec, cfg.UpstreamTimeout, cfg.ResolvConf, mux)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/injector/ratelimit"
 	"github.com/dnsfault/dnsfault/injector/udpbatch"
+	"github.com/dnsfault/dnsfault/injector/upstream"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -119,6 +120,7 @@ type Server struct {
 	pending   map[*pendingAnswer]struct{}
 	pendingWG sync.WaitGroup
 	limiter   *ratelimit.Limiter // nil: no limit
+	mux       *upstream.Mux      // forwarded UDP queries, for every plan
 
 	// UDP is served in batches (batch) on a socket bound to one address,
 	// else by miekg/dns (udp).
@@ -168,11 +170,13 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 	}
 	s.lastBeat.Store(s.started.UnixNano())
 	s.metrics = newMetrics(s)
+	s.mux = upstream.NewMux()
 	if cfg.QueryLog != nil {
 		s.queryLog = &queryLog{w: cfg.QueryLog}
 	}
-	p, err := compile(sc, &s.cfg, s.limiter, s.metrics)
+	p, err := compile(sc, &s.cfg, s.limiter, s.metrics, s.mux)
 	if err != nil {
+		s.mux.Close()
 		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
 	s.state.Store(&runState{plan: p, timeline: sc.Timeline(s.started, cfg.Speed)})
@@ -285,6 +289,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				errs = append(errs, srv.ShutdownContext(ctx))
 			}
 		}
+		s.mux.Close()
 		s.stopErr = errors.Join(errs...)
 	})
 	return s.stopErr

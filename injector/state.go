@@ -138,7 +138,7 @@ func phaseNames(sc *scenarios.Scenario) string {
 // tripped heartbeat; a file changed on disk does not, so a drill that was
 // stopped stays stopped.
 func (s *Server) Load(sc *scenarios.Scenario, origin string, resume bool) error {
-	p, err := compile(sc, &s.cfg, s.limiter, s.metrics)
+	p, err := compile(sc, &s.cfg, s.limiter, s.metrics, s.mux)
 	if err != nil {
 		s.ReloadFailed(origin, err)
 		return err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -35,6 +36,9 @@ func serveCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "allow", Usage: "answer only clients in `CIDR` (required when --listen is not loopback)"},
 			&cli.StringFlag{Name: "control", Value: control.DefaultAddr, Usage: "control API `ADDR`ess (HTTP)"},
 			&cli.DurationFlag{Name: "heartbeat", Usage: "dead-man switch: turn faults off when no heartbeat arrives for `D`"},
+			// For `make bench` and whoever tunes the server: a pprof CPU
+			// profile of the whole run, written at shutdown.
+			&cli.StringFlag{Name: "cpu-profile", Hidden: true, Usage: "write a CPU profile to `FILE`"},
 		}, serverFlags()...),
 		Action: serve,
 	}
@@ -82,6 +86,13 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
+	if path := c.String("cpu-profile"); path != "" {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("--cpu-profile: %v", err), 2)
+		}
+		defer stopProfile()
+	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := srv.Start(); err != nil {
@@ -115,6 +126,20 @@ func serve(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("dnsfault: shutdown: %v", firstErr(err, apiErr)), 1)
 	}
 	return nil
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // serverConfig reads the flags that configure the DNS server.

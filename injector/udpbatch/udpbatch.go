@@ -17,6 +17,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
@@ -50,12 +51,22 @@ type Detacher interface {
 	Detach()
 }
 
+// maxSpares bounds the goroutines kept waiting to take over a worker.
+const maxSpares = 32
+
 // Server serves one UDP socket in batches.
 type Server struct {
 	conn    *net.UDPConn
 	pc      batchConn
 	handler dns.Handler
 	wg      sync.WaitGroup
+
+	// A goroutine whose handler detached waits here, once the handler is
+	// done, for the next worker handed off: starting a goroutine for each
+	// costs more, mostly in growing its stack.
+	spare   chan *worker
+	spares  atomic.Int32
+	closing chan struct{}
 }
 
 // CanServe reports whether conn can be served in batches. A socket bound
@@ -74,7 +85,7 @@ func CanServe(conn net.PacketConn) bool {
 // Serve starts workers goroutines (at least one) reading conn in batches
 // and handing each query to h. It returns at once; Close stops them.
 func Serve(conn *net.UDPConn, h dns.Handler, workers int) *Server {
-	s := &Server{conn: conn, handler: h}
+	s := &Server{conn: conn, handler: h, spare: make(chan *worker), closing: make(chan struct{})}
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
 		s.pc = ipv6.NewPacketConn(conn)
 	} else {
@@ -92,6 +103,7 @@ func Serve(conn *net.UDPConn, h dns.Handler, workers int) *Server {
 // answers are lost.
 func (s *Server) Close() error {
 	err := s.conn.Close()
+	close(s.closing)
 	s.wg.Wait()
 	return err
 }
@@ -120,17 +132,47 @@ func newWorker(s *Server) *worker {
 	return wk
 }
 
-// run reads and handles batches until the socket is closed, or until a
-// handler detaches and hands the worker to a new goroutine.
+// run serves batches until the socket is closed. When a handler on this
+// goroutine detaches, another goroutine takes the worker on; this one,
+// once its handler is done, waits as a spare for a worker handed off
+// later, unless enough spares wait already.
 func (s *Server) run(wk *worker) {
 	defer s.wg.Done()
+	for s.serveBatches(wk) {
+		if s.spares.Add(1) > maxSpares {
+			s.spares.Add(-1)
+			return
+		}
+		select {
+		case wk = <-s.spare:
+			s.spares.Add(-1)
+		case <-s.closing:
+			s.spares.Add(-1)
+			return
+		}
+	}
+}
+
+// handOff gives wk to a spare goroutine, or to a new one.
+func (s *Server) handOff(wk *worker) {
+	select {
+	case s.spare <- wk:
+	default:
+		s.wg.Add(1)
+		go s.run(wk)
+	}
+}
+
+// serveBatches reads and handles batches on wk until the socket is closed
+// (false) or a handler detaches and gives wk away (true).
+func (s *Server) serveBatches(wk *worker) (handedOff bool) {
 	for {
 		if wk.next == wk.n {
 			wk.flush()
 			n, err := s.pc.ReadBatch(wk.in, 0)
 			if err != nil {
 				if errors.Is(err, net.ErrClosed) {
-					return
+					return false
 				}
 				continue // an ICMP error from an earlier send, say
 			}
@@ -138,8 +180,8 @@ func (s *Server) run(wk *worker) {
 		}
 		i := wk.next
 		wk.next++
-		if handedOff := wk.serve(i); handedOff {
-			return
+		if wk.serve(i) {
+			return true
 		}
 	}
 }

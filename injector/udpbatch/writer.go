@@ -72,8 +72,7 @@ func (w *writer) Detach() {
 	wk := w.wk
 	wk.detach(w)
 	w.handedOff = true
-	wk.s.wg.Add(1)
-	go wk.s.run(wk)
+	wk.s.handOff(wk)
 }
 
 // Hijack implements dns.ResponseWriter: the handler answers later, from

@@ -36,8 +36,9 @@ type Forwarder interface {
 }
 
 // New returns the forwarder for an upstream setting: ["system"] (the
-// nameservers of resolvConf), ["none"], or HOST:PORT addresses.
-func New(spec []string, timeout time.Duration, resolvConf string) (Forwarder, error) {
+// nameservers of resolvConf), ["none"], or HOST:PORT addresses. Its UDP
+// queries go through mux, which the caller closes when done.
+func New(spec []string, timeout time.Duration, resolvConf string, mux *Mux) (Forwarder, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
@@ -51,14 +52,14 @@ func New(spec []string, timeout time.Duration, resolvConf string) (Forwarder, er
 		if err != nil {
 			return nil, err
 		}
-		return &Pool{Addrs: addrs, Timeout: timeout}, nil
+		return &Pool{Addrs: addrs, Timeout: timeout, Mux: mux}, nil
 	}
 	for _, a := range spec {
 		if _, err := scenarios.ParseHostPort(a); err != nil {
 			return nil, fmt.Errorf("upstream: %w", err)
 		}
 	}
-	return &Pool{Addrs: spec, Timeout: timeout}, nil
+	return &Pool{Addrs: spec, Timeout: timeout, Mux: mux}, nil
 }
 
 // SystemServers reads the nameservers of a resolv.conf file.
@@ -83,19 +84,14 @@ func (none) Forward(context.Context, *dns.Msg, bool) (*dns.Msg, error) { return 
 
 // Pool forwards to its addresses in order: an address that fails at once
 // (refused, unreachable) passes the query to the next; one that stays
-// silent uses up the time left. It keeps UDP sockets to each address for
-// reuse: opening one per query costs more than the query.
+// silent uses up the time left. UDP goes through Mux's shared sockets.
 type Pool struct {
 	Addrs   []string
 	Timeout time.Duration
-
-	idle sync.Map // address -> chan net.Conn of connected UDP sockets
+	Mux     *Mux
 }
 
-// idleSockets is how many UDP sockets a Pool keeps per address.
-const idleSockets = 64
-
-// buffers holds read buffers: a UDP answer can be 64 KiB.
+// buffers holds TCP read buffers: an answer can be 64 KiB.
 var buffers = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
 
 // Forward implements Forwarder.
@@ -143,7 +139,7 @@ func prepare(query *dns.Msg) *dns.Msg {
 
 func (p *Pool) exchange(ctx context.Context, addr string, query *dns.Msg, tcp bool) (*dns.Msg, error) {
 	if !tcp {
-		resp, err := p.exchangeUDP(ctx, addr, query)
+		resp, err := p.Mux.Exchange(ctx, addr, query)
 		if err != nil || !resp.Truncated {
 			return resp, err
 		}
@@ -153,40 +149,11 @@ func (p *Pool) exchange(ctx context.Context, addr string, query *dns.Msg, tcp bo
 		return nil, err
 	}
 	defer conn.Close()
-	resp, err := exchangeOver(ctx, conn, "tcp", query)
+	resp, err := exchangeTCP(ctx, conn, query)
 	if err == nil && resp.Truncated {
 		return nil, errors.New("truncated answer over tcp")
 	}
 	return resp, err
-}
-
-// exchangeUDP exchanges over a pooled UDP socket. A socket goes back to
-// the pool only after a clean exchange; a stray late answer that reaches
-// its next user is discarded by the ID and question check.
-func (p *Pool) exchangeUDP(ctx context.Context, addr string, query *dns.Msg) (*dns.Msg, error) {
-	idle, _ := p.idle.LoadOrStore(addr, make(chan net.Conn, idleSockets))
-	sockets := idle.(chan net.Conn)
-	var conn net.Conn
-	select {
-	case conn = <-sockets:
-	default:
-		c, err := dial(ctx, "udp", addr)
-		if err != nil {
-			return nil, err
-		}
-		conn = c
-	}
-	resp, err := exchangeOver(ctx, conn, "udp", query)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	select {
-	case sockets <- conn:
-	default:
-		conn.Close()
-	}
-	return resp, nil
 }
 
 func dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -194,18 +161,14 @@ func dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	return d.DialContext(ctx, network, addr)
 }
 
-// exchangeOver sends query over conn and reads until an answer with the
-// query's ID and question arrives; anything else on UDP is discarded, as a
-// stray or forged datagram would be.
-func exchangeOver(ctx context.Context, conn net.Conn, network string, query *dns.Msg) (*dns.Msg, error) {
+// exchangeTCP sends query over conn and reads until the answer with the
+// query's ID and question arrives.
+func exchangeTCP(ctx context.Context, conn net.Conn, query *dns.Msg) (*dns.Msg, error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Time{}
-	}
+	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
-	co := &dns.Conn{Conn: conn, UDPSize: dns.MaxMsgSize}
+	co := &dns.Conn{Conn: conn}
 	if err := co.WriteMsg(query); err != nil {
 		return nil, err
 	}
@@ -216,28 +179,25 @@ func exchangeOver(ctx context.Context, conn net.Conn, network string, query *dns
 		n, err := co.Read(buf)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("no answer over %s in time: %w", network, ctx.Err())
+				return nil, fmt.Errorf("no answer over tcp in time: %w", ctx.Err())
 			}
 			return nil, err
 		}
 		resp := new(dns.Msg)
 		if err := resp.Unpack(buf[:n]); err != nil {
-			if network == "tcp" {
-				return nil, fmt.Errorf("malformed answer over tcp: %w", err)
-			}
-			continue
+			return nil, fmt.Errorf("malformed answer over tcp: %w", err)
 		}
-		if resp.Id != query.Id || !sameQuestion(resp, query) {
-			continue
+		if resp.Id == query.Id && answers(resp, query.Question[0]) {
+			return resp, nil
 		}
-		return resp, nil
 	}
 }
 
-func sameQuestion(a, b *dns.Msg) bool {
-	if len(a.Question) != 1 || len(b.Question) != 1 {
+// answers reports whether resp answers question q.
+func answers(resp *dns.Msg, q dns.Question) bool {
+	if len(resp.Question) != 1 {
 		return false
 	}
-	qa, qb := a.Question[0], b.Question[0]
-	return qa.Qtype == qb.Qtype && qa.Qclass == qb.Qclass && strings.EqualFold(qa.Name, qb.Name)
+	a := resp.Question[0]
+	return a.Qtype == q.Qtype && a.Qclass == q.Qclass && strings.EqualFold(a.Name, q.Name)
 }

@@ -25,12 +25,12 @@ func TestSystemReadsResolvConf(t *testing.T) {
 func TestSystemWithoutNameserversIsAnError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "resolv.conf")
 	require.NoError(t, os.WriteFile(path, []byte("search example.com\n"), 0o644))
-	_, err := upstream.New([]string{"system"}, 0, path)
+	_, err := upstream.New([]string{"system"}, 0, path, nil)
 	assert.ErrorContains(t, err, "names no nameserver")
 }
 
 func TestNoneRefuses(t *testing.T) {
-	fwd, err := upstream.New([]string{"none"}, 0, "")
+	fwd, err := upstream.New([]string{"none"}, 0, "", nil)
 	require.NoError(t, err)
 	_, err = fwd.Forward(context.Background(), dnstest.Query("a.test.", dns.TypeA), false)
 	assert.ErrorIs(t, err, upstream.ErrNone)
@@ -38,7 +38,9 @@ func TestNoneRefuses(t *testing.T) {
 
 func TestForwardNeverChangesTheQuery(t *testing.T) {
 	up := dnstest.Start(t, dnstest.Answer(func(name string) string { return name + " 60 IN A 192.0.2.77" }))
-	fwd, err := upstream.New([]string{up.Addr}, 0, "")
+	mux := upstream.NewMux()
+	defer mux.Close()
+	fwd, err := upstream.New([]string{up.Addr}, 0, "", mux)
 	require.NoError(t, err)
 	q := dnstest.Query("a.test.", dns.TypeA)
 	q.SetEdns0(4096, true)
