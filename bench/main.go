@@ -298,7 +298,7 @@ func measure(c config, addr, dir string) result {
 	host, port, _ := net.SplitHostPort(addr)
 	queries := filepath.Join(dir, "queries")
 	dnsperf := func(extra ...string) (string, string) {
-		args := append([]string{"-c", "1", "dnsperf", "-s", host, "-p", port, "-d", queries, "-c", "1", "-q", "1000", "-t", "1"}, extra...)
+		args := append([]string{"-c", "1", "dnsperf", "-s", host, "-p", port, "-d", queries, "-c", "1", "-q", "1000", "-t", "1", "-b", "4096"}, extra...)
 		cmd := exec.Command("taskset", args...)
 		var stdout bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stdout

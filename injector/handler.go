@@ -31,6 +31,10 @@ type verdict struct {
 	wait    time.Duration
 	pending *rulePlan
 	plan    *plan
+
+	// async, when set, is the source that answers this query without a
+	// waiting goroutine (see answerAsync).
+	async *source
 }
 
 // ServeDNS answers one query. It is the only place that writes to the
@@ -52,7 +56,44 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		s.answerLater(w, r, q, v, arrived, began)
 		return
 	}
+	if v.async != nil {
+		s.answerAsync(w, q, v, arrived, began)
+		return
+	}
 	s.respond(w, q, &v, arrived, began)
+}
+
+// answerAsync answers a query the normal way without holding up the
+// goroutine serving its batch: from the zones at once, else from upstream
+// on the goroutine that reads the upstream's answer. No goroutine waits
+// for each forwarded query.
+func (s *Server) answerAsync(w dns.ResponseWriter, q *query, v verdict, arrived, began time.Time) {
+	src := v.async
+	if m := src.local(&q.req); m != nil {
+		v.out = fault.Outcome{Msg: m}
+		s.respond(w, q, &v, arrived, began)
+		return
+	}
+	answer := func(m *dns.Msg, err error) {
+		v.out, v.err = fault.Outcome{Msg: m}, err
+		v = s.finish(q, v)
+		s.respond(w, q, &v, arrived, began)
+	}
+	sent := time.Now()
+	fwd, ok := src.fwd.(asyncForwarder)
+	if !ok {
+		q.req.Detacher.Detach()
+		resp, err := src.fwd.Forward(s.ctx, q.req.Msg, false)
+		answer(src.forwarded(resp, err, sent))
+		return
+	}
+	w.Hijack() // answered after ServeDNS returns
+	s.inFlight.Add(1)
+	fwd.ForwardAsync(s.ctx, q.req.Msg, func(resp *dns.Msg, err error) {
+		defer s.inFlight.Add(-1)
+		defer s.recoverPanic(w, q.req.Msg)
+		answer(src.forwarded(resp, err, sent))
+	})
 }
 
 // respond writes the verdict and tells every sink about it.
@@ -121,7 +162,12 @@ func (s *Server) decide(q *query, now time.Time) verdict {
 		rule = phase.choose(p.seed, q, pos.Progress)
 	}
 	if rule == nil {
-		// No rule: answer normally.
+		// No rule: answer normally. Over batched UDP, without waiting for
+		// an upstream on the goroutine that serves the batch.
+		if q.req.Detacher != nil {
+			v.async = p.source
+			return v
+		}
 		v.out, v.err = fault.Pass{}.Act(s.ctx, &q.req, p.source)
 		return s.finish(q, v)
 	}

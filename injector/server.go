@@ -280,6 +280,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-answered:
 		case <-ctx.Done():
 		}
+		// Queries waiting on an upstream fail now, and are answered
+		// SERVFAIL while the socket is still open.
+		s.mux.Close()
 		var errs []error
 		if s.batch != nil {
 			errs = append(errs, s.batch.Close())
@@ -289,7 +292,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				errs = append(errs, srv.ShutdownContext(ctx))
 			}
 		}
-		s.mux.Close()
 		s.stopErr = errors.Join(errs...)
 	})
 	return s.stopErr

@@ -2,7 +2,6 @@ package injector
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/miekg/dns"
@@ -26,29 +25,43 @@ var _ fault.Source = (*source)(nil)
 
 // Resolve implements fault.Source.
 func (s *source) Resolve(ctx context.Context, req *fault.Request) (*dns.Msg, error) {
-	// ANY gets a minimal answer (RFC 8482): it is an amplifier's favourite.
-	if req.Type == dns.TypeANY {
-		return minimalANY(req, s.zones.Contains(req.Name)), nil
-	}
-	if res, ok := s.zones.Lookup(req.Name, req.Type); ok {
-		m := fault.Reply(req, res.Rcode)
-		m.Authoritative = true
-		m.Answer, m.Ns = res.Answer, res.Ns
+	if m := s.local(req); m != nil {
 		return m, nil
-	}
-	// Only forwarded queries are limited: they are what could amplify.
-	if s.limiter != nil && !s.limiter.Allow(req.Client) {
-		s.metrics.rateLimited.Inc()
-		return fault.Reply(req, dns.RcodeRefused), nil
 	}
 	if req.Detacher != nil {
 		req.Detacher.Detach()
 	}
 	began := time.Now()
 	resp, err := s.fwd.Forward(ctx, req.Msg, req.TCP)
-	if errors.Is(err, upstream.ErrNone) {
-		return fault.Reply(req, dns.RcodeRefused), nil
+	return s.forwarded(resp, err, began)
+}
+
+// local answers req without the network: ANY, names in the zones, and
+// clients over the forwarding rate. It returns nil for a query to forward.
+func (s *source) local(req *fault.Request) *dns.Msg {
+	// ANY gets a minimal answer (RFC 8482): it is an amplifier's favourite.
+	if req.Type == dns.TypeANY {
+		return minimalANY(req, s.zones.Contains(req.Name))
 	}
+	if res, ok := s.zones.Lookup(req.Name, req.Type); ok {
+		m := fault.Reply(req, res.Rcode)
+		m.Authoritative = true
+		m.Answer, m.Ns = res.Answer, res.Ns
+		return m
+	}
+	// Only forwarded queries are limited: they are what could amplify.
+	if s.limiter != nil && !s.limiter.Allow(req.Client) {
+		s.metrics.rateLimited.Inc()
+		return fault.Reply(req, dns.RcodeRefused)
+	}
+	if _, none := s.fwd.(upstream.None); none {
+		return fault.Reply(req, dns.RcodeRefused)
+	}
+	return nil
+}
+
+// forwarded turns an upstream's answer into ours.
+func (s *source) forwarded(resp *dns.Msg, err error, began time.Time) (*dns.Msg, error) {
 	s.metrics.observeUpstream(time.Since(began), err)
 	if err != nil {
 		return nil, err
@@ -56,6 +69,11 @@ func (s *source) Resolve(ctx context.Context, req *fault.Request) (*dns.Msg, err
 	resp.RecursionAvailable = true
 	removeOPT(resp) // the writer adds our own
 	return resp, nil
+}
+
+// asyncForwarder is a forwarder that can answer without a waiting goroutine.
+type asyncForwarder interface {
+	ForwardAsync(ctx context.Context, query *dns.Msg, done func(*dns.Msg, error))
 }
 
 // minimalANY is the RFC 8482 answer to ANY: one synthesised HINFO record.

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -36,10 +37,17 @@ func main() {
 		}
 		w.WriteMsg(m)
 	})
-	errc := make(chan error, 2)
-	for _, network := range []string{"udp", "tcp"} {
-		srv := &dns.Server{Addr: *listen, Net: network, Handler: handler}
-		go func() { errc <- srv.ListenAndServe() }()
+	// The same receive buffer as dnsfault asks for: as the upstream of
+	// (e), bursts of forwarded queries overflow the default one.
+	pc, err := net.ListenPacket("udp", *listen)
+	if err != nil {
+		log.Fatal(err)
 	}
+	pc.(*net.UDPConn).SetReadBuffer(4 << 20)
+	errc := make(chan error, 2)
+	udp := &dns.Server{PacketConn: pc, Handler: handler}
+	tcp := &dns.Server{Addr: *listen, Net: "tcp", Handler: handler}
+	go func() { errc <- udp.ActivateAndServe() }()
+	go func() { errc <- tcp.ListenAndServe() }()
 	log.Fatal(<-errc)
 }

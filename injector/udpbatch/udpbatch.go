@@ -21,7 +21,6 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // BatchSize is the most datagrams one system call reads or writes.
@@ -67,6 +66,10 @@ type Server struct {
 	spare   chan *worker
 	spares  atomic.Int32
 	closing chan struct{}
+
+	// late sends the answers written after their batch went out
+	// (forwarded, delayed), together.
+	late *Sender
 }
 
 // CanServe reports whether conn can be served in batches. A socket bound
@@ -86,11 +89,8 @@ func CanServe(conn net.PacketConn) bool {
 // and handing each query to h. It returns at once; Close stops them.
 func Serve(conn *net.UDPConn, h dns.Handler, workers int) *Server {
 	s := &Server{conn: conn, handler: h, spare: make(chan *worker), closing: make(chan struct{})}
-	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
-		s.pc = ipv6.NewPacketConn(conn)
-	} else {
-		s.pc = ipv4.NewPacketConn(conn)
-	}
+	s.pc = packetConn(conn)
+	s.late = NewSender(conn)
 	for range max(workers, 1) {
 		s.wg.Add(1)
 		go s.run(newWorker(s))
@@ -102,8 +102,9 @@ func Serve(conn *net.UDPConn, h dns.Handler, workers int) *Server {
 // Handlers still running after a Detach finish on their own; their
 // answers are lost.
 func (s *Server) Close() error {
-	err := s.conn.Close()
 	close(s.closing)
+	s.late.Close() // the answers still queued go out first
+	err := s.conn.Close()
 	s.wg.Wait()
 	return err
 }
@@ -204,16 +205,9 @@ func (wk *worker) serve(i int) (handedOff bool) {
 	return w.handedOff
 }
 
-// flush sends the batch's answers. sendmmsg stops at the first datagram
-// it cannot send; that one is skipped and the rest sent.
+// flush sends the batch's answers.
 func (wk *worker) flush() {
-	for out := wk.out; len(out) > 0; {
-		n, err := wk.s.pc.WriteBatch(out, 0)
-		if err != nil && n <= 0 {
-			n = 1
-		}
-		out = out[n:]
-	}
+	sendAll(wk.s.pc, wk.out)
 	clear(wk.out[:cap(wk.out)]) // let go of the clients' addresses
 	wk.out = wk.out[:0]
 }
@@ -229,7 +223,7 @@ func (wk *worker) queue(w *writer, b []byte) {
 func (wk *worker) detach(w *writer) {
 	wk.writers[w.slot] = &writer{wk: wk, slot: w.slot}
 	w.wk = nil
-	w.conn = wk.s.conn
+	w.conn, w.late = wk.s.conn, wk.s.late
 }
 
 // parse reads one datagram as miekg/dns's server does: nothing comes back

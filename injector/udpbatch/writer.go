@@ -16,6 +16,7 @@ type writer struct {
 	queued [1][]byte // the answer in the batch, as sendmmsg wants it
 	wrote  bool      // an answer is in the batch already
 
+	late      *Sender      // set when detached
 	conn      *net.UDPConn // set when detached
 	handedOff bool         // Detach gave the worker to another goroutine
 }
@@ -31,6 +32,9 @@ func (w *writer) WriteMsg(m *dns.Msg) error {
 		b, err := m.Pack()
 		if err != nil {
 			return err
+		}
+		if w.late != nil && w.late.Send(b, w.addr) {
+			return nil
 		}
 		_, err = w.Write(b)
 		return err

@@ -8,10 +8,13 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/dnsfault/dnsfault/injector/udpbatch"
 )
 
 // socketsPerAddr is how many UDP sockets a Mux keeps to each upstream. A
@@ -26,6 +29,9 @@ const (
 	muxBatch    = 32
 	muxReadSize = 4096
 )
+
+// readBuffer is the receive buffer asked for; the system may grant less.
+const readBuffer = 4 << 20
 
 // ErrClosed is returned for queries in flight when their Mux is closed.
 var ErrClosed = errors.New("upstream: closed")
@@ -62,38 +68,52 @@ func (m *Mux) Close() error {
 	return nil
 }
 
-// Exchange sends query to addr over UDP, with an ID of the Mux's choosing
-// (set in query), and waits for the answer until ctx ends. An answer too
-// long to read here comes back as an empty truncated one, to retry over
-// TCP.
-func (m *Mux) Exchange(ctx context.Context, addr string, query *dns.Msg) (*dns.Msg, error) {
-	s, err := m.socket(ctx, addr)
+// Send sends query to addr over UDP, with an ID of the Mux's choosing
+// (set in query), and calls done exactly once: with the answer, or with an
+// error when none came within timeout, the send failed, or the Mux
+// closed. done runs on another goroutine (or on this one, for an error
+// before sending) and must not block: it holds up other answers. An
+// answer too long to read here comes back as an empty truncated one, to
+// retry over TCP.
+func (m *Mux) Send(addr string, query *dns.Msg, timeout time.Duration, done func(*dns.Msg, error)) {
+	s, err := m.socket(addr)
 	if err != nil {
-		return nil, err
+		done(nil, err)
+		return
 	}
-	c, err := s.register(query)
-	if err != nil {
-		return nil, err
+	c := &call{question: query.Question[0], done: done}
+	if err := s.register(query, c, timeout); err != nil {
+		done(nil, err)
+		return
 	}
 	b, err := query.Pack()
-	if err == nil {
-		_, err = s.conn.Write(b)
+	if err == nil && !s.out.Send(b, nil) {
+		err = ErrClosed
 	}
-	if err != nil {
-		s.forget(query.Id, c)
-		return nil, err
+	if err != nil && s.take(query.Id, c) {
+		done(nil, err)
 	}
+}
+
+// Exchange is Send for a caller that waits: it returns the answer, or an
+// error when none came before ctx's deadline.
+func (m *Mux) Exchange(ctx context.Context, addr string, query *dns.Msg) (*dns.Msg, error) {
+	timeout := DefaultTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = time.Until(deadline)
+	}
+	answer := make(chan result, 1) // the late answer of a cancelled wait lands here
+	m.Send(addr, query, timeout, func(msg *dns.Msg, err error) { answer <- result{msg, err} })
 	select {
-	case r := <-c.done:
+	case r := <-answer:
 		return r.msg, r.err
 	case <-ctx.Done():
-		s.forget(query.Id, c)
 		return nil, fmt.Errorf("no answer over udp in time: %w", ctx.Err())
 	}
 }
 
 // socket returns one of addr's sockets, opening it if need be.
-func (m *Mux) socket(ctx context.Context, addr string) (*muxSocket, error) {
+func (m *Mux) socket(addr string) (*muxSocket, error) {
 	i := rand.IntN(socketsPerAddr)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -108,20 +128,27 @@ func (m *Mux) socket(ctx context.Context, addr string) (*muxSocket, error) {
 	if s := socks[i]; s != nil {
 		return s, nil
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "udp", addr)
+	// Connecting a UDP socket sends nothing: it cannot block.
+	conn, err := net.Dial("udp", addr)
 	if err != nil {
 		return nil, err
 	}
-	s := newMuxSocket(conn.(*net.UDPConn))
+	udp := conn.(*net.UDPConn)
+	// Answers come back in bursts as large as the bursts of queries; the
+	// default buffer overflows at a few thousand queries a second.
+	udp.SetReadBuffer(readBuffer)
+	s := newMuxSocket(udp)
 	socks[i] = s
 	return s, nil
 }
 
 // muxSocket is one connected UDP socket and the queries waiting on it.
 type muxSocket struct {
-	conn    *net.UDPConn
-	batch   interface{ ReadBatch([]ipv4.Message, int) (int, error) }
+	conn  *net.UDPConn
+	out   *udpbatch.Sender // queries go out in batches
+	batch interface {
+		ReadBatch([]ipv4.Message, int) (int, error)
+	}
 	mu      sync.Mutex
 	waiting map[uint16]*call // nil once closed
 	done    chan struct{}    // closed when the reader ends
@@ -130,7 +157,8 @@ type muxSocket struct {
 // call is one query waiting for its answer.
 type call struct {
 	question dns.Question
-	done     chan result // buffered: the reader never waits
+	done     func(*dns.Msg, error)
+	timer    *time.Timer // ends the wait after the timeout
 }
 
 type result struct {
@@ -139,7 +167,7 @@ type result struct {
 }
 
 func newMuxSocket(conn *net.UDPConn) *muxSocket {
-	s := &muxSocket{conn: conn, waiting: map[uint16]*call{}, done: make(chan struct{})}
+	s := &muxSocket{conn: conn, out: udpbatch.NewSender(conn), waiting: map[uint16]*call{}, done: make(chan struct{})}
 	if a, ok := conn.RemoteAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
 		s.batch = ipv6.NewPacketConn(conn)
 	} else {
@@ -149,35 +177,42 @@ func newMuxSocket(conn *net.UDPConn) *muxSocket {
 	return s
 }
 
-// register gives query an ID no other query on the socket has, and
-// records it as waiting.
-func (s *muxSocket) register(query *dns.Msg) (*call, error) {
-	c := &call{question: query.Question[0], done: make(chan result, 1)}
+// register gives query an ID no other query on the socket has, records c
+// as waiting for it, and starts its timeout.
+func (s *muxSocket) register(query *dns.Msg, c *call, timeout time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.waiting == nil {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	if len(s.waiting) >= 1<<15 {
-		return nil, errors.New("upstream: too many queries in flight")
+		return errors.New("upstream: too many queries in flight")
 	}
-	for {
-		id := uint16(rand.Uint32())
-		if _, taken := s.waiting[id]; !taken {
-			query.Id = id
-			s.waiting[id] = c
-			return c, nil
+	id := uint16(rand.Uint32())
+	for s.waiting[id] != nil {
+		id = uint16(rand.Uint32())
+	}
+	query.Id = id
+	s.waiting[id] = c
+	c.timer = time.AfterFunc(timeout, func() {
+		if s.take(id, c) {
+			c.done(nil, fmt.Errorf("no answer over udp in time: %w", context.DeadlineExceeded))
 		}
-	}
+	})
+	return nil
 }
 
-// forget stops waiting for query id, if c still waits for it.
-func (s *muxSocket) forget(id uint16, c *call) {
+// take ends the wait of c for id and reports whether it was still
+// waiting: whoever takes it calls done.
+func (s *muxSocket) take(id uint16, c *call) bool {
 	s.mu.Lock()
-	if s.waiting[id] == c {
-		delete(s.waiting, id)
+	defer s.mu.Unlock()
+	if s.waiting[id] != c {
+		return false
 	}
-	s.mu.Unlock()
+	delete(s.waiting, id)
+	c.timer.Stop()
+	return true
 }
 
 // deliver hands an answer to the query waiting for it. Answers nobody
@@ -203,14 +238,8 @@ func (s *muxSocket) deliver(b []byte, cut bool) {
 	} else if resp.Unpack(b) != nil || !answers(resp, c.question) {
 		return
 	}
-	s.mu.Lock()
-	mine := s.waiting[id] == c
-	if mine {
-		delete(s.waiting, id)
-	}
-	s.mu.Unlock()
-	if mine {
-		c.done <- result{msg: resp}
+	if s.take(id, c) {
+		c.done(resp, nil)
 	}
 }
 
@@ -249,15 +278,19 @@ func (s *muxSocket) fail(err error) {
 	} else {
 		s.waiting = map[uint16]*call{}
 	}
+	for _, c := range waiting {
+		c.timer.Stop()
+	}
 	s.mu.Unlock()
 	for _, c := range waiting {
-		c.done <- result{err: err}
+		c.done(nil, err)
 	}
 }
 
 // close closes the socket and waits for its reader to end, which fails
 // the queries still waiting.
 func (s *muxSocket) close() {
+	s.out.Close()
 	s.conn.Close()
 	<-s.done
 }

@@ -46,7 +46,7 @@ func New(spec []string, timeout time.Duration, resolvConf string, mux *Mux) (For
 	case len(spec) == 0:
 		return nil, errors.New("upstream: empty setting")
 	case spec[0] == "none":
-		return none{}, nil
+		return None{}, nil
 	case spec[0] == "system":
 		addrs, err := SystemServers(resolvConf)
 		if err != nil {
@@ -78,9 +78,11 @@ func SystemServers(resolvConf string) ([]string, error) {
 	return addrs, nil
 }
 
-type none struct{}
+// None is the forwarder of `upstream: none`: it refuses every query.
+type None struct{}
 
-func (none) Forward(context.Context, *dns.Msg, bool) (*dns.Msg, error) { return nil, ErrNone }
+// Forward implements Forwarder: it always returns ErrNone.
+func (None) Forward(context.Context, *dns.Msg, bool) (*dns.Msg, error) { return nil, ErrNone }
 
 // Pool forwards to its addresses in order: an address that fails at once
 // (refused, unreachable) passes the query to the next; one that stays
@@ -98,9 +100,48 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); ret
 func (p *Pool) Forward(ctx context.Context, query *dns.Msg, tcp bool) (*dns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
+	return p.forwardFrom(ctx, query, prepare(query), tcp, 0)
+}
+
+// ForwardAsync forwards query over UDP like Forward, without waiting: done
+// is called once, from another goroutine, with the answer or the error.
+// The usual case (the first upstream answers in full) costs no goroutine;
+// the rare ones (truncation, a failing upstream) go on in one through the
+// waiting path, within the same time limit.
+func (p *Pool) ForwardAsync(ctx context.Context, query *dns.Msg, done func(*dns.Msg, error)) {
 	out := prepare(query)
+	began := time.Now()
+	p.Mux.Send(p.Addrs[0], out, p.Timeout, func(resp *dns.Msg, err error) {
+		if err == nil && !resp.Truncated {
+			resp.Id = query.Id
+			done(resp, nil)
+			return
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(ctx, p.Timeout-time.Since(began))
+			defer cancel()
+			if err == nil { // truncated: the same upstream over TCP, then the others
+				done(p.forwardFrom(ctx, query, out, true, 0))
+				return
+			}
+			err = fmt.Errorf("%s: %w", p.Addrs[0], err)
+			if len(p.Addrs) == 1 || ctx.Err() != nil {
+				done(nil, err)
+				return
+			}
+			resp, next := p.forwardFrom(ctx, query, out, false, 1)
+			if next != nil {
+				next = errors.Join(err, next)
+			}
+			done(resp, next)
+		}()
+	})
+}
+
+// forwardFrom tries the addresses from the start-th on.
+func (p *Pool) forwardFrom(ctx context.Context, query, out *dns.Msg, tcp bool, start int) (*dns.Msg, error) {
 	var errs []error
-	for _, addr := range p.Addrs {
+	for _, addr := range p.Addrs[start:] {
 		resp, err := p.exchange(ctx, addr, out, tcp)
 		if err == nil {
 			resp.Id = query.Id
