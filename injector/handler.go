@@ -65,15 +65,21 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 
 // answerAsync answers a query the normal way without holding up the
 // goroutine serving its batch: from the zones at once, else from upstream
-// on the goroutine that reads the upstream's answer. No goroutine waits
-// for each forwarded query.
+// (see forwardAsync).
 func (s *Server) answerAsync(w dns.ResponseWriter, q *query, v verdict, arrived, began time.Time) {
-	src := v.async
-	if m := src.local(&q.req); m != nil {
+	if m := v.async.local(&q.req); m != nil {
 		v.out = fault.Outcome{Msg: m}
 		s.respond(w, q, &v, arrived, began)
 		return
 	}
+	s.forwardAsync(w, q, v, arrived, began)
+}
+
+// forwardAsync forwards a query and answers it on the goroutine that
+// reads the upstream's answer: no goroutine waits for each forwarded
+// query.
+func (s *Server) forwardAsync(w dns.ResponseWriter, q *query, v verdict, arrived, began time.Time) {
+	src := v.async
 	answer := func(m *dns.Msg, err error) {
 		v.out, v.err = fault.Outcome{Msg: m}, err
 		v = s.finish(q, v)

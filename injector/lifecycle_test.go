@@ -49,6 +49,34 @@ func TestShutdownAnswersQueriesInFlight(t *testing.T) {
 	assert.NoError(t, srv.Shutdown(ctx), "a second Shutdown is harmless")
 }
 
+func TestShutdownAnswersForwardedQueriesInFlight(t *testing.T) {
+	up := dnstest.Start(t, dnstest.Silent)
+	sc, err := scenarios.Parse("fwd.yaml", []byte("version: 1\n"), scenarios.Options{})
+	require.NoError(t, err)
+	srv, err := injector.New(injector.Config{Listen: "127.0.0.1:0", Upstream: []string{up.Addr}, UpstreamTimeout: time.Hour}, sc)
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+
+	answers := make(chan *dns.Msg, 2)
+	for _, network := range []string{"udp", "tcp"} {
+		go func() {
+			resp, _, _ := dnstest.Exchange(srv.Addr(), network, dnstest.Query("waiting.test.", dns.TypeA), 10*time.Second)
+			answers <- resp
+		}()
+	}
+	require.Eventually(t, func() bool { return len(up.Received()) == 2 }, 5*time.Second, time.Millisecond, "both queries wait on the upstream")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Shutdown(ctx))
+	for range 2 {
+		resp := <-answers
+		require.NotNil(t, resp, "a forwarded query was answered, not cut off")
+		assert.Equal(t, dns.RcodeServerFailure, resp.Rcode)
+	}
+	assert.Zero(t, srv.InFlight())
+}
+
 func TestJitterSpreadsTheDelay(t *testing.T) {
 	srv := start(t, `
 version: 1

@@ -29,6 +29,7 @@ type Server struct {
 type Received struct {
 	Msg       *dns.Msg
 	Transport string // "udp" or "tcp"
+	From      string // the sender's IP:PORT
 }
 
 // Start serves h on 127.0.0.1 with a free port until the test ends.
@@ -45,7 +46,7 @@ func Start(t testing.TB, h dns.HandlerFunc) *Server {
 			transport = "tcp"
 		}
 		s.mu.Lock()
-		s.queries = append(s.queries, Received{Msg: r.Copy(), Transport: transport})
+		s.queries = append(s.queries, Received{Msg: r.Copy(), Transport: transport, From: w.RemoteAddr().String()})
 		s.mu.Unlock()
 		h(w, r)
 	})
