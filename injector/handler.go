@@ -70,6 +70,11 @@ func (s *Server) answerAsync(w dns.ResponseWriter, q *query, v verdict, arrived,
 	if m := v.async.local(&q.req); m != nil {
 		v.out = fault.Outcome{Msg: m}
 		s.respond(w, q, &v, arrived, began)
+		// The zones' answers (AA) are the same for the next such query:
+		// ServeRaw sends them without this path.
+		if m.Authoritative && s.queryLog == nil && s.cfg.Observe == nil {
+			v.async.prepacked.keep(q.req.Msg, m, q.req.Name, udpSize(q.opt))
+		}
 		return
 	}
 	s.forwardAsync(w, q, v, arrived, began)

@@ -115,6 +115,8 @@ type Server struct {
 	lastFree atomic.Int64 // unix nanoseconds of the last hand-back of memory
 	panics   atomic.Uint64
 
+	prepackedHits atomic.Uint64 // queries answered by ServeRaw
+
 	// pending are the delayed UDP queries waiting for their timers.
 	pendingMu sync.Mutex
 	pending   map[*pendingAnswer]struct{}

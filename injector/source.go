@@ -19,6 +19,8 @@ type source struct {
 	fwd     upstream.Forwarder
 	limiter *ratelimit.Limiter // nil: no limit
 	metrics *metrics
+
+	prepacked prepackedSet // the zones' answers, packed (see ServeRaw)
 }
 
 var _ fault.Source = (*source)(nil)

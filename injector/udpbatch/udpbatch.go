@@ -53,11 +53,21 @@ type Detacher interface {
 // maxSpares bounds the goroutines kept waiting to take over a worker.
 const maxSpares = 32
 
+// RawHandler is a dns.Handler that can answer some queries from their
+// bytes, without unpacking them: the fast path for answers it knows.
+type RawHandler interface {
+	// ServeRaw writes the answer to query into out and returns its length,
+	// or returns 0 to have the query unpacked and passed to ServeDNS. It
+	// must not keep query or out.
+	ServeRaw(query []byte, from net.Addr, out []byte) int
+}
+
 // Server serves one UDP socket in batches.
 type Server struct {
 	conn    *net.UDPConn
 	pc      batchConn
 	handler dns.Handler
+	raw     RawHandler // nil when handler is not one
 	wg      sync.WaitGroup
 
 	// A goroutine whose handler detached waits here, once the handler is
@@ -90,6 +100,7 @@ func CanServe(conn net.PacketConn) bool {
 func Serve(conn *net.UDPConn, h dns.Handler, workers int) *Server {
 	s := &Server{conn: conn, handler: h, spare: make(chan *worker), closing: make(chan struct{})}
 	s.pc = packetConn(conn)
+	s.raw, _ = h.(RawHandler)
 	s.late = NewSender(conn)
 	for range max(workers, 1) {
 		s.wg.Add(1)
@@ -193,6 +204,13 @@ func (wk *worker) serve(i int) (handedOff bool) {
 	m := &wk.in[i]
 	w := wk.writers[i]
 	w.addr, w.wrote = m.Addr, false
+	if raw := wk.s.raw; raw != nil {
+		if n := raw.ServeRaw(m.Buffers[0][:m.N], m.Addr, wk.answers[i]); n > 0 {
+			w.wrote = true
+			wk.queue(w, wk.answers[i][:n])
+			return false
+		}
+	}
 	req, reject := parse(m.Buffers[0][:m.N])
 	switch {
 	case reject != nil:

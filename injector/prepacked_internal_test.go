@@ -1,0 +1,172 @@
+package injector
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+const prepackedScenario = `
+version: 1
+upstream: none
+zones:
+  - origin: p.test.
+    records:
+      - "www.p.test. 60 IN A 192.0.2.1"
+      - "www.p.test. 60 IN A 192.0.2.2"
+      - "alias.p.test. 30 IN CNAME www.p.test."
+      - "*.wild.p.test. 20 IN TXT \"wild\""
+phases:
+  - {name: calm, duration: 1h}
+  - name: storm
+    duration: 1h
+    rules: [{match: {names: [www.p.test]}, action: nxdomain}]
+`
+
+// startInternal serves text on 127.0.0.1:0 with a clock the test steps.
+func startInternal(t *testing.T, text string, clock *atomic.Int64) *Server {
+	t.Helper()
+	sc, err := scenarios.Parse("p.yaml", []byte(text), scenarios.Options{})
+	require.NoError(t, err)
+	clock.Store(time.Now().UnixNano())
+	srv, err := New(Config{Listen: "127.0.0.1:0", Now: func() time.Time { return time.Unix(0, clock.Load()) }}, sc)
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return srv
+}
+
+// rawExchange sends q over UDP and returns the answer's bytes.
+func rawExchange(t *testing.T, addr string, q *dns.Msg) []byte {
+	t.Helper()
+	conn, err := net.Dial("udp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	b, err := q.Pack()
+	require.NoError(t, err)
+	_, err = conn.Write(b)
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(2*time.Second)))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	require.NoError(t, err)
+	return buf[:n]
+}
+
+func TestPrepackedAnswersAreTheFullPathsByteForByte(t *testing.T) {
+	var clock atomic.Int64
+	srv := startInternal(t, prepackedScenario, &clock)
+	type variant struct {
+		name     string
+		qtype    uint16
+		edns, do bool
+		rd, cd   bool
+	}
+	var variants []variant
+	for _, name := range []string{"www.p.test.", "WwW.P.test.", "alias.p.test.", "x.wild.p.test.", "missing.p.test.", "elsewhere.test."} {
+		for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeTXT} {
+			variants = append(variants,
+				variant{name: name, qtype: qtype, rd: true},
+				variant{name: name, qtype: qtype, edns: true, do: true, cd: true},
+				variant{name: name, qtype: qtype, edns: true})
+		}
+	}
+	for _, v := range variants {
+		q := new(dns.Msg).SetQuestion(v.name, v.qtype)
+		q.RecursionDesired, q.CheckingDisabled = v.rd, v.cd
+		if v.edns {
+			q.SetEdns0(1232, v.do)
+		}
+		q.Id = 1
+		full := rawExchange(t, srv.Addr(), q)
+		hits := srv.prepackedHits.Load()
+		q.Id = 2
+		fast := rawExchange(t, srv.Addr(), q)
+		full[1] = 2 // the only byte that may differ: the ID
+		assert.Equal(t, full, fast, "%+v", v)
+		m := new(dns.Msg)
+		require.NoError(t, m.Unpack(fast))
+		assert.Equal(t, v.rd, m.RecursionDesired, "%+v", v)
+		assert.Equal(t, v.cd, m.CheckingDisabled, "%+v", v)
+		if opt := m.IsEdns0(); assert.Equal(t, v.edns, opt != nil, "%+v", v) && opt != nil {
+			assert.Equal(t, v.do, opt.Do(), "%+v", v)
+		}
+		if v.name != "elsewhere.test." { // outside the zones: REFUSED, not kept
+			assert.Equal(t, hits+1, srv.prepackedHits.Load(), "%+v was answered prepacked", v)
+		}
+	}
+
+	// Another case of a name already kept: the same answer, with this case.
+	q := new(dns.Msg).SetQuestion("WWW.p.TEST.", dns.TypeA)
+	hits := srv.prepackedHits.Load()
+	m := new(dns.Msg)
+	require.NoError(t, m.Unpack(rawExchange(t, srv.Addr(), q)))
+	assert.Equal(t, hits+1, srv.prepackedHits.Load())
+	assert.Equal(t, "WWW.p.TEST.", m.Question[0].Name, "the question comes back as it was asked (0x20)")
+	assert.Len(t, m.Answer, 2)
+}
+
+func TestARuleTakesPrecedenceOverPrepackedAnswers(t *testing.T) {
+	var clock atomic.Int64
+	srv := startInternal(t, prepackedScenario, &clock)
+	q := new(dns.Msg).SetQuestion("www.p.test.", dns.TypeA)
+	for range 2 {
+		m := new(dns.Msg)
+		require.NoError(t, m.Unpack(rawExchange(t, srv.Addr(), q)))
+		assert.Equal(t, dns.RcodeSuccess, m.Rcode)
+	}
+	require.NotZero(t, srv.prepackedHits.Load())
+
+	clock.Add(int64(time.Hour + time.Second)) // the storm: a rule takes www
+	hits := srv.prepackedHits.Load()
+	m := new(dns.Msg)
+	require.NoError(t, m.Unpack(rawExchange(t, srv.Addr(), q)))
+	assert.Equal(t, dns.RcodeNameError, m.Rcode)
+	assert.Equal(t, hits, srv.prepackedHits.Load())
+
+	srv.Abort("test") // faults off: the normal answer again
+	m = new(dns.Msg)
+	require.NoError(t, m.Unpack(rawExchange(t, srv.Addr(), q)))
+	assert.Equal(t, dns.RcodeSuccess, m.Rcode)
+	assert.Equal(t, hits+1, srv.prepackedHits.Load())
+}
+
+func TestOddQueriesTakeTheFullPath(t *testing.T) {
+	for _, b := range [][]byte{
+		{},
+		// A response, an UPDATE, two questions.
+		{0, 1, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1},
+		{0, 1, 0x28, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1},
+		{0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1},
+		// A compression pointer in the name; a label running past the end.
+		{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1},
+		{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 9, 'a', 0, 0, 1, 0, 1},
+		// Trailing bytes; EDNS version 1; class CH; type ANY.
+		{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1, 9},
+		{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 'a', 0, 0, 1, 0, 1, 0, 0, 41, 4, 0, 0, 1, 0, 0, 0, 0},
+		{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 3},
+		{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 255, 0, 1},
+	} {
+		var buf [263]byte
+		_, ok := readQuestion(b, buf[:])
+		assert.False(t, ok, "% x", b)
+	}
+	var buf [263]byte
+	q, ok := readQuestion([]byte{0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 'A', 0, 0, 1, 0, 1, 0, 0, 41, 4, 0, 0, 0, 0x80, 0, 0, 0}, buf[:])
+	require.True(t, ok)
+	assert.Equal(t, []byte{1, 'a', 0, 0, 1, 0, 1, 1, 0, keyEDNS | keyDO}, q.key)
+	assert.Equal(t, 1024, q.size)
+	assert.Equal(t, 3, q.nameLen)
+}
