@@ -139,6 +139,7 @@ func main() {
 	if selected("held") {
 		report += heldQueries(bin, dir)
 	}
+	report += howItGetsThere
 	must(os.WriteFile(*out, []byte(report), 0o644))
 	log.Printf("wrote %s", *out)
 }
@@ -422,6 +423,69 @@ func table(results []result) string {
 	if len(results) > 0 {
 		fmt.Fprintf(&b, "\nThroughput command (the server's port varies): `%s -l %d -Q %d`\n", results[0].command[:strings.Index(results[0].command, " -l ")], *seconds, *rate)
 	}
+	b.WriteString(targets(results))
+	return b.String()
+}
+
+// howItGetsThere closes BENCHMARKS.md: what the figures owe to what.
+const howItGetsThere = `
+## How dnsfault gets there
+
+- UDP is served in batches (injector/udpbatch): one recvmmsg reads up to
+  64 queries, they are handled on the goroutine that read them, and one
+  sendmmsg sends their answers. miekg/dns's server, which (a) is, reads
+  and writes one datagram per system call and starts a goroutine per
+  query. Sockets bound to a wildcard address still use miekg/dns's
+  server (answers must leave from the address queried).
+- A UDP query that no rule can take and that the zones answer is
+  answered from bytes packed the first time (ServeRaw): only its ID and
+  the case of its question change. This is what lifts (b) and (c) above
+  (d), whose rule runs the full pipeline on every query.
+- Forwarded queries share four UDP sockets per upstream, answers are
+  matched by ID and question, and no goroutine waits for each; queries
+  to the upstream and the answers to clients go out in batches too.
+  With the upstream on dnsfault's own core, (e) pays for both servers
+  on one core: the upstream alone uses about 0.4 of it.
+- Delayed UDP queries wait on a timer, not in a goroutine: about 1 KiB
+  each while held.
+- Every server here, dnsperf included, asks for 4 MiB socket buffers
+  where it can (dnsperf -b 4096): smaller ones overflowed under bursts
+  and turned into timeouts.
+- Run-to-run noise on this machine is large (a single run of (a) has
+  ranged from 66k to 96k q/s): read the ratios, taken within one run,
+  and the medians. CPU profiles of every dnsfault configuration:
+  ` + "`go run ./bench -profile DIR`" + `.
+`
+
+// targets compares the run with the throughput targets of issue 6.
+func targets(results []result) string {
+	qps := map[string]float64{}
+	for _, r := range results {
+		qps[r.name] = r.qps
+	}
+	if qps["a"] == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\n| target (issue 6) | this run | met |\n|---|---|---|\n")
+	row := func(target, a, over string, min float64) {
+		x, y := qps[a], qps[over]
+		if x == 0 || y == 0 {
+			return
+		}
+		met := "yes"
+		if x/y < min {
+			met = "no"
+		}
+		fmt.Fprintf(&b, "| %s | %.2f | %s |\n", target, x/y, met)
+	}
+	row("(b) >= 0.9 x (a)", "b", "a", 0.9)
+	row("(c) >= 0.85 x (a)", "c", "a", 0.85)
+	row("(d) >= 0.9 x (a)", "d", "a", 0.9)
+	row("(e) >= 0.6 x (a), upstream on dnsfault's core", "e", "a", 0.6)
+	row("(e) >= 0.6 x (a), upstream on dnsperf's core", "e1", "a", 0.6)
+	row("(b) ahead of dnsmasq: (b) / (f1)", "b", "f1", 1)
+	row("(b) against unbound: (b) / (f2)", "b", "f2", 1)
 	return b.String()
 }
 

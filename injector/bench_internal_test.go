@@ -1,6 +1,7 @@
 package injector
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -31,6 +32,12 @@ func (w *packWriter) Close() error                { return nil }
 func (w *packWriter) TsigStatus() error           { return nil }
 func (w *packWriter) TsigTimersOnly(bool)         {}
 func (w *packWriter) Hijack()                     {}
+
+// batchWriter is a packWriter that, like udpbatch's writers, can detach:
+// the handler then takes the path it takes for batched UDP.
+type batchWriter struct{ packWriter }
+
+func (*batchWriter) Detach() {}
 
 // benchScenario is a zone of 1,000 names, and n rules none of which
 // matches the queried names, plus one wildcard answer rule.
@@ -75,6 +82,20 @@ func BenchmarkServeDNS(b *testing.B) {
 				srv.ServeDNS(w, q)
 			}
 		})
+		// The same query from the bytes, as udpbatch first offers it: a
+		// prepacked answer when the zones answer and no rule applies.
+		b.Run(tc.desc+", raw", func(b *testing.B) {
+			from := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+			srv.ServeDNS(&batchWriter{packWriter{remote: from}}, q) // the first, packed and kept
+			query, _ := q.Pack()
+			out := make([]byte, 2048)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if srv.ServeRaw(query, from, out) == 0 {
+					srv.ServeDNS(&batchWriter{packWriter{remote: from}}, q)
+				}
+			}
+		})
 	}
 }
 
@@ -90,6 +111,7 @@ func BenchmarkForward(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { srv.Shutdown(context.Background()) })
 	q := new(dns.Msg)
 	q.SetQuestion("www.example.com.", dns.TypeA)
 	w := &packWriter{remote: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
