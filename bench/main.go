@@ -102,35 +102,36 @@ func main() {
 
 	refPort := freePort()
 	refAddr := fmt.Sprintf("127.0.0.1:%d", refPort)
-	var results []result
+	// Rounds: every configuration runs once per round, so a drift of the
+	// machine over the minutes of a run weighs on all of them alike.
+	var chosen []config
 	for _, c := range configs {
-		if !selected(c.name) {
-			continue
+		if selected(c.name) {
+			chosen = append(chosen, c)
 		}
-		var servers []*exec.Cmd
-		if c.upstreamCore != "" { // forwarding needs the reference behind it
-			refCmd := pinnedOn(c.upstreamCore, ref, "-listen", refAddr)
-			must(refCmd.Start())
-			servers = append(servers, refCmd)
-			waitReady(refAddr)
+	}
+	qps := map[string][]float64{}
+	var results []result
+	for round := 1; round <= *runs; round++ {
+		for _, c := range chosen {
+			addr, stopAll, err := launch(c, dir, refAddr, ref)
+			if err != nil {
+				log.Printf("%s: skipped: %v", c.name, err)
+				continue
+			}
+			q, command := throughput(addr, dir)
+			qps[c.name] = append(qps[c.name], q)
+			log.Printf("round %d (%s) %-60s %8.0f q/s", round, c.name, c.what, q)
+			if round == *runs {
+				r := result{config: c, qps: median(qps[c.name]), command: command}
+				r.meanMs, r.p99Ms = latency(addr, dir)
+				results = append(results, r)
+			}
+			stopAll()
 		}
-		port := freePort()
-		cmd, err := c.start(dir, port, refAddr)
-		if err != nil {
-			log.Printf("%s: skipped: %v", c.name, err)
-			continue
-		}
-		cmd.Stdout, cmd.Stderr = nil, nil
-		must(cmd.Start())
-		servers = append(servers, cmd)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		waitReady(addr)
-		r := measure(c, addr, dir)
-		results = append(results, r)
-		log.Printf("(%s) %-60s %8.0f q/s  mean %.3f ms  p99 %.3f ms", c.name, c.what, r.qps, r.meanMs, r.p99Ms)
-		for _, s := range servers {
-			stop(s)
-		}
+	}
+	for _, r := range results {
+		log.Printf("(%s) %-60s %8.0f q/s  mean %.3f ms  p99 %.3f ms", r.name, r.what, r.qps, r.meanMs, r.p99Ms)
 	}
 	report := table(results)
 	if selected("delay") {
@@ -295,30 +296,65 @@ func pinnedTool(tool string, args ...string) (*exec.Cmd, error) {
 	return exec.Command("taskset", append([]string{"-c", "0", path}, args...)...), nil
 }
 
-func measure(c config, addr, dir string) result {
-	host, port, _ := net.SplitHostPort(addr)
-	queries := filepath.Join(dir, "queries")
-	dnsperf := func(extra ...string) (string, string) {
-		args := append([]string{"-c", "1", "dnsperf", "-s", host, "-p", port, "-d", queries, "-c", "1", "-q", "1000", "-t", "1", "-b", "4096"}, extra...)
-		cmd := exec.Command("taskset", args...)
-		var stdout bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stdout
-		if err := cmd.Run(); err != nil {
-			log.Fatalf("dnsperf: %v\n%s", err, stdout.String())
+// launch starts c's server (and the upstream behind it) and returns its
+// address and how to stop them.
+func launch(c config, dir, refAddr, ref string) (string, func(), error) {
+	var servers []*exec.Cmd
+	stopAll := func() {
+		for _, s := range servers {
+			stop(s)
 		}
-		return stdout.String(), "taskset " + strings.Join(args, " ")
 	}
-	var qps []float64
-	var command string
-	for i := 0; i < *runs; i++ {
-		o, cmdline := dnsperf("-l", strconv.Itoa(*seconds), "-Q", strconv.Itoa(*rate))
-		qps = append(qps, figure(o, "Queries per second"))
-		command = cmdline
+	if c.upstreamCore != "" { // forwarding needs the reference behind it
+		refCmd := pinnedOn(c.upstreamCore, ref, "-listen", refAddr)
+		must(refCmd.Start())
+		servers = append(servers, refCmd)
+		waitReady(refAddr)
 	}
-	sort.Float64s(qps)
-	o, _ := dnsperf("-l", "4", "-Q", strconv.Itoa(*latencyRate), "-v")
-	mean, p99 := latencies(o)
-	return result{config: c, qps: qps[len(qps)/2], meanMs: mean, p99Ms: p99, command: command}
+	port := freePort()
+	cmd, err := c.start(dir, port, refAddr)
+	if err != nil {
+		stopAll()
+		return "", nil, err
+	}
+	cmd.Stdout, cmd.Stderr = nil, nil
+	must(cmd.Start())
+	servers = append(servers, cmd)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitReady(addr)
+	return addr, stopAll, nil
+}
+
+// dnsperf runs dnsperf on core 1 against addr and returns its output and
+// command line.
+func dnsperf(addr, dir string, extra ...string) (string, string) {
+	host, port, _ := net.SplitHostPort(addr)
+	args := append([]string{"-c", "1", "dnsperf", "-s", host, "-p", port, "-d", filepath.Join(dir, "queries"), "-c", "1", "-q", "1000", "-t", "1", "-b", "4096"}, extra...)
+	cmd := exec.Command("taskset", args...)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("dnsperf: %v\n%s", err, stdout.String())
+	}
+	return stdout.String(), "taskset " + strings.Join(args, " ")
+}
+
+// throughput is one bounded run's queries a second.
+func throughput(addr, dir string) (float64, string) {
+	o, command := dnsperf(addr, dir, "-l", strconv.Itoa(*seconds), "-Q", strconv.Itoa(*rate))
+	return figure(o, "Queries per second"), command
+}
+
+// latency is the mean and p99 at a fixed, moderate rate.
+func latency(addr, dir string) (meanMs, p99Ms float64) {
+	o, _ := dnsperf(addr, dir, "-l", "4", "-Q", strconv.Itoa(*latencyRate), "-v")
+	return latencies(o)
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }
 
 var figureLine = regexp.MustCompile(`(?m)^\s*([A-Za-z ()]+):\s+([0-9.]+)`)
@@ -414,7 +450,7 @@ func table(results []result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmarks\n\nMeasured by `make bench` on %s: %d cores (%s), %s, dnsperf.\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpu, runtime.Version())
 	fmt.Fprintf(&b, "Each server runs pinned to core 0 (Go servers with GOMAXPROCS=1), dnsperf to core 1, against %d names under one zone, one server at a time.\n", names)
-	fmt.Fprintf(&b, "Throughput: the median of %d runs of %d s with dnsperf bounded at %d q/s. Latency: one run of 4 s at a fixed %d q/s, from dnsperf's per-response times.\n", *runs, *seconds, *rate, *latencyRate)
+	fmt.Fprintf(&b, "Throughput: the median of %d runs of %d s with dnsperf bounded at %d q/s, in rounds (each configuration once per round, each run on a fresh server). Latency: one run of 4 s at a fixed %d q/s, from dnsperf's per-response times.\n", *runs, *seconds, *rate, *latencyRate)
 	fmt.Fprintf(&b, "Ratios are against (a), measured in the same run.\n\n")
 	fmt.Fprintf(&b, "| | server | queries/s | vs (a) | mean latency | p99 latency | p99 vs (a) |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
