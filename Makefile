@@ -42,7 +42,7 @@ soak:
 	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_QPS=$(SOAK_QPS) $(GO) test -tags soak -run '^TestSoak$$' -count=1 -v -timeout 30m ./cmd/dnsfault/
 
 # dnsperf against dnsfault, a bare miekg/dns server, dnsmasq and unbound;
-# writes BENCHMARKS.md. Takes about five minutes.
+# writes BENCHMARKS.md. Takes about six minutes.
 bench:
 	@command -v dnsperf >/dev/null && command -v dnsmasq >/dev/null && command -v unbound >/dev/null && command -v taskset >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq --no-install-recommends dnsperf dnsmasq-base unbound util-linux >/dev/null)

@@ -2,6 +2,7 @@ package injector
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"runtime/debug"
@@ -98,9 +99,14 @@ func (s *Server) forwardAsync(w dns.ResponseWriter, q *query, v verdict, arrived
 		answer(src.forwarded(resp, err, sent))
 		return
 	}
+	if !s.track() { // shutting down
+		answer(nil, errShuttingDown)
+		return
+	}
 	w.Hijack() // answered after ServeDNS returns
 	s.inFlight.Add(1)
 	fwd.ForwardAsync(s.ctx, q.req.Msg, func(resp *dns.Msg, err error) {
+		defer s.pendingWG.Done()
 		defer s.inFlight.Add(-1)
 		defer s.recoverPanic(w, q.req.Msg)
 		answer(src.forwarded(resp, err, sent))
@@ -354,10 +360,8 @@ func (s *Server) answerLater(w dns.ResponseWriter, r *dns.Msg, q *query, v verdi
 	}
 	w.Hijack() // we write after ServeDNS returns
 	s.inFlight.Add(1)
-	s.pendingWG.Add(1)
 	pa := &pendingAnswer{}
-	pa.fire = func() {
-		defer s.pendingWG.Done()
+	answer := func() {
 		defer s.inFlight.Add(-1)
 		defer s.released()
 		defer s.recoverPanic(w, r)
@@ -367,18 +371,37 @@ func (s *Server) answerLater(w dns.ResponseWriter, r *dns.Msg, q *query, v verdi
 		v := s.act(q, v, v.pending, v.plan)
 		s.respond(w, q, &v, arrived, began)
 	}
+	pa.fire = func() {
+		defer s.pendingWG.Done()
+		answer()
+	}
 	s.pendingMu.Lock()
 	if s.ctx.Err() != nil { // shutting down: answer now
 		s.pendingMu.Unlock()
-		pa.fire()
+		answer()
 		return
 	}
+	s.pendingWG.Add(1) // under pendingMu: see track
 	if s.pending == nil {
 		s.pending = map[*pendingAnswer]struct{}{}
 	}
 	s.pending[pa] = struct{}{}
 	pa.timer = time.AfterFunc(v.wait, pa.fire)
 	s.pendingMu.Unlock()
+}
+
+// track counts one more query that Shutdown waits for (pendingWG), unless
+// shutdown has begun: then it reports false and the caller answers now.
+// Shutdown waits only after taking pendingMu once shutdown has begun, so
+// no query is added while it waits.
+func (s *Server) track() bool {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	s.pendingWG.Add(1)
+	return true
 }
 
 // firePending answers every delayed UDP query now; Shutdown calls it.
@@ -422,6 +445,10 @@ func (s *Server) recoverPanic(w dns.ResponseWriter, r *dns.Msg) {
 	m.SetRcode(r, dns.RcodeServerFailure)
 	w.WriteMsg(m)
 }
+
+// errShuttingDown is why a query arriving during shutdown is not
+// forwarded.
+var errShuttingDown = errors.New("dnsfault is shutting down")
 
 // sleep waits d, or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) {

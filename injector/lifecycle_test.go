@@ -22,59 +22,46 @@ func TestMain(m *testing.M) {
 }
 
 func TestShutdownAnswersQueriesInFlight(t *testing.T) {
-	sc, err := scenarios.Parse("held.yaml", []byte("version: 1\nupstream: none\nrules: [{match: {names: [held.test]}, action: servfail, delay: 1h}]\n"), scenarios.Options{})
-	require.NoError(t, err)
-	srv, err := injector.New(injector.Config{Listen: "127.0.0.1:0"}, sc)
-	require.NoError(t, err)
-	require.NoError(t, srv.Start())
-
-	answers := make(chan *dns.Msg, 2)
-	for _, network := range []string{"udp", "tcp"} {
-		go func() {
-			resp, _, _ := dnstest.Exchange(srv.Addr(), network, dnstest.Query("held.test.", dns.TypeA), 10*time.Second)
-			answers <- resp
-		}()
-	}
-	require.Eventually(t, func() bool { return srv.InFlight() == 2 }, 5*time.Second, time.Millisecond, "both queries are held")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(t, srv.Shutdown(ctx))
-	for range 2 {
-		resp := <-answers
-		require.NotNil(t, resp, "a held query was answered, not cut off")
-		assert.Equal(t, dns.RcodeServerFailure, resp.Rcode)
-	}
-	assert.Zero(t, srv.InFlight())
-	assert.NoError(t, srv.Shutdown(ctx), "a second Shutdown is harmless")
-}
-
-func TestShutdownAnswersForwardedQueriesInFlight(t *testing.T) {
 	up := dnstest.Start(t, dnstest.Silent)
-	sc, err := scenarios.Parse("fwd.yaml", []byte("version: 1\n"), scenarios.Options{})
-	require.NoError(t, err)
-	srv, err := injector.New(injector.Config{Listen: "127.0.0.1:0", Upstream: []string{up.Addr}, UpstreamTimeout: time.Hour}, sc)
-	require.NoError(t, err)
-	require.NoError(t, srv.Start())
+	for _, tc := range []struct {
+		desc, scenario, name string
+		cfg                  injector.Config
+		waiting              func(*injector.Server) bool
+	}{
+		{"held by a delay", "version: 1\nupstream: none\nrules: [{match: {names: [held.test]}, action: servfail, delay: 1h}]\n", "held.test.",
+			injector.Config{}, func(srv *injector.Server) bool { return srv.InFlight() == 2 }},
+		{"waiting on a silent upstream", "version: 1\n", "waiting.test.",
+			injector.Config{Upstream: []string{up.Addr}, UpstreamTimeout: time.Hour}, func(*injector.Server) bool { return len(up.Received()) == 2 }},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			sc, err := scenarios.Parse("inflight.yaml", []byte(tc.scenario), scenarios.Options{})
+			require.NoError(t, err)
+			tc.cfg.Listen = "127.0.0.1:0"
+			srv, err := injector.New(tc.cfg, sc)
+			require.NoError(t, err)
+			require.NoError(t, srv.Start())
 
-	answers := make(chan *dns.Msg, 2)
-	for _, network := range []string{"udp", "tcp"} {
-		go func() {
-			resp, _, _ := dnstest.Exchange(srv.Addr(), network, dnstest.Query("waiting.test.", dns.TypeA), 10*time.Second)
-			answers <- resp
-		}()
-	}
-	require.Eventually(t, func() bool { return len(up.Received()) == 2 }, 5*time.Second, time.Millisecond, "both queries wait on the upstream")
+			answers := make(chan *dns.Msg, 2)
+			for _, network := range []string{"udp", "tcp"} {
+				go func() {
+					resp, _, _ := dnstest.Exchange(srv.Addr(), network, dnstest.Query(tc.name, dns.TypeA), 10*time.Second)
+					answers <- resp
+				}()
+			}
+			require.Eventually(t, func() bool { return tc.waiting(srv) }, 5*time.Second, time.Millisecond, "both queries wait")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(t, srv.Shutdown(ctx))
-	for range 2 {
-		resp := <-answers
-		require.NotNil(t, resp, "a forwarded query was answered, not cut off")
-		assert.Equal(t, dns.RcodeServerFailure, resp.Rcode)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			require.NoError(t, srv.Shutdown(ctx))
+			for range 2 {
+				resp := <-answers
+				require.NotNil(t, resp, "a query in flight was answered, not cut off")
+				assert.Equal(t, dns.RcodeServerFailure, resp.Rcode)
+			}
+			assert.Zero(t, srv.InFlight())
+			assert.NoError(t, srv.Shutdown(ctx), "a second Shutdown is harmless")
+		})
 	}
-	assert.Zero(t, srv.InFlight())
 }
 
 func TestJitterSpreadsTheDelay(t *testing.T) {

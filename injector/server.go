@@ -117,7 +117,8 @@ type Server struct {
 
 	prepackedHits atomic.Uint64 // queries answered by ServeRaw
 
-	// pending are the delayed UDP queries waiting for their timers.
+	// pending are the delayed UDP queries waiting for their timers;
+	// pendingWG counts them and the forwarded UDP queries in flight.
 	pendingMu sync.Mutex
 	pending   map[*pendingAnswer]struct{}
 	pendingWG sync.WaitGroup
@@ -274,17 +275,17 @@ func (s *Server) Seed() int64 { return int64(s.state.Load().plan.seed) }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.cancel()
-		// Answer the delayed UDP queries while the socket is still open.
+		// Answer the delayed UDP queries while the socket is still open;
+		// queries waiting on an upstream fail now and are answered
+		// SERVFAIL. Wait for both (pendingWG) before closing the sockets.
 		s.firePending()
+		s.mux.Close()
 		answered := make(chan struct{})
 		go func() { s.pendingWG.Wait(); close(answered) }()
 		select {
 		case <-answered:
 		case <-ctx.Done():
 		}
-		// Queries waiting on an upstream fail now, and are answered
-		// SERVFAIL while the socket is still open.
-		s.mux.Close()
 		var errs []error
 		if s.batch != nil {
 			errs = append(errs, s.batch.Close())

@@ -117,6 +117,12 @@ func (p *Pool) ForwardAsync(ctx context.Context, query *dns.Msg, done func(*dns.
 			done(resp, nil)
 			return
 		}
+		if err != nil && (len(p.Addrs) == 1 || ctx.Err() != nil || errors.Is(err, ErrClosed)) {
+			// Nothing left to try: answer now, on this goroutine, so a
+			// closing Mux has answered every query when Close returns.
+			done(nil, fmt.Errorf("%s: %w", p.Addrs[0], err))
+			return
+		}
 		go func() {
 			ctx, cancel := context.WithTimeout(ctx, p.Timeout-time.Since(began))
 			defer cancel()
@@ -124,14 +130,9 @@ func (p *Pool) ForwardAsync(ctx context.Context, query *dns.Msg, done func(*dns.
 				done(p.forwardFrom(ctx, query, out, true, 0))
 				return
 			}
-			err = fmt.Errorf("%s: %w", p.Addrs[0], err)
-			if len(p.Addrs) == 1 || ctx.Err() != nil {
-				done(nil, err)
-				return
-			}
 			resp, next := p.forwardFrom(ctx, query, out, false, 1)
 			if next != nil {
-				next = errors.Join(err, next)
+				next = errors.Join(fmt.Errorf("%s: %w", p.Addrs[0], err), next)
 			}
 			done(resp, next)
 		}()
