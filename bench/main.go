@@ -110,7 +110,7 @@ func main() {
 			chosen = append(chosen, c)
 		}
 	}
-	qps := map[string][]float64{}
+	qps, means, p99s := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
 	var results []result
 	for round := 1; round <= *runs; round++ {
 		for _, c := range chosen {
@@ -120,12 +120,14 @@ func main() {
 				continue
 			}
 			q, command := throughput(addr, dir)
+			mean, p99 := latency(addr, dir)
 			qps[c.name] = append(qps[c.name], q)
-			log.Printf("round %d (%s) %-60s %8.0f q/s", round, c.name, c.what, q)
+			means[c.name] = append(means[c.name], mean)
+			p99s[c.name] = append(p99s[c.name], p99)
+			log.Printf("round %d (%s) %-60s %8.0f q/s  mean %.3f ms  p99 %.3f ms", round, c.name, c.what, q, mean, p99)
 			if round == *runs {
-				r := result{config: c, qps: median(qps[c.name]), command: command}
-				r.meanMs, r.p99Ms = latency(addr, dir)
-				results = append(results, r)
+				results = append(results, result{config: c, qps: median(qps[c.name]),
+					meanMs: median(means[c.name]), p99Ms: median(p99s[c.name]), command: command})
 			}
 			stopAll()
 		}
@@ -450,7 +452,7 @@ func table(results []result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmarks\n\nMeasured by `make bench` on %s: %d cores (%s), %s, dnsperf.\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpu, runtime.Version())
 	fmt.Fprintf(&b, "Each server runs pinned to core 0 (Go servers with GOMAXPROCS=1), dnsperf to core 1, against %d names under one zone, one server at a time.\n", names)
-	fmt.Fprintf(&b, "Throughput: the median of %d runs of %d s with dnsperf bounded at %d q/s, in rounds (each configuration once per round, each run on a fresh server). Latency: one run of 4 s at a fixed %d q/s, from dnsperf's per-response times.\n", *runs, *seconds, *rate, *latencyRate)
+	fmt.Fprintf(&b, "Throughput: the median of %d runs of %d s with dnsperf bounded at %d q/s, in rounds (each configuration once per round, each run on a fresh server). Latency: after each throughput run, 4 s at a fixed %d q/s, from dnsperf's per-response times; the medians of the runs' mean and p99.\n", *runs, *seconds, *rate, *latencyRate)
 	fmt.Fprintf(&b, "Ratios are against (a), measured in the same run.\n\n")
 	fmt.Fprintf(&b, "| | server | queries/s | vs (a) | mean latency | p99 latency | p99 vs (a) |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
