@@ -161,13 +161,31 @@ func selected(part string) bool {
 	return *only == "" || slices.Contains(strings.Split(*only, ","), part)
 }
 
-// startDnsfault runs dnsfault pinned with a scenario and returns its DNS
-// and control addresses.
+// startDnsfault runs dnsfault pinned with a scenario, waits until its
+// control API answers, and returns its DNS and control addresses.
 func startDnsfault(bin, scenario string, extra ...string) (*exec.Cmd, string, string) {
 	port, ctl := freePort(), freePort()
 	addr, ctlAddr := fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", ctl)
 	cmd := pinned(bin, append([]string{"serve", "-s", scenario, "--listen", addr, "--control", ctlAddr, "--rate-limit", "0"}, extra...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	must(cmd.Start())
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) { // polling a process we started
+		if resp, err := http.Get("http://" + ctlAddr + "/metrics"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case <-exited:
+			log.Fatalf("dnsfault did not start: %s", stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			log.Fatalf("dnsfault's control API never answered: %s", stderr.String())
+		}
+	}
 	return cmd, addr, ctlAddr
 }
 
@@ -176,7 +194,7 @@ func delayAccuracy(bin, dir string) string {
 	scenario := filepath.Join(dir, "delay.yaml")
 	must(os.WriteFile(scenario, []byte("version: 1\nupstream: none\nzones: [{origin: bench.test., file: bench.test.zone}]\nrules: [{match: {names: [\"*.bench.test\"]}, action: pass, delay: 50ms}]\n"), 0o644))
 	cmd, addr, _ := startDnsfault(bin, scenario)
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer cmd.Process.Kill()
 	waitReadyFor(addr, 2*time.Second)
 	host, port, _ := net.SplitHostPort(addr)
 	o, err := exec.Command("taskset", "-c", "1", "dnsperf", "-s", host, "-p", port, "-d", filepath.Join(dir, "queries"), "-l", "10", "-Q", "2000", "-q", "2000", "-t", "2", "-v").CombinedOutput()
@@ -196,8 +214,7 @@ func heldQueries(bin, dir string) string {
 	scenario := filepath.Join(dir, "held.yaml")
 	must(os.WriteFile(scenario, []byte("version: 1\nupstream: none\nzones: [{origin: bench.test., file: bench.test.zone}]\nrules: [{match: {names: [\"*.bench.test\"]}, action: pass, delay: 10s}]\n"), 0o644))
 	cmd, addr, ctl := startDnsfault(bin, scenario)
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	time.Sleep(500 * time.Millisecond) // the server starts; a probe would be held for 10 s
+	defer cmd.Process.Kill()
 	idle := processFigures(ctl)
 	// 100 sockets send 500 queries each, paced over about 2 s, and read
 	// their answers once the delay is over.
