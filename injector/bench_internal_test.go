@@ -86,13 +86,14 @@ func BenchmarkServeDNS(b *testing.B) {
 		// prepacked answer when the zones answer and no rule applies.
 		b.Run(tc.desc+", raw", func(b *testing.B) {
 			from := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
-			srv.ServeDNS(&batchWriter{packWriter{remote: from}}, q) // the first, packed and kept
+			w := &batchWriter{packWriter{remote: from}}
+			srv.ServeDNS(w, q) // the first, packed and kept
 			query, _ := q.Pack()
 			out := make([]byte, 2048)
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				if srv.ServeRaw(query, from, out) == 0 {
-					srv.ServeDNS(&batchWriter{packWriter{remote: from}}, q)
+					srv.ServeDNS(w, q)
 				}
 			}
 		})
