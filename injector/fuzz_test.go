@@ -1,7 +1,6 @@
 package injector_test
 
 import (
-	"context"
 	"encoding/binary"
 	"io"
 	"net"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/injector/dnstest"
-	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // fuzzScenario answers from a zone and injects every fault that replies
@@ -133,17 +131,7 @@ func (p *prober) tcp(t *testing.T, packet []byte) {
 }
 
 func startFuzzServer(t testing.TB) *injector.Server {
-	sc, err := scenarios.Parse("fuzz.yaml", []byte(fuzzScenario), scenarios.Options{})
-	require.NoError(t, err)
-	srv, err := injector.New(injector.Config{Listen: "127.0.0.1:0", ForwardRate: -1}, sc)
-	require.NoError(t, err)
-	require.NoError(t, srv.Start())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return srv
+	return start(t, fuzzScenario, injector.Config{ForwardRate: -1})
 }
 
 // validQueries seed the fuzzers with well-formed queries for every rule.
