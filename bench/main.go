@@ -93,6 +93,8 @@ func main() {
 			return pinnedTool("dnsmasq", "-k", "-R", "-h", "-u", "root", "--pid-file=", "--bind-interfaces", "--listen-address=127.0.0.1",
 				fmt.Sprintf("--port=%d", port), "--addn-hosts="+filepath.Join(dir, "hosts"), "--cache-size=10000", "--log-facility=/dev/null")
 		}, ""},
+		{"f3", "dnsmasq forwarding everything to (a), no cache, (a) on its core", dnsmasqForwarding, "0"},
+		{"f4", "dnsmasq forwarding everything to (a), no cache, (a) on dnsperf's core", dnsmasqForwarding, "1"},
 		{"f2", "unbound, names as local-data", func(dir string, port int, _ string) (*exec.Cmd, error) {
 			conf := filepath.Join(dir, "unbound.conf")
 			must(os.WriteFile(conf, []byte(unboundConf(dir, port)), 0o644))
@@ -145,6 +147,14 @@ func main() {
 	report += howItGetsThere
 	must(os.WriteFile(*out, []byte(report), 0o644))
 	log.Printf("wrote %s", *out)
+}
+
+// dnsmasqForwarding runs dnsmasq as a forwarder to refAddr with no cache:
+// a peer for (e), paying the same two hops per query.
+func dnsmasqForwarding(_ string, port int, refAddr string) (*exec.Cmd, error) {
+	host, refPort, _ := net.SplitHostPort(refAddr)
+	return pinnedTool("dnsmasq", "-k", "-R", "-h", "-u", "root", "--pid-file=", "--bind-interfaces", "--listen-address=127.0.0.1",
+		fmt.Sprintf("--port=%d", port), "--cache-size=0", "--server="+host+"#"+refPort, "--log-facility=/dev/null")
 }
 
 // stop ends a server the way a user would, so it can write its profile,
@@ -500,7 +510,8 @@ const howItGetsThere = `
   matched by ID and question, and no goroutine waits for each; queries
   to the upstream and the answers to clients go out in batches too.
   With the upstream on dnsfault's own core, (e) pays for both servers
-  on one core: the upstream alone uses about 0.4 of it.
+  on one core, the upstream's share included; (f3) and (f4) are dnsmasq
+  forwarding the same way, with no cache, as a peer for (e) and (e1).
 - Delayed UDP queries wait on a timer, not in a goroutine: about 1 KiB
   each while held.
 - Every server here, dnsperf included, asks for 4 MiB socket buffers
@@ -539,6 +550,8 @@ func targets(results []result) string {
 	row("(d) >= 0.9 x (a)", "d", "a", 0.9)
 	row("(e) >= 0.6 x (a), upstream on dnsfault's core", "e", "a", 0.6)
 	row("(e) >= 0.6 x (a), upstream on dnsperf's core", "e1", "a", 0.6)
+	row("(e) against dnsmasq forwarding, upstream on the server's core: (e) / (f3)", "e", "f3", 1)
+	row("(e) against dnsmasq forwarding, upstream on dnsperf's core: (e1) / (f4)", "e1", "f4", 1)
 	row("(b) ahead of dnsmasq: (b) / (f1)", "b", "f1", 1)
 	row("(b) against unbound: (b) / (f2)", "b", "f2", 1)
 	return b.String()
