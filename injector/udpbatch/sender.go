@@ -15,7 +15,7 @@ import (
 // queue while the goroutine waits its turn, and goes out in a few
 // sendmmsg calls. Close sends what is queued and stops.
 type Sender struct {
-	pc   batchConn
+	pc   BatchConn
 	mu   sync.Mutex
 	out  []ipv4.Message // to send
 	open bool           // false once Close has begun
@@ -26,14 +26,14 @@ type Sender struct {
 
 // NewSender starts a Sender on conn.
 func NewSender(conn *net.UDPConn) *Sender {
-	s := &Sender{pc: packetConn(conn), open: true, wake: make(chan struct{}, 1),
+	s := &Sender{pc: NewBatchConn(conn), open: true, wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go s.run()
 	return s
 }
 
-// packetConn is conn as x/net sees it, to read and write in batches.
-func packetConn(conn *net.UDPConn) batchConn {
+// NewBatchConn is conn as x/net sees it, to read and write in batches.
+func NewBatchConn(conn *net.UDPConn) BatchConn {
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
 		return ipv6.NewPacketConn(conn)
 	}
@@ -99,7 +99,7 @@ func (s *Sender) run() {
 
 // sendAll sends ms with sendmmsg. It stops at the first datagram it
 // cannot send; that one is skipped and the rest sent.
-func sendAll(pc batchConn, ms []ipv4.Message) {
+func sendAll(pc BatchConn, ms []ipv4.Message) {
 	for len(ms) > 0 {
 		n, err := pc.WriteBatch(ms, 0)
 		if err != nil && n <= 0 {

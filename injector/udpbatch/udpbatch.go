@@ -35,8 +35,9 @@ const readSize = 4096
 // handler) is packed into a buffer of its own.
 const answerRoom = 2048
 
-// batchConn is what ipv4.PacketConn and ipv6.PacketConn have in common.
-type batchConn interface {
+// BatchConn is what ipv4.PacketConn and ipv6.PacketConn have in common:
+// reading and writing datagrams in batches.
+type BatchConn interface {
 	ReadBatch(ms []ipv4.Message, flags int) (int, error)
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
@@ -65,7 +66,7 @@ type RawHandler interface {
 // Server serves one UDP socket in batches.
 type Server struct {
 	conn    *net.UDPConn
-	pc      batchConn
+	pc      BatchConn
 	handler dns.Handler
 	raw     RawHandler // nil when handler is not one
 	wg      sync.WaitGroup
@@ -99,7 +100,7 @@ func CanServe(conn net.PacketConn) bool {
 // and handing each query to h. It returns at once; Close stops them.
 func Serve(conn *net.UDPConn, h dns.Handler, workers int) *Server {
 	s := &Server{conn: conn, handler: h, spare: make(chan *worker), closing: make(chan struct{})}
-	s.pc = packetConn(conn)
+	s.pc = NewBatchConn(conn)
 	s.raw, _ = h.(RawHandler)
 	s.late = NewSender(conn)
 	for range max(workers, 1) {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 
 	"github.com/dnsfault/dnsfault/injector/udpbatch"
 )
@@ -144,11 +143,9 @@ func (m *Mux) socket(addr string) (*muxSocket, error) {
 
 // muxSocket is one connected UDP socket and the queries waiting on it.
 type muxSocket struct {
-	conn  *net.UDPConn
-	out   *udpbatch.Sender // queries go out in batches
-	batch interface {
-		ReadBatch([]ipv4.Message, int) (int, error)
-	}
+	conn    *net.UDPConn
+	out     *udpbatch.Sender // queries go out in batches
+	batch   udpbatch.BatchConn // answers are read in batches
 	mu      sync.Mutex
 	waiting map[uint16]*call // nil once closed
 	done    chan struct{}    // closed when the reader ends
@@ -167,12 +164,8 @@ type result struct {
 }
 
 func newMuxSocket(conn *net.UDPConn) *muxSocket {
-	s := &muxSocket{conn: conn, out: udpbatch.NewSender(conn), waiting: map[uint16]*call{}, done: make(chan struct{})}
-	if a, ok := conn.RemoteAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
-		s.batch = ipv6.NewPacketConn(conn)
-	} else {
-		s.batch = ipv4.NewPacketConn(conn)
-	}
+	s := &muxSocket{conn: conn, out: udpbatch.NewSender(conn), batch: udpbatch.NewBatchConn(conn),
+		waiting: map[uint16]*call{}, done: make(chan struct{})}
 	go s.read()
 	return s
 }
