@@ -144,7 +144,7 @@ func (m *Mux) socket(addr string) (*muxSocket, error) {
 // muxSocket is one connected UDP socket and the queries waiting on it.
 type muxSocket struct {
 	conn    *net.UDPConn
-	out     *udpbatch.Sender // queries go out in batches
+	out     *udpbatch.Sender   // queries go out in batches
 	batch   udpbatch.BatchConn // answers are read in batches
 	mu      sync.Mutex
 	waiting map[uint16]*call // nil once closed
