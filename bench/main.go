@@ -90,8 +90,7 @@ func main() {
 		{"e", "dnsfault forwarding everything to (a), (a) on dnsfault's core", dnsfault("--upstream", "REF", "-s", "DIR/forward.yaml"), "0"},
 		{"e1", "dnsfault forwarding everything to (a), (a) on dnsperf's core", dnsfault("--upstream", "REF", "-s", "DIR/forward.yaml"), "1"},
 		{"f1", "dnsmasq, names from a hosts file", func(dir string, port int, _ string) (*exec.Cmd, error) {
-			return pinnedTool("dnsmasq", "-k", "-R", "-h", "-u", "root", "--pid-file=", "--bind-interfaces", "--listen-address=127.0.0.1",
-				fmt.Sprintf("--port=%d", port), "--addn-hosts="+filepath.Join(dir, "hosts"), "--cache-size=10000", "--log-facility=/dev/null")
+			return dnsmasq(port, "--addn-hosts="+filepath.Join(dir, "hosts"), "--cache-size=10000")
 		}, ""},
 		{"f3", "dnsmasq forwarding everything to (a), no cache, (a) on its core", dnsmasqForwarding, "0"},
 		{"f4", "dnsmasq forwarding everything to (a), no cache, (a) on dnsperf's core", dnsmasqForwarding, "1"},
@@ -107,9 +106,16 @@ func main() {
 	// Rounds: every configuration runs once per round, so a drift of the
 	// machine over the minutes of a run weighs on all of them alike.
 	var chosen []config
+	known := []string{"delay", "held"}
 	for _, c := range configs {
+		known = append(known, c.name)
 		if selected(c.name) {
 			chosen = append(chosen, c)
+		}
+	}
+	for _, part := range strings.Split(*only, ",") {
+		if *only != "" && !slices.Contains(known, part) {
+			log.Fatalf("-only: no part %q; the parts are %s", part, strings.Join(known, ", "))
 		}
 	}
 	qps, means, p99s := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
@@ -149,12 +155,18 @@ func main() {
 	log.Printf("wrote %s", *out)
 }
 
+// dnsmasq runs dnsmasq pinned in the foreground on 127.0.0.1:port, with
+// no resolv.conf, no /etc/hosts and no log, plus args.
+func dnsmasq(port int, args ...string) (*exec.Cmd, error) {
+	return pinnedTool("dnsmasq", append([]string{"-k", "-R", "-h", "-u", "root", "--pid-file=", "--bind-interfaces",
+		"--listen-address=127.0.0.1", fmt.Sprintf("--port=%d", port), "--log-facility=/dev/null"}, args...)...)
+}
+
 // dnsmasqForwarding runs dnsmasq as a forwarder to refAddr with no cache:
 // a peer for (e), paying the same two hops per query.
 func dnsmasqForwarding(_ string, port int, refAddr string) (*exec.Cmd, error) {
 	host, refPort, _ := net.SplitHostPort(refAddr)
-	return pinnedTool("dnsmasq", "-k", "-R", "-h", "-u", "root", "--pid-file=", "--bind-interfaces", "--listen-address=127.0.0.1",
-		fmt.Sprintf("--port=%d", port), "--cache-size=0", "--server="+host+"#"+refPort, "--log-facility=/dev/null")
+	return dnsmasq(port, "--cache-size=0", "--server="+host+"#"+refPort)
 }
 
 // stop ends a server the way a user would, so it can write its profile,

@@ -73,7 +73,7 @@ func (s *Server) answerAsync(w dns.ResponseWriter, q *query, v verdict, arrived,
 		s.respond(w, q, &v, arrived, began)
 		// The zones' answers (AA) are the same for the next such query:
 		// ServeRaw sends them without this path.
-		if m.Authoritative && s.queryLog == nil && s.cfg.Observe == nil {
+		if m.Authoritative && s.prepacks() {
 			v.async.prepacked.keep(q.req.Msg, m, q.req.Name, udpSize(q.opt))
 		}
 		return

@@ -169,8 +169,8 @@ func (s *Server) ServeRaw(query []byte, from net.Addr, out []byte) (n int) {
 			n = 0
 		}
 	}()
-	if s.queryLog != nil || s.cfg.Observe != nil {
-		return 0 // they want every query's full event
+	if !s.prepacks() {
+		return 0
 	}
 	var buf [256 + 7]byte
 	q, ok := readQuestion(query, buf[:])
@@ -218,6 +218,10 @@ func (s *Server) ServeRaw(query []byte, from net.Addr, out []byte) (n int) {
 	s.prepackedHits.Add(1)
 	return n
 }
+
+// prepacks reports whether answers may be prepacked: not when a query log
+// or an observer wants every query's full event.
+func (s *Server) prepacks() bool { return s.queryLog == nil && s.cfg.Observe == nil }
 
 // anyRule stops the matcher at the first rule whose conditions a query
 // meets, whatever its probability.
