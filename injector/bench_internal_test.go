@@ -92,7 +92,7 @@ func BenchmarkServeDNS(b *testing.B) {
 			out := make([]byte, 2048)
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if srv.ServeRaw(query, from, out) == 0 {
+				if srv.ServeRaw(query, from.AddrPort(), out) == 0 {
 					srv.ServeDNS(w, q)
 				}
 			}

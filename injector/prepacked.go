@@ -2,7 +2,7 @@ package injector
 
 import (
 	"encoding/binary"
-	"net"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -160,7 +160,7 @@ func keyOf(r *dns.Msg, buf []byte) ([]byte, bool) {
 // can take it, writing the answer into out; it returns the answer's
 // length, or 0 to have the query served the full way. It implements
 // udpbatch.RawHandler.
-func (s *Server) ServeRaw(query []byte, from net.Addr, out []byte) (n int) {
+func (s *Server) ServeRaw(query []byte, from netip.AddrPort, out []byte) (n int) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.metrics.panics.Inc()
@@ -186,11 +186,7 @@ func (s *Server) ServeRaw(query []byte, from net.Addr, out []byte) (n int) {
 	if a == nil || len(a.wire) > q.size || len(a.wire) > len(out) {
 		return 0
 	}
-	udp, ok := from.(*net.UDPAddr)
-	if !ok {
-		return 0
-	}
-	client := udp.AddrPort().Addr().Unmap()
+	client := from.Addr().Unmap()
 	if len(s.cfg.Allow) > 0 && !allowed(s.cfg.Allow, client) {
 		return 0
 	}

@@ -226,7 +226,11 @@ func (s *Server) Start() error {
 	servers := []*dns.Server{s.tcp}
 	if udpbatch.CanServe(pc) {
 		// One reader per core: more only contend for the same socket.
-		s.batch = udpbatch.Serve(pc.(*net.UDPConn), s, runtime.GOMAXPROCS(0))
+		if s.batch, err = udpbatch.Serve(pc.(*net.UDPConn), s, runtime.GOMAXPROCS(0)); err != nil {
+			pc.Close()
+			ln.Close()
+			return fmt.Errorf("serving udp on %s: %w", s.addr, err)
+		}
 	} else {
 		s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: dns.MaxMsgSize}
 		servers = append(servers, s.udp)

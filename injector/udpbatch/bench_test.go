@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector/udpbatch"
 )
@@ -28,7 +29,8 @@ func BenchmarkUDP(b *testing.B) {
 			return func() { srv.Shutdown() }
 		}},
 		{"batch", func(conn *net.UDPConn) func() {
-			s := udpbatch.Serve(conn, dns.HandlerFunc(echoA), 1)
+			s, err := udpbatch.Serve(conn, dns.HandlerFunc(echoA), 1)
+			require.NoError(b, err)
 			return func() { s.Close() }
 		}},
 	} {

@@ -2,10 +2,8 @@ package udpbatch
 
 import (
 	"net"
+	"net/netip"
 	"sync"
-
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // Sender sends datagrams on one socket in batches, from a goroutine of its
@@ -15,41 +13,38 @@ import (
 // queue while the goroutine waits its turn, and goes out in a few
 // sendmmsg calls. Close sends what is queued and stops.
 type Sender struct {
-	pc   BatchConn
+	conn *Conn
 	mu   sync.Mutex
-	out  []ipv4.Message // to send
-	open bool           // false once Close has begun
-	wake chan struct{}  // a token when out went from empty to not
+	out  []Message     // to send
+	open bool          // false once Close has begun
+	wake chan struct{} // a token when out went from empty to not
 	stop chan struct{}
 	done chan struct{} // closed when the goroutine has stopped
 }
 
 // NewSender starts a Sender on conn.
-func NewSender(conn *net.UDPConn) *Sender {
-	s := &Sender{pc: NewBatchConn(conn), open: true, wake: make(chan struct{}, 1),
+func NewSender(conn *net.UDPConn) (*Sender, error) {
+	c, err := NewConn(conn)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sender{conn: c, open: true, wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go s.run()
-	return s
+	return s, nil
 }
 
-// NewBatchConn is conn as x/net sees it, to read and write in batches.
-func NewBatchConn(conn *net.UDPConn) BatchConn {
-	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
-		return ipv6.NewPacketConn(conn)
-	}
-	return ipv4.NewPacketConn(conn)
-}
-
-// Send queues b, which the Sender now owns, for addr (nil on a connected
-// socket). It reports false after Close: the caller sends it itself.
-func (s *Sender) Send(b []byte, addr net.Addr) bool {
+// Send queues b, which the Sender now owns, for to (the zero AddrPort on
+// a connected socket). It reports false after Close: the caller sends it
+// itself.
+func (s *Sender) Send(b []byte, to netip.AddrPort) bool {
 	s.mu.Lock()
 	if !s.open {
 		s.mu.Unlock()
 		return false
 	}
 	first := len(s.out) == 0
-	s.out = append(s.out, ipv4.Message{Buffers: [][]byte{b}, Addr: addr})
+	s.out = append(s.out, Message{Buf: b, Addr: to})
 	s.mu.Unlock()
 	if first {
 		select {
@@ -74,7 +69,7 @@ func (s *Sender) Close() {
 
 func (s *Sender) run() {
 	defer close(s.done)
-	var sending []ipv4.Message
+	var sending []Message
 	for {
 		stopping := false
 		select {
@@ -87,7 +82,7 @@ func (s *Sender) run() {
 		s.mu.Unlock()
 		for rest := sending; len(rest) > 0; {
 			chunk := rest[:min(len(rest), BatchSize)]
-			sendAll(s.pc, chunk)
+			sendAll(s.conn, chunk)
 			rest = rest[len(chunk):]
 		}
 		clear(sending) // let go of the datagrams and addresses
@@ -97,11 +92,11 @@ func (s *Sender) run() {
 	}
 }
 
-// sendAll sends ms with sendmmsg. It stops at the first datagram it
-// cannot send; that one is skipped and the rest sent.
-func sendAll(pc BatchConn, ms []ipv4.Message) {
+// sendAll sends ms in batches. A datagram that cannot be sent is
+// skipped, and the rest sent.
+func sendAll(c *Conn, ms []Message) {
 	for len(ms) > 0 {
-		n, err := pc.WriteBatch(ms, 0)
+		n, err := c.WriteBatch(ms)
 		if err != nil && n <= 0 {
 			n = 1
 		}

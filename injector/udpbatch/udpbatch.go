@@ -15,12 +15,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/ipv4"
 )
 
 // BatchSize is the most datagrams one system call reads or writes.
@@ -35,11 +35,17 @@ const readSize = 4096
 // handler) is packed into a buffer of its own.
 const answerRoom = 2048
 
-// BatchConn is what ipv4.PacketConn and ipv6.PacketConn have in common:
-// reading and writing datagrams in batches.
-type BatchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+// Message is one datagram of a batch.
+type Message struct {
+	// Buf is the datagram to send, or the room to read one into.
+	Buf []byte
+	// N is the length read.
+	N int
+	// Addr is the peer: where a datagram read came from, or where one
+	// sent goes. The zero value sends to a connected socket's peer.
+	Addr netip.AddrPort
+	// Truncated reports that a datagram read was longer than Buf.
+	Truncated bool
 }
 
 // Detacher is implemented by the writers the server hands its handler.
@@ -60,13 +66,12 @@ type RawHandler interface {
 	// ServeRaw writes the answer to query into out and returns its length,
 	// or returns 0 to have the query unpacked and passed to ServeDNS. It
 	// must not keep query or out.
-	ServeRaw(query []byte, from net.Addr, out []byte) int
+	ServeRaw(query []byte, from netip.AddrPort, out []byte) int
 }
 
 // Server serves one UDP socket in batches.
 type Server struct {
 	conn    *net.UDPConn
-	pc      BatchConn
 	handler dns.Handler
 	raw     RawHandler // nil when handler is not one
 	wg      sync.WaitGroup
@@ -98,16 +103,27 @@ func CanServe(conn net.PacketConn) bool {
 
 // Serve starts workers goroutines (at least one) reading conn in batches
 // and handing each query to h. It returns at once; Close stops them.
-func Serve(conn *net.UDPConn, h dns.Handler, workers int) *Server {
+func Serve(conn *net.UDPConn, h dns.Handler, workers int) (*Server, error) {
 	s := &Server{conn: conn, handler: h, spare: make(chan *worker), closing: make(chan struct{})}
-	s.pc = NewBatchConn(conn)
 	s.raw, _ = h.(RawHandler)
-	s.late = NewSender(conn)
-	for range max(workers, 1) {
-		s.wg.Add(1)
-		go s.run(newWorker(s))
+	wks := make([]*worker, max(workers, 1))
+	for i := range wks {
+		wk, err := newWorker(s)
+		if err != nil {
+			return nil, err
+		}
+		wks[i] = wk
 	}
-	return s
+	late, err := NewSender(conn)
+	if err != nil {
+		return nil, err
+	}
+	s.late = late
+	for _, wk := range wks {
+		s.wg.Add(1)
+		go s.run(wk)
+	}
+	return s, nil
 }
 
 // Close closes the socket and waits for the goroutines reading it to end.
@@ -125,24 +141,29 @@ func (s *Server) Close() error {
 // writer per datagram. One goroutine at a time owns it.
 type worker struct {
 	s       *Server
-	in      []ipv4.Message
-	out     []ipv4.Message
+	conn    *Conn // this worker's view of the socket
+	in      []Message
+	out     []Message
 	writers []*writer
 	answers [][]byte // room for each datagram's answer
 	n, next int      // datagrams read, and the next one to handle
 }
 
-func newWorker(s *Server) *worker {
-	wk := &worker{s: s, in: make([]ipv4.Message, BatchSize), out: make([]ipv4.Message, 0, BatchSize),
+func newWorker(s *Server) (*worker, error) {
+	conn, err := NewConn(s.conn)
+	if err != nil {
+		return nil, err
+	}
+	wk := &worker{s: s, conn: conn, in: make([]Message, BatchSize), out: make([]Message, 0, BatchSize),
 		writers: make([]*writer, BatchSize), answers: make([][]byte, BatchSize)}
 	reads := make([]byte, BatchSize*readSize)
 	answers := make([]byte, BatchSize*answerRoom)
 	for i := range wk.in {
-		wk.in[i].Buffers = [][]byte{reads[i*readSize : (i+1)*readSize]}
+		wk.in[i].Buf = reads[i*readSize : (i+1)*readSize]
 		wk.answers[i] = answers[i*answerRoom : (i+1)*answerRoom]
 		wk.writers[i] = &writer{wk: wk, slot: i}
 	}
-	return wk
+	return wk, nil
 }
 
 // run serves batches until the socket is closed. When a handler on this
@@ -182,7 +203,7 @@ func (s *Server) serveBatches(wk *worker) (handedOff bool) {
 	for {
 		if wk.next == wk.n {
 			wk.flush()
-			n, err := s.pc.ReadBatch(wk.in, 0)
+			n, err := wk.conn.ReadBatch(wk.in)
 			if err != nil {
 				if errors.Is(err, net.ErrClosed) {
 					return false
@@ -204,15 +225,15 @@ func (s *Server) serveBatches(wk *worker) (handedOff bool) {
 func (wk *worker) serve(i int) (handedOff bool) {
 	m := &wk.in[i]
 	w := wk.writers[i]
-	w.addr, w.wrote = m.Addr, false
+	w.peer, w.remote, w.wrote = m.Addr, nil, false
 	if raw := wk.s.raw; raw != nil {
-		if n := raw.ServeRaw(m.Buffers[0][:m.N], m.Addr, wk.answers[i]); n > 0 {
+		if n := raw.ServeRaw(m.Buf[:m.N], m.Addr, wk.answers[i]); n > 0 {
 			w.wrote = true
 			wk.queue(w, wk.answers[i][:n])
 			return false
 		}
 	}
-	req, reject := parse(m.Buffers[0][:m.N])
+	req, reject := parse(m.Buf[:m.N])
 	switch {
 	case reject != nil:
 		w.WriteMsg(reject)
@@ -226,15 +247,14 @@ func (wk *worker) serve(i int) (handedOff bool) {
 
 // flush sends the batch's answers.
 func (wk *worker) flush() {
-	sendAll(wk.s.pc, wk.out)
-	clear(wk.out[:cap(wk.out)]) // let go of the clients' addresses
+	sendAll(wk.conn, wk.out)
+	clear(wk.out[:cap(wk.out)]) // let go of the answers
 	wk.out = wk.out[:0]
 }
 
 // queue adds w's answer b to the batch.
 func (wk *worker) queue(w *writer, b []byte) {
-	w.queued[0] = b
-	wk.out = append(wk.out, ipv4.Message{Buffers: w.queued[:], Addr: w.addr})
+	wk.out = append(wk.out, Message{Buf: b, Addr: w.peer})
 }
 
 // detach gives writer w's datagram up: a new writer takes its place for

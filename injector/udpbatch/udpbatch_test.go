@@ -22,7 +22,8 @@ func serve(t *testing.T, h dns.HandlerFunc, workers int) string {
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
 	require.True(t, udpbatch.CanServe(conn))
-	s := udpbatch.Serve(conn, h, workers)
+	s, err := udpbatch.Serve(conn, h, workers)
+	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return conn.LocalAddr().String()
 }
@@ -210,7 +211,8 @@ func TestIPv6Loopback(t *testing.T) {
 	if err != nil {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
-	s := udpbatch.Serve(conn, dns.HandlerFunc(echoA), 1)
+	s, err := udpbatch.Serve(conn, dns.HandlerFunc(echoA), 1)
+	require.NoError(t, err)
 	defer s.Close()
 	c, err := net.Dial("udp", conn.LocalAddr().String())
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package udpbatch
 
 import (
 	"net"
+	"net/netip"
 
 	"github.com/miekg/dns"
 )
@@ -12,9 +13,9 @@ import (
 type writer struct {
 	wk     *worker // nil once detached
 	slot   int
-	addr   net.Addr
-	queued [1][]byte // the answer in the batch, as sendmmsg wants it
-	wrote  bool      // an answer is in the batch already
+	peer   netip.AddrPort
+	remote net.Addr // peer as RemoteAddr gives it, made when first asked for
+	wrote  bool     // an answer is in the batch already
 
 	late      *Sender      // set when detached
 	conn      *net.UDPConn // set when detached
@@ -33,7 +34,7 @@ func (w *writer) WriteMsg(m *dns.Msg) error {
 		if err != nil {
 			return err
 		}
-		if w.late != nil && w.late.Send(b, w.addr) {
+		if w.late != nil && w.late.Send(b, w.peer) {
 			return nil
 		}
 		_, err = w.Write(b)
@@ -55,7 +56,7 @@ func (w *writer) Write(b []byte) (int, error) {
 		if w.wk != nil {
 			conn = w.wk.s.conn
 		}
-		return conn.WriteTo(b, w.addr)
+		return conn.WriteToUDPAddrPort(b, w.peer)
 	}
 	room := w.wk.answers[w.slot]
 	if len(b) <= len(room) {
@@ -96,7 +97,12 @@ func (w *writer) LocalAddr() net.Addr {
 }
 
 // RemoteAddr implements dns.ResponseWriter.
-func (w *writer) RemoteAddr() net.Addr { return w.addr }
+func (w *writer) RemoteAddr() net.Addr {
+	if w.remote == nil {
+		w.remote = net.UDPAddrFromAddrPort(w.peer)
+	}
+	return w.remote
+}
 
 // Close implements dns.ResponseWriter; there is no connection to close.
 func (w *writer) Close() error { return nil }

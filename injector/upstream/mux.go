@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/ipv4"
 
 	"github.com/dnsfault/dnsfault/injector/udpbatch"
 )
@@ -86,7 +85,7 @@ func (m *Mux) Send(addr string, query *dns.Msg, timeout time.Duration, done func
 		return
 	}
 	b, err := query.Pack()
-	if err == nil && !s.out.Send(b, nil) {
+	if err == nil && !s.out.Send(b, netip.AddrPort{}) {
 		err = ErrClosed
 	}
 	if err != nil && s.take(query.Id, c) {
@@ -136,7 +135,11 @@ func (m *Mux) socket(addr string) (*muxSocket, error) {
 	// Answers come back in bursts as large as the bursts of queries; the
 	// default buffer overflows at a few thousand queries a second.
 	udp.SetReadBuffer(readBuffer)
-	s := newMuxSocket(udp)
+	s, err := newMuxSocket(udp)
+	if err != nil {
+		udp.Close()
+		return nil, err
+	}
 	socks[i] = s
 	return s, nil
 }
@@ -144,8 +147,8 @@ func (m *Mux) socket(addr string) (*muxSocket, error) {
 // muxSocket is one connected UDP socket and the queries waiting on it.
 type muxSocket struct {
 	conn    *net.UDPConn
-	out     *udpbatch.Sender   // queries go out in batches
-	batch   udpbatch.BatchConn // answers are read in batches
+	out     *udpbatch.Sender // queries go out in batches
+	in      *udpbatch.Conn   // answers are read in batches
 	mu      sync.Mutex
 	waiting map[uint16]*call // nil once closed
 	done    chan struct{}    // closed when the reader ends
@@ -163,11 +166,18 @@ type result struct {
 	err error
 }
 
-func newMuxSocket(conn *net.UDPConn) *muxSocket {
-	s := &muxSocket{conn: conn, out: udpbatch.NewSender(conn), batch: udpbatch.NewBatchConn(conn),
-		waiting: map[uint16]*call{}, done: make(chan struct{})}
+func newMuxSocket(conn *net.UDPConn) (*muxSocket, error) {
+	in, err := udpbatch.NewConn(conn)
+	if err != nil {
+		return nil, err
+	}
+	out, err := udpbatch.NewSender(conn)
+	if err != nil {
+		return nil, err
+	}
+	s := &muxSocket{conn: conn, out: out, in: in, waiting: map[uint16]*call{}, done: make(chan struct{})}
 	go s.read()
-	return s
+	return s, nil
 }
 
 // register gives query an ID no other query on the socket has, records c
@@ -239,13 +249,13 @@ func (s *muxSocket) deliver(b []byte, cut bool) {
 // read reads answers in batches until the socket is closed.
 func (s *muxSocket) read() {
 	defer close(s.done)
-	ms := make([]ipv4.Message, muxBatch)
+	ms := make([]udpbatch.Message, muxBatch)
 	room := make([]byte, muxBatch*muxReadSize)
 	for i := range ms {
-		ms[i].Buffers = [][]byte{room[i*muxReadSize : (i+1)*muxReadSize]}
+		ms[i].Buf = room[i*muxReadSize : (i+1)*muxReadSize]
 	}
 	for {
-		n, err := s.batch.ReadBatch(ms, 0)
+		n, err := s.in.ReadBatch(ms)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				s.fail(ErrClosed)
@@ -257,7 +267,7 @@ func (s *muxSocket) read() {
 			continue
 		}
 		for _, m := range ms[:n] {
-			s.deliver(m.Buffers[0][:m.N], m.Flags&syscall.MSG_TRUNC != 0)
+			s.deliver(m.Buf[:m.N], m.Truncated)
 		}
 	}
 }
