@@ -74,7 +74,7 @@ func (s *Server) answerAsync(w dns.ResponseWriter, q *query, v verdict, arrived,
 		// The zones' answers (AA) are the same for the next such query:
 		// ServeRaw sends them without this path.
 		if m.Authoritative && s.prepacks() {
-			v.async.prepacked.keep(q.req.Msg, m, q.req.Name, udpSize(q.opt))
+			v.async.prepacked.keep(q.req.Msg, m, q.req.Name, udpSize(q.opt), &s.live)
 		}
 		return
 	}

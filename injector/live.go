@@ -35,6 +35,9 @@ func actionNames() []string {
 	return out
 }
 
+// The outcomes every query may have, by their index in Outcomes.
+const outcomeNormal, outcomeUpstreamFailure = 0, 1
+
 var outcomeIndex = func() map[string]int {
 	m := map[string]int{}
 	for i, o := range Outcomes {
@@ -62,17 +65,21 @@ type live struct {
 	latest []LatestQuery // ring, newest last
 }
 
-func (l *live) observe(ev *Event) {
-	outcome := "normal"
+func (l *live) observe(ev *Event) { l.observeNamed(ev, l.nameCounter(ev.Name)) }
+
+// observeNamed counts ev, whose name's counter is c (nil when names are
+// no longer counted one by one): a caller that keeps c saves looking the
+// name up for each query.
+func (l *live) observeNamed(ev *Event, c *atomic.Int64) {
+	i := outcomeNormal
 	switch {
 	case ev.Err != nil:
-		outcome = "upstream failure"
+		i = outcomeUpstreamFailure
 	case ev.Rule != "":
-		outcome = ev.Action
-	}
-	i, ok := outcomeIndex[outcome]
-	if !ok {
-		i = outcomeIndex["drop"] // "drop (max-held)"
+		var ok bool
+		if i, ok = outcomeIndex[ev.Action]; !ok {
+			i = outcomeIndex["drop"] // "drop (max-held)"
+		}
 	}
 	sec := ev.Time.Unix()
 	slot := &l.seconds[sec%liveSeconds]
@@ -82,21 +89,6 @@ func (l *live) observe(ev *Event) {
 		}
 	}
 	slot.counts[i].Add(1)
-
-	l.namesMu.RLock()
-	c := l.names[ev.Name]
-	l.namesMu.RUnlock()
-	if c == nil {
-		l.namesMu.Lock()
-		if l.names == nil {
-			l.names = map[string]*atomic.Int64{}
-		}
-		if c = l.names[ev.Name]; c == nil && len(l.names) < maxLiveNames {
-			c = new(atomic.Int64)
-			l.names[ev.Name] = c
-		}
-		l.namesMu.Unlock()
-	}
 	if c != nil {
 		c.Add(1)
 	}
@@ -112,6 +104,28 @@ func (l *live) observe(ev *Event) {
 		}
 		l.mu.Unlock()
 	}
+}
+
+// nameCounter is the counter of queries for name, made if there is room
+// for another name; nil when there is none. Names are never removed, so a
+// counter may be kept.
+func (l *live) nameCounter(name string) *atomic.Int64 {
+	l.namesMu.RLock()
+	c, full := l.names[name], len(l.names) >= maxLiveNames
+	l.namesMu.RUnlock()
+	if c != nil || full {
+		return c
+	}
+	l.namesMu.Lock()
+	defer l.namesMu.Unlock()
+	if l.names == nil {
+		l.names = map[string]*atomic.Int64{}
+	}
+	if c = l.names[name]; c == nil && len(l.names) < maxLiveNames {
+		c = new(atomic.Int64)
+		l.names[name] = c
+	}
+	return c
 }
 
 // Live is what the dashboard shows, at one instant.

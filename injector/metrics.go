@@ -70,13 +70,16 @@ type queryLabels struct {
 	tcp                       bool
 }
 
-func (m *metrics) count(ev *Event) {
+func (m *metrics) count(ev *Event) { m.counter(ev).Inc() }
+
+// counter is the series of dnsfault_queries_total that counts ev.
+func (m *metrics) counter(ev *Event) prometheus.Counter {
 	key := queryLabels{ev.Phase, ev.Rule, ev.Action, ev.Sent, ev.Rcode, ev.Type, ev.TCP}
 	c, ok := m.counters.Load(key)
 	if !ok {
 		c, _ = m.counters.LoadOrStore(key, m.queries.WithLabelValues(ev.Phase, ev.Rule, ev.Action, ev.RcodeName(), typeLabel(ev.Type), ev.Transport()))
 	}
-	c.(prometheus.Counter).Inc()
+	return c.(prometheus.Counter)
 }
 
 // typeLabel names well-known types and folds the rest into "other", so a

@@ -5,9 +5,11 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnsfault/dnsfault/injector/match"
 )
@@ -35,6 +37,30 @@ type prepacked struct {
 	name  string // the question's name in lower case
 	rcode int
 	ttl   int64
+
+	// The counters each answer adds to, kept to save looking them up by
+	// name and labels each time: the dashboard's for the name (nil when
+	// it counts no more names), and the metric series of the phase it was
+	// last sent in.
+	live   *atomic.Int64
+	series atomic.Pointer[phaseSeries]
+}
+
+// phaseSeries is the metric series that counts a prepacked answer sent in
+// a phase.
+type phaseSeries struct {
+	phase string
+	c     prometheus.Counter
+}
+
+// count counts ev, this answer sent, in the metrics.
+func (a *prepacked) count(m *metrics, ev *Event) {
+	ps := a.series.Load()
+	if ps == nil || ps.phase != ev.Phase {
+		ps = &phaseSeries{ev.Phase, m.counter(ev)}
+		a.series.Store(ps)
+	}
+	ps.c.Inc()
 }
 
 // rawQuestion is what ServeRaw reads from a query's bytes.
@@ -209,8 +235,8 @@ func (s *Server) ServeRaw(query []byte, from netip.AddrPort, out []byte) (n int)
 	copy(out[:2], query[:2])               // the query's ID
 	copy(out[12:12+q.nameLen], query[12:]) // and its case (0x20)
 	ev.Latency = time.Since(began)
-	s.metrics.count(&ev)
-	s.live.observe(&ev)
+	a.count(s.metrics, &ev)
+	s.live.observeNamed(&ev, a.live)
 	s.prepackedHits.Add(1)
 	return n
 }
@@ -225,7 +251,7 @@ func anyRule(int) bool { return true }
 
 // keep prepacks answer m to r, when it can be prepacked: a zone's answer
 // over UDP, written whole.
-func (ps *prepackedSet) keep(r, m *dns.Msg, name string, size int) {
+func (ps *prepackedSet) keep(r, m *dns.Msg, name string, size int, l *live) {
 	var buf [256 + 7]byte
 	key, ok := keyOf(r, buf[:])
 	if !ok || m.Truncated {
@@ -242,7 +268,7 @@ func (ps *prepackedSet) keep(r, m *dns.Msg, name string, size int) {
 		return
 	}
 	wire[0], wire[1] = 0, 0
-	a := &prepacked{wire: wire, name: name, rcode: m.Rcode, ttl: cacheTTL(m)}
+	a := &prepacked{wire: wire, name: name, rcode: m.Rcode, ttl: cacheTTL(m), live: l.nameCounter(name)}
 	ps.mu.Lock()
 	if ps.answers == nil {
 		ps.answers = map[string]*prepacked{}
