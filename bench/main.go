@@ -519,19 +519,29 @@ const howItGetsThere = `
   the case of its question change: about 0.4 us and no allocation, against
   1.5 us and 6 allocations the full way (BenchmarkServeDNS). (d), whose
   rule runs the full pipeline on every query, gets no such help.
-- What is left is mostly the kernel's: in (b) two thirds of the server's
-  CPU is in sendmmsg, delivering to dnsperf's socket. A minimal batched
-  Go server that echoes every query and does no DNS work reached 157k to
-  168k q/s in this setup; the same with a blocking socket outside Go's
-  netpoller, 135k to 163k (no better). (b)'s own work costs some 15 to
-  25% on top of that floor, which is why it is level with dnsmasq, ahead
-  in some runs and behind in others, rather than clearly ahead.
+- Those system calls are raw: made without telling Go's scheduler,
+  on a non-blocking socket whose waits still go through the netpoller.
+  A sendmmsg of a full batch takes long enough here (a few hundred
+  microseconds) that the scheduler would otherwise hand its processor to
+  a new thread, which then sleeps in epoll_wait and is woken by every
+  query arriving; perf put 15% of (b)'s CPU in those wake-ups. Going raw
+  took (b) from 8.9 to 6.8 us of server CPU per query at saturation.
+- What is left is the kernel's: in (b) about 85% of the server's CPU is
+  in sendmmsg and recvmmsg, most of it delivering answers into
+  dnsperf's socket and waking dnsperf. A batched Go server that echoes
+  every query and does no DNS work costs 5 to 6 us per query here;
+  (b) costs 5.3 to 6.1.
 - Forwarded queries share four UDP sockets per upstream, answers are
   matched by ID and question, and no goroutine waits for each; queries
   to the upstream and the answers to clients go out in batches too.
   With the upstream on dnsfault's own core, (e) pays for both servers
-  on one core, the upstream's share included; (f3) and (f4) are dnsmasq
-  forwarding the same way, with no cache, as a peer for (e) and (e1).
+  on one core. (a) costs about 15 us of that core per query (miekg/dns:
+  a system call per datagram and a goroutine per query), so at 0.6 x
+  (a) it would leave dnsfault about 6.7 us per forwarded query, for
+  four datagrams where (b) moves two in 5 to 6 us: no forwarder can
+  reach 0.6 x (a) in that placement on this machine, and (f3), dnsmasq
+  forwarding the same way with no cache, reaches less than (e). (e1)
+  puts the upstream on dnsperf's core instead.
 - Delayed UDP queries wait on a timer, not in a goroutine: about 1 KiB
   each while held.
 - Every server here, dnsperf included, asks for 4 MiB socket buffers
