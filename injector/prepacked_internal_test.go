@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -141,6 +142,30 @@ func TestARuleTakesPrecedenceOverPrepackedAnswers(t *testing.T) {
 	require.NoError(t, m.Unpack(rawExchange(t, srv.Addr(), q)))
 	assert.Equal(t, dns.RcodeSuccess, m.Rcode)
 	assert.Equal(t, hits+1, srv.prepackedHits.Load())
+}
+
+// TestPrepackedAnswersAreCounted: an answer sent from its bytes still
+// counts in the metrics, under the phase in force when it was sent, and on
+// the dashboard, like one sent the full way.
+func TestPrepackedAnswersAreCounted(t *testing.T) {
+	var clock atomic.Int64
+	srv := startInternal(t, prepackedScenario, &clock)
+	q := new(dns.Msg).SetQuestion("alias.p.test.", dns.TypeA) // no phase has a rule for it
+	for range 5 {
+		rawExchange(t, srv.Addr(), q)
+	}
+	clock.Add(int64(time.Hour + time.Second)) // the storm
+	for range 3 {
+		rawExchange(t, srv.Addr(), q)
+	}
+	require.Equal(t, uint64(7), srv.prepackedHits.Load(), "all but the first should be sent from their bytes")
+
+	series := func(phase string) float64 {
+		return testutil.ToFloat64(srv.metrics.queries.WithLabelValues(phase, "", "pass", "NOERROR", "A", "udp"))
+	}
+	assert.Equal(t, 5.0, series("calm"))
+	assert.Equal(t, 3.0, series("storm"))
+	assert.Equal(t, int64(8), srv.live.nameCounter("alias.p.test.").Load())
 }
 
 func TestOddQueriesTakeTheFullPath(t *testing.T) {
