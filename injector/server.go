@@ -84,6 +84,11 @@ type Config struct {
 	// so slow or idle TCP clients cannot starve others.
 	MaxTCPConns    int
 	TCPIdleTimeout time.Duration
+	// UDPSockets is how many UDP sockets share the port, each read by its
+	// own goroutine (default: one per core where the kernel spreads
+	// clients across them, on Linux at an address other than a wildcard;
+	// one elsewhere).
+	UDPSockets int
 	// Heartbeat, when set, is a dead-man switch: without a heartbeat for
 	// that long, every fault goes off until resume or load.
 	Heartbeat time.Duration
@@ -125,9 +130,9 @@ type Server struct {
 	limiter   *ratelimit.Limiter // nil: no limit
 	mux       *upstream.Mux      // forwarded UDP queries, for every plan
 
-	// UDP is served in batches (batch) on a socket bound to one address,
-	// else by miekg/dns (udp).
-	batch    *udpbatch.Server
+	// UDP is served in batches (one server per socket sharing the port)
+	// on sockets bound to one address, else by miekg/dns (udp).
+	batches  []*udpbatch.Server
 	udp, tcp *dns.Server
 	addr     string
 	stopOnce sync.Once
@@ -210,29 +215,45 @@ func checkExposure(listen string, allow []netip.Prefix) error {
 // Start binds UDP and TCP on the configured address and serves in the
 // background until Shutdown; it returns once both listeners are ready.
 func (s *Server) Start() error {
-	pc, ln, err := listen.UDPAndTCP(s.cfg.Listen)
+	pcs, ln, err := listen.UDPAndTCP(s.cfg.Listen, s.udpSockets())
 	if err != nil {
 		return err
 	}
-	s.addr = pc.LocalAddr().String()
+	abandon := func() {
+		for _, b := range s.batches {
+			b.Close()
+		}
+		for _, pc := range pcs {
+			pc.Close()
+		}
+		ln.Close()
+	}
+	s.addr = pcs[0].LocalAddr().String()
 	// A larger receive buffer absorbs bursts the kernel would otherwise
 	// drop before we read them; the system may grant less (rmem_max).
-	if udp, ok := pc.(*net.UDPConn); ok {
-		udp.SetReadBuffer(udpReadBuffer)
+	for _, pc := range pcs {
+		pc.SetReadBuffer(udpReadBuffer)
 	}
 	idle := s.cfg.TCPIdleTimeout
 	s.tcp = &dns.Server{Listener: netutil.LimitListener(ln, s.cfg.MaxTCPConns), Handler: s,
 		IdleTimeout: func() time.Duration { return idle }, ReadTimeout: idle}
 	servers := []*dns.Server{s.tcp}
-	if udpbatch.CanServe(pc) {
-		// One reader per core: more only contend for the same socket.
-		if s.batch, err = udpbatch.Serve(pc.(*net.UDPConn), s, runtime.GOMAXPROCS(0)); err != nil {
-			pc.Close()
-			ln.Close()
-			return fmt.Errorf("serving udp on %s: %w", s.addr, err)
+	if udpbatch.CanServe(pcs[0]) {
+		// One reader per core in all: more only contend for the sockets.
+		workers := max(runtime.GOMAXPROCS(0)/len(pcs), 1)
+		for _, pc := range pcs {
+			b, err := udpbatch.Serve(pc, s, workers)
+			if err != nil {
+				abandon()
+				return fmt.Errorf("serving udp on %s: %w", s.addr, err)
+			}
+			s.batches = append(s.batches, b)
 		}
 	} else {
-		s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: dns.MaxMsgSize}
+		for _, pc := range pcs[1:] { // udpSockets asks for one here; in case
+			pc.Close()
+		}
+		s.udp = &dns.Server{PacketConn: pcs[0], Handler: s, UDPSize: dns.MaxMsgSize}
 		servers = append(servers, s.udp)
 	}
 	var ready sync.WaitGroup
@@ -251,16 +272,30 @@ func (s *Server) Start() error {
 	select {
 	case <-started:
 	case err := <-errc:
-		if s.batch != nil {
-			s.batch.Close()
-		}
-		pc.Close()
-		ln.Close()
+		abandon()
 		return fmt.Errorf("serving on %s: %w", s.addr, err)
 	}
 	p := s.state.Load().plan
 	s.cfg.Logger.Info("serving", "addr", s.addr, "scenario", p.scenario.Name, "seed", int64(p.seed))
 	return nil
+}
+
+// udpSockets is how many UDP sockets to share the port: one per core,
+// where the kernel spreads clients across them (SO_REUSEPORT) and they are
+// served in batches (udpbatch.CanServe); sockets of their own spare the
+// readers the contention of one. One socket elsewhere.
+func (s *Server) udpSockets() int {
+	if s.cfg.UDPSockets > 0 {
+		return s.cfg.UDPSockets
+	}
+	host, _, err := net.SplitHostPort(s.cfg.Listen)
+	if err != nil || host == "" || runtime.GOOS != "linux" {
+		return 1
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.IsUnspecified() {
+		return 1
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // Addr is the address the server listens on, with the port it got.
@@ -291,8 +326,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 		var errs []error
-		if s.batch != nil {
-			errs = append(errs, s.batch.Close())
+		for _, b := range s.batches {
+			errs = append(errs, b.Close())
 		}
 		for _, srv := range []*dns.Server{s.udp, s.tcp} {
 			if srv != nil {

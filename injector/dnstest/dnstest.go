@@ -35,10 +35,11 @@ type Received struct {
 // Start serves h on 127.0.0.1 with a free port until the test ends.
 func Start(t testing.TB, h dns.HandlerFunc) *Server {
 	t.Helper()
-	pc, ln, err := listen.UDPAndTCP("127.0.0.1:0")
+	pcs, ln, err := listen.UDPAndTCP("127.0.0.1:0", 1)
 	if err != nil {
 		t.Fatalf("dnstest: %v", err)
 	}
+	pc := pcs[0]
 	s := &Server{Addr: pc.LocalAddr().String()}
 	record := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		transport := "udp"

@@ -2,6 +2,7 @@
 package listen
 
 import (
+	"context"
 	"fmt"
 	"net"
 )
@@ -9,12 +10,17 @@ import (
 // attempts is how many free ports UDPAndTCP tries with port 0.
 const attempts = 50
 
-// UDPAndTCP binds TCP and then UDP on the same address and port. With port
-// 0 the port the system picks for one protocol may be taken for the other,
-// so it tries again. TCP picks first: short-lived TCP connections hold
-// their ports for a minute after they close (TIME_WAIT), so a port free
-// for UDP is often taken for TCP, while UDP ports are freed at once.
-func UDPAndTCP(addr string) (net.PacketConn, net.Listener, error) {
+// UDPAndTCP binds TCP and then udpSockets UDP sockets (at least one) on
+// the same address and port. With port 0 the port the system picks for
+// one protocol may be taken for the other, so it tries again. TCP picks
+// first: short-lived TCP connections hold their ports for a minute after
+// they close (TIME_WAIT), so a port free for UDP is often taken for TCP,
+// while UDP ports are freed at once.
+//
+// Several UDP sockets share the port through SO_REUSEPORT, which only
+// Linux balances (by each client's address and port); elsewhere asking
+// for more than one is an error.
+func UDPAndTCP(addr string, udpSockets int) ([]*net.UDPConn, net.Listener, error) {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen address %q: %w", addr, err)
@@ -25,9 +31,9 @@ func UDPAndTCP(addr string) (net.PacketConn, net.Listener, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("listening on %s/tcp: %w", addr, err)
 		}
-		pc, err := net.ListenPacket("udp", ln.Addr().String())
+		pcs, err := udp(ln.Addr().String(), max(udpSockets, 1))
 		if err == nil {
-			return pc, ln, nil
+			return pcs, ln, nil
 		}
 		ln.Close()
 		lastErr = err
@@ -36,4 +42,24 @@ func UDPAndTCP(addr string) (net.PacketConn, net.Listener, error) {
 		}
 	}
 	return nil, nil, fmt.Errorf("listening on %s/udp: %w", addr, lastErr)
+}
+
+// udp binds n UDP sockets on addr, sharing it when n > 1.
+func udp(addr string, n int) ([]*net.UDPConn, error) {
+	var lc net.ListenConfig
+	if n > 1 {
+		lc.Control = reusePort
+	}
+	pcs := make([]*net.UDPConn, 0, n)
+	for range n {
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			for _, pc := range pcs {
+				pc.Close()
+			}
+			return nil, err
+		}
+		pcs = append(pcs, pc.(*net.UDPConn))
+	}
+	return pcs, nil
 }
