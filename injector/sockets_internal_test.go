@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -63,4 +64,33 @@ func TestOneUDPSocketWhereTheKernelCannotShare(t *testing.T) {
 	}
 	s := &Server{cfg: Config{Listen: "127.0.0.1:53"}}
 	assert.Equal(t, runtime.GOMAXPROCS(0), s.udpSockets())
+}
+
+// TestAReloadLetsGoOfTheOldUpstream: the Mux's sockets follow the
+// scenario's upstream; the old one's do not stay until shutdown.
+func TestAReloadLetsGoOfTheOldUpstream(t *testing.T) {
+	answer := dnstest.Answer(func(name string) string { return name + " 60 IN A 192.0.2.1" })
+	first, second := dnstest.Start(t, answer), dnstest.Start(t, answer)
+	scenario := func(upstream string) *scenarios.Scenario {
+		sc, err := scenarios.Parse("u.yaml", []byte("version: 1\nupstream: "+upstream+"\n"), scenarios.Options{})
+		require.NoError(t, err)
+		return sc
+	}
+	srv, err := New(Config{Listen: "127.0.0.1:0"}, scenario(first.Addr))
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+	defer srv.Shutdown(context.Background())
+	ask := func() {
+		resp, _, err := dnstest.Exchange(srv.Addr(), "udp", dnstest.Query("a.test.", dns.TypeA), 2*time.Second)
+		require.NoError(t, err)
+		require.Equal(t, dns.RcodeSuccess, resp.Rcode)
+	}
+	ask()
+	assert.Equal(t, []string{first.Addr}, srv.mux.Upstreams())
+
+	require.NoError(t, srv.Load(scenario(second.Addr), "test", false))
+	assert.Empty(t, srv.mux.Upstreams())
+	ask()
+	assert.Equal(t, []string{second.Addr}, srv.mux.Upstreams())
+	assert.Len(t, second.Received(), 1)
 }

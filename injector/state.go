@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dnsfault/dnsfault/injector/upstream"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -154,6 +155,9 @@ func (s *Server) Load(sc *scenarios.Scenario, origin string, resume bool) error 
 		}
 		return nil
 	})
+	// The sockets to upstreams the new plan does not use close once the
+	// queries waiting on them are answered.
+	s.mux.Retain(upstream.AddrsOf(p.source.fwd))
 	s.reload.Store(&reloadResult{At: s.cfg.Now(), Origin: origin})
 	s.cfg.Logger.Info("scenario loaded; the timeline restarts", "scenario", sc.Name, "from", origin, "seed", int64(p.seed))
 	return nil

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -40,30 +42,76 @@ var ErrClosed = errors.New("upstream: closed")
 // query, or parking a socket with each waiting query, costs several
 // system calls more. A Mux is safe for concurrent use; Close ends it.
 type Mux struct {
-	mu      sync.Mutex
-	sockets map[string][]*muxSocket
-	closed  bool
+	mu       sync.Mutex
+	sockets  map[string][]*muxSocket
+	retiring map[*muxSocket]bool // sockets of upstreams let go, still answering
+	closed   bool
 }
 
 // NewMux returns a Mux with no sockets yet: they are opened by the first
 // query to each upstream.
-func NewMux() *Mux { return &Mux{sockets: map[string][]*muxSocket{}} }
+func NewMux() *Mux {
+	return &Mux{sockets: map[string][]*muxSocket{}, retiring: map[*muxSocket]bool{}}
+}
 
 // Close closes every socket; queries in flight fail with ErrClosed.
 func (m *Mux) Close() error {
 	m.mu.Lock()
 	m.closed = true
-	all := m.sockets
-	m.sockets = map[string][]*muxSocket{}
-	m.mu.Unlock()
-	for _, socks := range all {
+	var all []*muxSocket
+	for _, socks := range m.sockets {
 		for _, s := range socks {
 			if s != nil {
-				s.close()
+				all = append(all, s)
 			}
 		}
 	}
+	for s := range m.retiring {
+		all = append(all, s)
+	}
+	m.sockets = map[string][]*muxSocket{}
+	m.mu.Unlock()
+	for _, s := range all {
+		s.close()
+	}
 	return nil
+}
+
+// Upstreams are the addresses the Mux holds sockets to, sorted; those let
+// go of by Retain are not among them.
+func (m *Mux) Upstreams() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Sorted(maps.Keys(m.sockets))
+}
+
+// Retain lets go of the sockets of every upstream not in keep: after a
+// reload to other upstreams, the old ones' sockets and goroutines would
+// otherwise stay until Close. Each closes once the queries waiting on it
+// are answered or time out.
+func (m *Mux) Retain(keep []string) {
+	m.mu.Lock()
+	var retired []*muxSocket
+	for addr, socks := range m.sockets {
+		if slices.Contains(keep, addr) {
+			continue
+		}
+		delete(m.sockets, addr)
+		for _, s := range socks {
+			if s != nil {
+				m.retiring[s] = true
+				retired = append(retired, s)
+			}
+		}
+	}
+	m.mu.Unlock()
+	for _, s := range retired {
+		s.retire(func() {
+			m.mu.Lock()
+			delete(m.retiring, s)
+			m.mu.Unlock()
+		})
+	}
 }
 
 // Send sends query to addr over UDP, with an ID of the Mux's choosing
@@ -152,6 +200,11 @@ type muxSocket struct {
 	mu      sync.Mutex
 	waiting map[uint16]*call // nil once closed
 	done    chan struct{}    // closed when the reader ends
+	closing sync.Once
+
+	// gone, once set (under mu), says the socket is let go of: it closes
+	// when no query waits on it, and then calls gone.
+	gone func()
 }
 
 // call is one query waiting for its answer.
@@ -215,7 +268,29 @@ func (s *muxSocket) take(id uint16, c *call) bool {
 	}
 	delete(s.waiting, id)
 	c.timer.Stop()
+	s.closeIfRetiredLocked()
 	return true
+}
+
+// retire lets go of s: it closes as soon as no query waits on it, then
+// calls gone.
+func (s *muxSocket) retire(gone func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gone = gone
+	s.closeIfRetiredLocked()
+}
+
+// closeIfRetiredLocked closes s, on another goroutine (the reader may be
+// the caller, and closing waits for it), when it is retired and idle.
+func (s *muxSocket) closeIfRetiredLocked() {
+	if s.gone != nil && len(s.waiting) == 0 {
+		gone := s.gone
+		go func() {
+			s.close()
+			gone()
+		}()
+	}
 }
 
 // deliver hands an answer to the query waiting for it. Answers nobody
@@ -280,6 +355,7 @@ func (s *muxSocket) fail(err error) {
 		s.waiting = nil
 	} else {
 		s.waiting = map[uint16]*call{}
+		s.closeIfRetiredLocked()
 	}
 	for _, c := range waiting {
 		c.timer.Stop()
@@ -293,7 +369,9 @@ func (s *muxSocket) fail(err error) {
 // close closes the socket and waits for its reader to end, which fails
 // the queries still waiting.
 func (s *muxSocket) close() {
-	s.out.Close()
-	s.conn.Close()
+	s.closing.Do(func() {
+		s.out.Close()
+		s.conn.Close()
+	})
 	<-s.done
 }

@@ -62,6 +62,15 @@ func New(spec []string, timeout time.Duration, resolvConf string, mux *Mux) (For
 	return &Pool{Addrs: spec, Timeout: timeout, Mux: mux}, nil
 }
 
+// AddrsOf is what f forwards to through its Mux: a Pool's addresses, none
+// for any other Forwarder.
+func AddrsOf(f Forwarder) []string {
+	if p, ok := f.(*Pool); ok {
+		return p.Addrs
+	}
+	return nil
+}
+
 // SystemServers reads the nameservers of a resolv.conf file.
 func SystemServers(resolvConf string) ([]string, error) {
 	cfg, err := dns.ClientConfigFromFile(resolvConf)
