@@ -223,6 +223,7 @@ func (s *Server) Start() error {
 		for _, b := range s.batches {
 			b.Close()
 		}
+		s.batches = nil // a Shutdown after a failed Start must not close them again
 		for _, pc := range pcs {
 			pc.Close()
 		}
@@ -250,7 +251,9 @@ func (s *Server) Start() error {
 			s.batches = append(s.batches, b)
 		}
 	} else {
-		for _, pc := range pcs[1:] { // udpSockets asks for one here; in case
+		// udpSockets asks for one socket where batches cannot serve;
+		// should there be more, they are not needed.
+		for _, pc := range pcs[1:] {
 			pc.Close()
 		}
 		s.udp = &dns.Server{PacketConn: pcs[0], Handler: s, UDPSize: dns.MaxMsgSize}
