@@ -8,6 +8,7 @@ package record
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"sort"
 	"sync"
@@ -90,6 +91,7 @@ func (r *Recorder) Recording(ended time.Time) discover.Recording {
 	rec := discover.Recording{Version: 1, Questions: []discover.Entry{}, Dropped: r.dropped, Started: r.started.UTC(), Ended: ended.UTC()}
 	for _, e := range r.entries {
 		out := e.Entry
+		out.Rcodes = maps.Clone(e.Rcodes) // Observe goes on counting into the original
 		out.FirstSeen, out.LastSeen = out.FirstSeen.UTC(), out.LastSeen.UTC()
 		for a := range e.answers {
 			out.Answers = append(out.Answers, a)
