@@ -1,0 +1,76 @@
+package injector_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/dnstest"
+)
+
+// TestQueryLogHasALinePerQuery: --log-queries writes one JSON line per
+// query with the fields the README lists, prepacked answers included
+// (they are turned off while a log is kept, or their queries would be
+// missing from it).
+func TestQueryLogHasALinePerQuery(t *testing.T) {
+	var log bytes.Buffer
+	srv := start(t, `
+version: 1
+upstream: none
+zones:
+  - origin: log.test.
+    records: ["www.log.test. 60 IN A 192.0.2.1"]
+phases:
+  - name: outage
+    duration: 1h
+    rules:
+      - {name: gone, match: {names: [gone.log.test]}, action: nxdomain}
+      - {name: silent, match: {names: [quiet.log.test]}, action: drop}
+`, injector.Config{QueryLog: &log})
+
+	for range 3 { // the same query thrice: a prepacked answer would skip the log
+		assert.Equal(t, dns.RcodeSuccess, ask(t, srv, "udp", "www.log.test.", dns.TypeA).Rcode)
+	}
+	assert.Equal(t, dns.RcodeNameError, ask(t, srv, "tcp", "gone.log.test.", dns.TypeAAAA).Rcode)
+	_, _, err := dnstest.Exchange(srv.Addr(), "udp", dnstest.Query("quiet.log.test.", dns.TypeA), 200*time.Millisecond)
+	require.Error(t, err, "dropped")
+	require.NoError(t, srv.Shutdown(context.Background())) // every line written
+
+	type line struct {
+		Time      time.Time `json:"time"`
+		Client    string    `json:"client"`
+		Name      string    `json:"name"`
+		Type      string    `json:"type"`
+		Transport string    `json:"transport"`
+		Phase     string    `json:"phase"`
+		Rule      string    `json:"rule"`
+		Action    string    `json:"action"`
+		Rcode     string    `json:"rcode"`
+		LatencyMs *float64  `json:"latency_ms"`
+	}
+	var lines []line
+	sc := bufio.NewScanner(&log)
+	for sc.Scan() {
+		var l line
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &l), "%s", sc.Text())
+		assert.False(t, l.Time.IsZero())
+		assert.Equal(t, "127.0.0.1", l.Client)
+		assert.Equal(t, "outage", l.Phase)
+		require.NotNil(t, l.LatencyMs)
+		l.Time, l.Client, l.Phase, l.LatencyMs = time.Time{}, "", "", nil
+		lines = append(lines, l)
+	}
+	normal := line{Name: "www.log.test.", Type: "A", Transport: "udp", Action: "pass", Rcode: "NOERROR"}
+	assert.Equal(t, []line{normal, normal, normal,
+		{Name: "gone.log.test.", Type: "AAAA", Transport: "tcp", Rule: "gone", Action: "nxdomain", Rcode: "NXDOMAIN"},
+		{Name: "quiet.log.test.", Type: "A", Transport: "udp", Rule: "silent", Action: "drop", Rcode: "none"},
+	}, lines)
+}
