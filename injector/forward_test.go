@@ -19,12 +19,8 @@ zones: [{origin: local.test., records: ["a.local.test. 60 IN A 192.0.2.1"]}]
 rules: [{match: {names: [broken.example.com]}, action: servfail}]
 `
 
-func answerWith(addr string) dns.HandlerFunc {
-	return dnstest.Answer(func(name string) string { return name + " 120 IN A " + addr })
-}
-
 func TestForwardedAnswersEqualTheUpstreams(t *testing.T) {
-	up := dnstest.Start(t, answerWith("198.51.100.7"))
+	up := dnstest.Start(t, dnstest.AnswerA("198.51.100.7"))
 	srv := start(t, forwarding, injector.Config{Upstream: []string{up.Addr}})
 	for _, network := range []string{"udp", "tcp"} {
 		t.Run(network, func(t *testing.T) {
@@ -41,7 +37,7 @@ func TestForwardedAnswersEqualTheUpstreams(t *testing.T) {
 }
 
 func TestForwardUsesAFreshIDAndKeepsTheClients(t *testing.T) {
-	up := dnstest.Start(t, answerWith("198.51.100.7"))
+	up := dnstest.Start(t, dnstest.AnswerA("198.51.100.7"))
 	srv := start(t, forwarding, injector.Config{Upstream: []string{up.Addr}})
 	q := dnstest.Query("www.example.com.", dns.TypeA)
 	q.Id = 777
@@ -54,7 +50,7 @@ func TestForwardUsesAFreshIDAndKeepsTheClients(t *testing.T) {
 }
 
 func TestTruncatedUpstreamIsRetriedOverTCP(t *testing.T) {
-	full := answerWith("198.51.100.8")
+	full := dnstest.AnswerA("198.51.100.8")
 	up := dnstest.Start(t, func(w dns.ResponseWriter, r *dns.Msg) {
 		if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
 			m := new(dns.Msg)
@@ -96,7 +92,7 @@ func TestBadUpstreamsGiveServfailWithinTheTimeout(t *testing.T) {
 		},
 		"slow": func(w dns.ResponseWriter, r *dns.Msg) {
 			time.Sleep(upstreamTimeout + 200*time.Millisecond) // the behaviour under test: an answer after the deadline
-			answerWith("198.51.100.1")(w, r)
+			dnstest.AnswerA("198.51.100.1")(w, r)
 		},
 		"truncated twice": func(w dns.ResponseWriter, r *dns.Msg) {
 			m := new(dns.Msg)
@@ -147,7 +143,7 @@ func TestBadUpstreamsGiveServfailWithinTheTimeout(t *testing.T) {
 
 func TestNextUpstreamIsTriedWhenOneIsDown(t *testing.T) {
 	down := freeUDPAddr(t)
-	up := dnstest.Start(t, answerWith("198.51.100.9"))
+	up := dnstest.Start(t, dnstest.AnswerA("198.51.100.9"))
 	srv := start(t, forwarding, injector.Config{Upstream: []string{down, up.Addr}})
 	resp := ask(t, srv, "tcp", "www.example.com.", dns.TypeA)
 	assert.Equal(t, []string{"www.example.com.\t120\tIN\tA\t198.51.100.9"}, rrs(resp.Answer))

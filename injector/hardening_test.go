@@ -35,7 +35,7 @@ func TestClientsOutsideTheAllowListAreRefused(t *testing.T) {
 
 func TestForwardedQueriesAreRateLimitedPerClient(t *testing.T) {
 	clock := &fakeClock{now: epoch}
-	up := dnstest.Start(t, answerWith("198.51.100.1"))
+	up := dnstest.Start(t, dnstest.AnswerA("198.51.100.1"))
 	srv := start(t, zoneOnly, injector.Config{Upstream: []string{up.Addr}, ForwardRate: 5, Now: clock.Now})
 	count := func(from, name string, n int) (answered, refused int) {
 		for range n {
@@ -63,7 +63,7 @@ func TestForwardedQueriesAreRateLimitedPerClient(t *testing.T) {
 }
 
 func TestANYGetsAMinimalAnswer(t *testing.T) {
-	up := dnstest.Start(t, answerWith("198.51.100.1"))
+	up := dnstest.Start(t, dnstest.AnswerA("198.51.100.1"))
 	srv := start(t, zoneOnly, injector.Config{Upstream: []string{up.Addr}})
 	for _, name := range []string{"a.h.test.", "www.example.com."} {
 		resp := ask(t, srv, "udp", name, dns.TypeANY)

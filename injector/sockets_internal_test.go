@@ -69,7 +69,7 @@ func TestOneUDPSocketWhereTheKernelCannotShare(t *testing.T) {
 // TestAReloadLetsGoOfTheOldUpstream: the Mux's sockets follow the
 // scenario's upstream; the old one's do not stay until shutdown.
 func TestAReloadLetsGoOfTheOldUpstream(t *testing.T) {
-	answer := dnstest.Answer(func(name string) string { return name + " 60 IN A 192.0.2.1" })
+	answer := dnstest.AnswerA("192.0.2.1")
 	first, second := dnstest.Start(t, answer), dnstest.Start(t, answer)
 	scenario := func(upstream string) *scenarios.Scenario {
 		sc, err := scenarios.Parse("u.yaml", []byte("version: 1\nupstream: "+upstream+"\n"), scenarios.Options{})

@@ -231,7 +231,7 @@ func TestKdigOverTCPAndEDNS(t *testing.T) {
 }
 
 func TestForwardingThroughTheBinary(t *testing.T) {
-	up := dnstest.Start(t, dnstest.Answer(func(name string) string { return name + " 120 IN A 198.51.100.1" }))
+	up := dnstest.Start(t, dnstest.AnswerA("198.51.100.1"))
 	s := serve(t, "--upstream", up.Addr)
 	out, code := s.dig(t, "www.example.com")
 	assert.Equal(t, 0, code, out)

@@ -90,6 +90,12 @@ func Answer(rr func(name string) string) dns.HandlerFunc {
 	}
 }
 
+// AnswerA returns a handler that answers every name with one A record,
+// addr, with a TTL of 120 s: an upstream that knows every name.
+func AnswerA(addr string) dns.HandlerFunc {
+	return Answer(func(name string) string { return name + " 120 IN A " + addr })
+}
+
 // Silent is a handler that never answers.
 func Silent(dns.ResponseWriter, *dns.Msg) {}
 

@@ -36,7 +36,7 @@ func closed(s *muxSocket) bool {
 // TestRetainClosesTheSocketsOfOtherUpstreams: after a reload to another
 // upstream, the old one's sockets close, and the new one's keep serving.
 func TestRetainClosesTheSocketsOfOtherUpstreams(t *testing.T) {
-	answer := dnstest.Answer(func(name string) string { return name + " 60 IN A 192.0.2.1" })
+	answer := dnstest.AnswerA("192.0.2.1")
 	old, kept := dnstest.Start(t, answer), dnstest.Start(t, answer)
 	mux := NewMux()
 	defer mux.Close()

@@ -37,7 +37,7 @@ func TestNoneRefuses(t *testing.T) {
 }
 
 func TestForwardNeverChangesTheQuery(t *testing.T) {
-	up := dnstest.Start(t, dnstest.Answer(func(name string) string { return name + " 60 IN A 192.0.2.77" }))
+	up := dnstest.Start(t, dnstest.AnswerA("192.0.2.77"))
 	mux := upstream.NewMux()
 	defer mux.Close()
 	fwd, err := upstream.New([]string{up.Addr}, 0, "", mux)
