@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // Event is one answered query, as the metrics, the query log and observers
@@ -15,10 +17,11 @@ type Event struct {
 	Client netip.Addr
 	Name   string // lower case, fully qualified
 	Type   uint16
-	TCP    bool
-	Phase  string // "" when faults were off
-	Rule   string // "" when no rule took the query
-	Action string
+	// Transport is how the query came.
+	Transport scenarios.Transport
+	Phase     string // "" when faults were off
+	Rule      string // "" when no rule took the query
+	Action    string
 	// Sent is what went back: SentMessage, SentNothing or SentGarbage.
 	Sent  string
 	Rcode int // when Sent is SentMessage
@@ -51,29 +54,6 @@ func (e *Event) RcodeName() string {
 	default:
 		return "none"
 	}
-}
-
-// Transport is "udp" or "tcp".
-func (e *Event) Transport() string {
-	if e.TCP {
-		return "tcp"
-	}
-	return "udp"
-}
-
-func (s *Server) event(q *query, v *verdict, arrived time.Time, began time.Time) Event {
-	ev := Event{
-		Time: arrived, Client: q.client, Name: q.req.Name, Type: q.req.Type, TCP: q.req.TCP,
-		Phase: v.phase, Rule: v.rule, Action: v.action, Sent: SentNothing, TTL: -1,
-		Latency: time.Since(began), Err: v.err,
-	}
-	switch {
-	case v.out.Msg != nil:
-		ev.Sent, ev.Rcode, ev.TTL, ev.Answer = SentMessage, v.out.Msg.Rcode, cacheTTL(v.out.Msg), v.out.Msg.Answer
-	case v.out.Raw != nil:
-		ev.Sent = SentGarbage
-	}
-	return ev
 }
 
 // cacheTTL is how long a resolver may cache m (RFC 2308 for negative

@@ -131,7 +131,7 @@ func (p *prober) tcp(t *testing.T, packet []byte) {
 }
 
 func startFuzzServer(t testing.TB) *injector.Server {
-	return start(t, fuzzScenario, injector.Config{ForwardRate: -1})
+	return start(t, fuzzScenario, injector.Config{})
 }
 
 // validQueries seed the fuzzers with well-formed queries for every rule.

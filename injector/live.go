@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsfault/dnsfault/injector/control"
 	"github.com/dnsfault/dnsfault/injector/match"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
@@ -48,7 +49,7 @@ var outcomeIndex = func() map[string]int {
 
 type liveSecond struct {
 	unix   atomic.Int64
-	counts [16]atomic.Int64 // indexed like Outcomes
+	counts []atomic.Int64 // indexed like Outcomes
 }
 
 type live struct {
@@ -62,7 +63,14 @@ type live struct {
 	names   map[string]*atomic.Int64
 
 	mu     sync.Mutex
-	latest []LatestQuery // ring, newest last
+	latest []control.LatestQuery // ring, newest last
+}
+
+// init gives each second a counter per outcome.
+func (l *live) init() {
+	for i := range l.seconds {
+		l.seconds[i].counts = make([]atomic.Int64, len(Outcomes))
+	}
 }
 
 func (l *live) observe(ev *Event) { l.observeNamed(ev, l.nameCounter(ev.Name)) }
@@ -95,7 +103,7 @@ func (l *live) observeNamed(ev *Event, c *atomic.Int64) {
 
 	now := ev.Time.UnixNano()
 	if last := l.lastKept.Load(); now-last >= int64(time.Second/latestPerSecond) && l.lastKept.CompareAndSwap(last, now) {
-		q := LatestQuery{Time: ev.Time.UTC(), Name: ev.Name, Type: dns.TypeToString[ev.Type], Client: ev.Client.String(),
+		q := control.LatestQuery{Time: ev.Time.UTC(), Name: ev.Name, Type: dns.TypeToString[ev.Type], Client: ev.Client.String(),
 			Rule: ev.Rule, Action: ev.Action, Rcode: ev.RcodeName(), LatencyMs: float64(ev.Latency.Microseconds()) / 1000}
 		l.mu.Lock()
 		l.latest = append(l.latest, q)
@@ -128,61 +136,25 @@ func (l *live) nameCounter(name string) *atomic.Int64 {
 	return c
 }
 
-// Live is what the dashboard shows, at one instant.
-type Live struct {
-	Status Status `json:"status"`
-	// Outcomes names the columns of each second's Counts.
-	Outcomes []string `json:"outcomes"`
-	// Seconds are the last liveSeconds seconds, oldest first.
-	Seconds  []LiveSecond    `json:"seconds"`
-	TopNames []NameTreatment `json:"top_names"`
-	Latest   []LatestQuery   `json:"latest"`
-}
-
-// LiveSecond is one second's queries by outcome.
-type LiveSecond struct {
-	Unix   int64   `json:"t"`
-	Counts []int64 `json:"counts"`
-}
-
-// NameTreatment is a much-queried name and what the phase in force does to
-// it now.
-type NameTreatment struct {
-	Name      string `json:"name"`
-	Queries   int64  `json:"queries"`
-	Treatment string `json:"treatment"` // "answered normally", or "RULE: ACTION"
-}
-
-// LatestQuery is one recent query.
-type LatestQuery struct {
-	Time      time.Time `json:"time"`
-	Name      string    `json:"name"`
-	Type      string    `json:"type"`
-	Client    string    `json:"client"`
-	Rule      string    `json:"rule,omitempty"`
-	Action    string    `json:"action"`
-	Rcode     string    `json:"rcode"`
-	LatencyMs float64   `json:"latency_ms"`
-}
-
 // Live reports the live figures now.
-func (s *Server) Live() Live {
+func (s *Server) Live() control.Live {
 	now := s.cfg.Now()
-	out := Live{Status: s.Status(), Outcomes: Outcomes, Seconds: []LiveSecond{}, TopNames: []NameTreatment{}}
+	l := &s.pipe.obs.live
+	out := control.Live{Status: s.Status(), Outcomes: Outcomes, Seconds: []control.LiveSecond{}, TopNames: []control.NameTreatment{}}
 	for t := now.Unix() - liveSeconds + 1; t <= now.Unix(); t++ {
-		sec := LiveSecond{Unix: t, Counts: make([]int64, len(Outcomes))}
-		if slot := &s.live.seconds[t%liveSeconds]; slot.unix.Load() == t {
+		sec := control.LiveSecond{Unix: t, Counts: make([]int64, len(Outcomes))}
+		if slot := &l.seconds[t%liveSeconds]; slot.unix.Load() == t {
 			for i := range Outcomes {
 				sec.Counts[i] = slot.counts[i].Load()
 			}
 		}
 		out.Seconds = append(out.Seconds, sec)
 	}
-	s.live.namesMu.RLock()
-	for name, c := range s.live.names {
-		out.TopNames = append(out.TopNames, NameTreatment{Name: name, Queries: c.Load()})
+	l.namesMu.RLock()
+	for name, c := range l.names {
+		out.TopNames = append(out.TopNames, control.NameTreatment{Name: name, Queries: c.Load()})
 	}
-	s.live.namesMu.RUnlock()
+	l.namesMu.RUnlock()
 	sort.Slice(out.TopNames, func(i, j int) bool {
 		a, b := out.TopNames[i], out.TopNames[j]
 		return a.Queries > b.Queries || a.Queries == b.Queries && a.Name < b.Name
@@ -190,24 +162,35 @@ func (s *Server) Live() Live {
 	if len(out.TopNames) > 10 {
 		out.TopNames = out.TopNames[:10]
 	}
-	st := s.state.Load()
-	pos, off := s.position(st, now)
+	st := s.pipe.state.Load()
+	pos, off := s.pipe.position(st, now)
 	for i := range out.TopNames {
 		out.TopNames[i].Treatment = "answered normally"
-		if off != "" {
-			continue
-		}
-		phase := st.plan.phases[pos.Phase]
-		if r := phase.matcher.First(&match.Query{Name: out.TopNames[i].Name, Type: dns.TypeA, Transport: "udp"}, func(int) bool { return true }); r >= 0 {
-			rule := phase.rules[r].spec
-			out.TopNames[i].Treatment = rule.Name + ": " + string(rule.Action)
-			if rule.Probability != scenarios.Always {
-				out.TopNames[i].Treatment += " (some queries)"
-			}
+		if off == "" {
+			out.TopNames[i].Treatment = st.plan.phases[pos.Phase].treatment(out.TopNames[i].Name)
 		}
 	}
-	s.live.mu.Lock()
-	out.Latest = append([]LatestQuery{}, s.live.latest...)
-	s.live.mu.Unlock()
+	l.mu.Lock()
+	out.Latest = append([]control.LatestQuery{}, l.latest...)
+	l.mu.Unlock()
+	return out
+}
+
+// treatment says what the phase does to queries for name: "answered
+// normally", or "RULE: ACTION", marked "(some queries)" when the rule
+// takes only some of them (a probability, or conditions on the type, the
+// client or the transport).
+func (ph *phasePlan) treatment(name string) string {
+	mq := match.Query{Name: name, NameOnly: true}
+	r := ph.matcher.First(&mq, anyRule)
+	if r < 0 {
+		return "answered normally"
+	}
+	rule := ph.rules[r].spec
+	out := rule.Name + ": " + string(rule.Action)
+	m := rule.Match
+	if rule.Probability != scenarios.Always || len(m.Types) > 0 || len(m.Clients) > 0 || m.Transport != scenarios.AnyTransport {
+		out += " (some queries)"
+	}
 	return out
 }

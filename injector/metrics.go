@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // metrics are the server's Prometheus metrics, in a registry of its own so
@@ -51,7 +53,7 @@ func newMetrics(s *Server) *metrics {
 
 // Metrics serves the Prometheus metrics.
 func (s *Server) Metrics() http.Handler {
-	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(s.pipe.obs.metrics.registry, promhttp.HandlerOpts{})
 }
 
 func (m *metrics) observeUpstream(took time.Duration, err error) {
@@ -67,17 +69,17 @@ type queryLabels struct {
 	phase, rule, action, sent string
 	rcode                     int
 	qtype                     uint16
-	tcp                       bool
+	transport                 scenarios.Transport
 }
 
 func (m *metrics) count(ev *Event) { m.counter(ev).Inc() }
 
 // counter is the series of dnsfault_queries_total that counts ev.
 func (m *metrics) counter(ev *Event) prometheus.Counter {
-	key := queryLabels{ev.Phase, ev.Rule, ev.Action, ev.Sent, ev.Rcode, ev.Type, ev.TCP}
+	key := queryLabels{ev.Phase, ev.Rule, ev.Action, ev.Sent, ev.Rcode, ev.Type, ev.Transport}
 	c, ok := m.counters.Load(key)
 	if !ok {
-		c, _ = m.counters.LoadOrStore(key, m.queries.WithLabelValues(ev.Phase, ev.Rule, ev.Action, ev.RcodeName(), typeLabel(ev.Type), ev.Transport()))
+		c, _ = m.counters.LoadOrStore(key, m.queries.WithLabelValues(ev.Phase, ev.Rule, ev.Action, ev.RcodeName(), typeLabel(ev.Type), ev.Transport.String()))
 	}
 	return c.(prometheus.Counter)
 }
@@ -110,13 +112,13 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.s.state.Load()
-	pos, off := c.s.position(st, c.s.cfg.Now())
+	st := c.s.pipe.state.Load()
+	pos, off := c.s.pipe.position(st, c.s.cfg.Now())
 	if pos.State == "running" {
 		ch <- prometheus.MustNewConstMetric(phaseDesc, prometheus.GaugeValue, 1, st.plan.scenario.Name, st.plan.scenario.Phases[pos.Phase].Name)
 	}
 	ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, boolValue(off == ""))
-	ch <- prometheus.MustNewConstMetric(abortedDesc, prometheus.GaugeValue, boolValue(st.off != ""))
+	ch <- prometheus.MustNewConstMetric(abortedDesc, prometheus.GaugeValue, boolValue(st.off != "" || off == offHeartbeat))
 	ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(c.s.InFlight()))
 }
 

@@ -27,7 +27,7 @@ func TestAPanicIsAnsweredServfailAndTheServerGoesOn(t *testing.T) {
 	require.NoError(t, err)
 	srv, err := New(Config{Listen: "127.0.0.1:0"}, sc)
 	require.NoError(t, err)
-	srv.state.Load().plan.phases[0].rules[0].fault = panics{}
+	srv.pipe.state.Load().plan.phases[0].rules[0].fault = panics{}
 	require.NoError(t, srv.Start())
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -40,7 +40,7 @@ func TestAPanicIsAnsweredServfailAndTheServerGoesOn(t *testing.T) {
 		require.NoError(t, err, network)
 		assert.Equal(t, dns.RcodeServerFailure, resp.Rcode)
 	}
-	assert.Equal(t, 2.0, testutil.ToFloat64(srv.metrics.panics), "each panic is counted")
+	assert.Equal(t, 2.0, testutil.ToFloat64(srv.pipe.obs.metrics.panics), "each panic is counted")
 	assert.Equal(t, uint64(2), srv.Status().Panics)
 	resp, _, err := dnstest.Exchange(srv.Addr(), "udp", dnstest.Query("ok.p.test.", dns.TypeA), 2*time.Second)
 	require.NoError(t, err)

@@ -3,15 +3,13 @@ package injector
 import (
 	"encoding/binary"
 	"net/netip"
-	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dnsfault/dnsfault/injector/match"
+	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // Prepacked answers: a UDP query that no rule can take and that the zones
@@ -31,19 +29,14 @@ type prepackedSet struct {
 	answers map[string]*prepacked
 }
 
-// prepacked is one answer, with what the metrics need to count it.
+// prepacked is one answer, with what its events need.
 type prepacked struct {
-	wire  []byte // the answer, with ID 0
-	name  string // the question's name in lower case
-	rcode int
-	ttl   int64
-
-	// The counters each answer adds to, kept to save looking them up by
-	// name and labels each time: the dashboard's for the name (nil when
-	// it counts no more names), and the metric series of the phase it was
-	// last sent in.
-	live   *atomic.Int64
-	series atomic.Pointer[phaseSeries]
+	wire     []byte // the answer, with ID 0
+	name     string // the question's name in lower case
+	rcode    int
+	ttl      int64
+	answer   []dns.RR // the answer section, read-only, for Event.Answer
+	counters kept
 }
 
 // phaseSeries is the metric series that counts a prepacked answer sent in
@@ -51,16 +44,6 @@ type prepacked struct {
 type phaseSeries struct {
 	phase string
 	c     prometheus.Counter
-}
-
-// count counts ev, this answer sent, in the metrics.
-func (a *prepacked) count(m *metrics, ev *Event) {
-	ps := a.series.Load()
-	if ps == nil || ps.phase != ev.Phase {
-		ps = &phaseSeries{ev.Phase, m.counter(ev)}
-		a.series.Store(ps)
-	}
-	ps.c.Inc()
 }
 
 // rawQuestion is what ServeRaw reads from a query's bytes.
@@ -140,7 +123,7 @@ func readQuestion(b []byte, buf []byte) (q rawQuestion, ok bool) {
 			return q, false
 		}
 		size := int(binary.BigEndian.Uint16(b[off+3:]))
-		q.size = min(max(size, dns.MinMsgSize), ednsSize)
+		q.size = clampUDPSize(size)
 		last = keyEDNS
 		if binary.BigEndian.Uint16(b[off+7:])&0x8000 != 0 {
 			last |= keyDO
@@ -182,30 +165,24 @@ func keyOf(r *dns.Msg, buf []byte) ([]byte, bool) {
 	return append(key, rd, cd, last), true
 }
 
-// ServeRaw answers query from the plan's prepacked answers when no rule
+// serveRaw answers query from the plan's prepacked answers when no rule
 // can take it, writing the answer into out; it returns the answer's
-// length, or 0 to have the query served the full way. It implements
-// udpbatch.RawHandler.
-func (s *Server) ServeRaw(query []byte, from netip.AddrPort, out []byte) (n int) {
+// length, or 0 to have the query served the full way.
+func (p *pipeline) serveRaw(query []byte, from netip.AddrPort, out []byte) (n int) {
 	defer func() {
-		if p := recover(); p != nil {
-			s.metrics.panics.Inc()
-			s.panics.Add(1)
-			s.cfg.Logger.Error("panic while answering a prepacked query; served the full way", "panic", p, "stack", string(debug.Stack()))
+		if v := recover(); v != nil {
+			p.countPanic(v)
 			n = 0
 		}
 	}()
-	if !s.prepacks() {
-		return 0
-	}
 	var buf [256 + 7]byte
 	q, ok := readQuestion(query, buf[:])
 	if !ok {
 		return 0
 	}
-	st := s.state.Load()
-	p := st.plan
-	ps := &p.source.prepacked
+	st := p.state.Load()
+	pl := st.plan
+	ps := &pl.source.prepacked
 	ps.mu.RLock()
 	a := ps.answers[string(q.key)]
 	ps.mu.RUnlock()
@@ -213,19 +190,19 @@ func (s *Server) ServeRaw(query []byte, from netip.AddrPort, out []byte) (n int)
 		return 0
 	}
 	client := from.Addr().Unmap()
-	if len(s.cfg.Allow) > 0 && !allowed(s.cfg.Allow, client) {
+	if !allowed(p.cfg.Allow, client) {
 		return 0
 	}
 	began := time.Now()
 	arrived := began
-	if !s.realClock {
-		arrived = s.cfg.Now()
+	if !p.realClock {
+		arrived = p.cfg.Now()
 	}
-	ev := Event{Time: arrived, Client: client, Name: a.name, Type: q.qtype, Action: "pass",
-		Sent: SentMessage, Rcode: a.rcode, TTL: a.ttl}
-	if pos, off := s.position(st, arrived); off == "" {
-		ph := p.phases[pos.Phase]
-		mq := match.Query{Name: a.name, Type: q.qtype, Client: client, Transport: "udp"}
+	ev := Event{Time: arrived, Client: client, Name: a.name, Type: q.qtype, Transport: scenarios.UDP,
+		Action: "pass", Sent: SentMessage, Rcode: a.rcode, TTL: a.ttl, Answer: a.answer}
+	if pos, off := p.position(st, arrived); off == "" {
+		ph := pl.phases[pos.Phase]
+		mq := matchQuery(a.name, q.qtype, client, scenarios.UDP)
 		if ph.matcher.First(&mq, anyRule) >= 0 {
 			return 0 // a rule may take it: its decisions are made the full way
 		}
@@ -235,22 +212,16 @@ func (s *Server) ServeRaw(query []byte, from netip.AddrPort, out []byte) (n int)
 	copy(out[:2], query[:2])               // the query's ID
 	copy(out[12:12+q.nameLen], query[12:]) // and its case (0x20)
 	ev.Latency = time.Since(began)
-	a.count(s.metrics, &ev)
-	s.live.observeNamed(&ev, a.live)
-	s.prepackedHits.Add(1)
+	p.obs.observe(&ev, &a.counters)
 	return n
 }
-
-// prepacks reports whether answers may be prepacked: not when a query log
-// or an observer wants every query's full event.
-func (s *Server) prepacks() bool { return s.queryLog == nil && s.cfg.Observe == nil }
 
 // anyRule stops the matcher at the first rule whose conditions a query
 // meets, whatever its probability.
 func anyRule(int) bool { return true }
 
 // keep prepacks answer m to r, when it can be prepacked: a zone's answer
-// over UDP, written whole.
+// over UDP, written whole. m is the message as sent (see pipeline.write).
 func (ps *prepackedSet) keep(r, m *dns.Msg, name string, size int, l *live) {
 	var buf [256 + 7]byte
 	key, ok := keyOf(r, buf[:])
@@ -268,7 +239,8 @@ func (ps *prepackedSet) keep(r, m *dns.Msg, name string, size int, l *live) {
 		return
 	}
 	wire[0], wire[1] = 0, 0
-	a := &prepacked{wire: wire, name: name, rcode: m.Rcode, ttl: cacheTTL(m), live: l.nameCounter(name)}
+	a := &prepacked{wire: wire, name: name, rcode: m.Rcode, ttl: cacheTTL(m), answer: m.Answer}
+	a.counters.name = l.nameCounter(name)
 	ps.mu.Lock()
 	if ps.answers == nil {
 		ps.answers = map[string]*prepacked{}

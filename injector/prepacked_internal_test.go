@@ -92,7 +92,7 @@ func TestPrepackedAnswersAreTheFullPathsByteForByte(t *testing.T) {
 		}
 		q.Id = 1
 		full := rawExchange(t, srv.Addr(), q)
-		hits := srv.prepackedHits.Load()
+		hits := srv.pipe.obs.prepackedHits.Load()
 		q.Id = 2
 		fast := rawExchange(t, srv.Addr(), q)
 		full[1] = 2 // the only byte that may differ: the ID
@@ -105,16 +105,16 @@ func TestPrepackedAnswersAreTheFullPathsByteForByte(t *testing.T) {
 			assert.Equal(t, v.do, opt.Do(), "%+v", v)
 		}
 		if v.name != "elsewhere.test." { // outside the zones: REFUSED, not kept
-			assert.Equal(t, hits+1, srv.prepackedHits.Load(), "%+v was answered prepacked", v)
+			assert.Equal(t, hits+1, srv.pipe.obs.prepackedHits.Load(), "%+v was answered prepacked", v)
 		}
 	}
 
 	// Another case of a name already kept: the same answer, with this case.
 	q := new(dns.Msg).SetQuestion("WWW.p.TEST.", dns.TypeA)
-	hits := srv.prepackedHits.Load()
+	hits := srv.pipe.obs.prepackedHits.Load()
 	m := new(dns.Msg)
 	require.NoError(t, m.Unpack(rawExchange(t, srv.Addr(), q)))
-	assert.Equal(t, hits+1, srv.prepackedHits.Load())
+	assert.Equal(t, hits+1, srv.pipe.obs.prepackedHits.Load())
 	assert.Equal(t, "WWW.p.TEST.", m.Question[0].Name, "the question comes back as it was asked (0x20)")
 	assert.Len(t, m.Answer, 2)
 }
@@ -128,20 +128,20 @@ func TestARuleTakesPrecedenceOverPrepackedAnswers(t *testing.T) {
 		require.NoError(t, m.Unpack(rawExchange(t, srv.Addr(), q)))
 		assert.Equal(t, dns.RcodeSuccess, m.Rcode)
 	}
-	require.NotZero(t, srv.prepackedHits.Load())
+	require.NotZero(t, srv.pipe.obs.prepackedHits.Load())
 
 	clock.Add(int64(time.Hour + time.Second)) // the storm: a rule takes www
-	hits := srv.prepackedHits.Load()
+	hits := srv.pipe.obs.prepackedHits.Load()
 	m := new(dns.Msg)
 	require.NoError(t, m.Unpack(rawExchange(t, srv.Addr(), q)))
 	assert.Equal(t, dns.RcodeNameError, m.Rcode)
-	assert.Equal(t, hits, srv.prepackedHits.Load())
+	assert.Equal(t, hits, srv.pipe.obs.prepackedHits.Load())
 
 	srv.Abort("test") // faults off: the normal answer again
 	m = new(dns.Msg)
 	require.NoError(t, m.Unpack(rawExchange(t, srv.Addr(), q)))
 	assert.Equal(t, dns.RcodeSuccess, m.Rcode)
-	assert.Equal(t, hits+1, srv.prepackedHits.Load())
+	assert.Equal(t, hits+1, srv.pipe.obs.prepackedHits.Load())
 }
 
 // TestPrepackedAnswersAreCounted: an answer sent from its bytes still
@@ -158,14 +158,14 @@ func TestPrepackedAnswersAreCounted(t *testing.T) {
 	for range 3 {
 		rawExchange(t, srv.Addr(), q)
 	}
-	require.Equal(t, uint64(7), srv.prepackedHits.Load(), "all but the first should be sent from their bytes")
+	require.Equal(t, uint64(7), srv.pipe.obs.prepackedHits.Load(), "all but the first should be sent from their bytes")
 
 	series := func(phase string) float64 {
-		return testutil.ToFloat64(srv.metrics.queries.WithLabelValues(phase, "", "pass", "NOERROR", "A", "udp"))
+		return testutil.ToFloat64(srv.pipe.obs.metrics.queries.WithLabelValues(phase, "", "pass", "NOERROR", "A", "udp"))
 	}
 	assert.Equal(t, 5.0, series("calm"))
 	assert.Equal(t, 3.0, series("storm"))
-	assert.Equal(t, int64(8), srv.live.nameCounter("alias.p.test.").Load())
+	assert.Equal(t, int64(8), srv.pipe.obs.live.nameCounter("alias.p.test.").Load())
 }
 
 func TestOddQueriesTakeTheFullPath(t *testing.T) {

@@ -36,7 +36,7 @@ func (l *queryLog) write(ev *Event) {
 		Client:    ev.Client.String(),
 		Name:      ev.Name,
 		Type:      dns.TypeToString[ev.Type],
-		Transport: ev.Transport(),
+		Transport: ev.Transport.String(),
 		Phase:     ev.Phase,
 		Rule:      ev.Rule,
 		Action:    ev.Action,

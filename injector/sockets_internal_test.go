@@ -28,7 +28,7 @@ func TestUDPSocketsShareThePort(t *testing.T) {
 	srv, err := New(Config{Listen: "127.0.0.1:0", UDPSockets: 4}, sc)
 	require.NoError(t, err)
 	require.NoError(t, srv.Start())
-	require.Len(t, srv.batches, 4)
+	require.Len(t, srv.listeners[0].(*udpListener).batches, 4)
 
 	// Each query from a socket of its own: the kernel picks the server's
 	// socket by the client's port. A socket no client reaches, unserved or

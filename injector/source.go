@@ -23,18 +23,10 @@ type source struct {
 	prepacked prepackedSet // the zones' answers, packed (see ServeRaw)
 }
 
-var _ fault.Source = (*source)(nil)
-
-// Resolve implements fault.Source.
-func (s *source) Resolve(ctx context.Context, req *fault.Request) (*dns.Msg, error) {
-	if m := s.local(req); m != nil {
-		return m, nil
-	}
-	if req.Detacher != nil {
-		req.Detacher.Detach()
-	}
+// forward asks upstream for req's answer, waiting for it.
+func (s *source) forward(ctx context.Context, req *fault.Request) (*dns.Msg, error) {
 	began := time.Now()
-	resp, err := s.fwd.Forward(ctx, req.Msg, req.TCP)
+	resp, err := s.fwd.Forward(ctx, req.Msg, req.Transport.Stream())
 	return s.forwarded(resp, err, began)
 }
 
@@ -69,13 +61,8 @@ func (s *source) forwarded(resp *dns.Msg, err error, began time.Time) (*dns.Msg,
 		return nil, err
 	}
 	resp.RecursionAvailable = true
-	removeOPT(resp) // the writer adds our own
+	upstream.RemoveOPT(resp) // the writer adds our own
 	return resp, nil
-}
-
-// asyncForwarder is a forwarder that can answer without a waiting goroutine.
-type asyncForwarder interface {
-	ForwardAsync(ctx context.Context, query *dns.Msg, done func(*dns.Msg, error))
 }
 
 // minimalANY is the RFC 8482 answer to ANY: one synthesised HINFO record.
@@ -89,15 +76,5 @@ func minimalANY(req *fault.Request, authoritative bool) *dns.Msg {
 	return m
 }
 
-// NegativeSOA implements fault.Source.
+// NegativeSOA implements fault.Source's method for querySource.
 func (s *source) NegativeSOA(name string) dns.RR { return s.zones.NegativeSOA(name) }
-
-func removeOPT(m *dns.Msg) {
-	extra := m.Extra[:0]
-	for _, rr := range m.Extra {
-		if rr.Header().Rrtype != dns.TypeOPT {
-			extra = append(extra, rr)
-		}
-	}
-	m.Extra = extra
-}

@@ -32,25 +32,25 @@ const (
 func (s *Server) update(change func(st *runState) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	next := *s.state.Load()
+	next := *s.pipe.state.Load()
 	if err := change(&next); err != nil {
 		return err
 	}
-	s.state.Store(&next)
+	s.pipe.state.Store(&next)
 	return nil
 }
 
 // position returns where the timeline stands at now, and why faults are
-// off, if they are.
-func (s *Server) position(st *runState, now time.Time) (scenarios.Position, string) {
+// off, if they are. It only reads: a missed heartbeat is latched when the
+// next heartbeat comes (see Heartbeat), and reads as off until then.
+func (p *pipeline) position(st *runState, now time.Time) (scenarios.Position, string) {
 	pos := st.timeline.At(now)
 	switch {
 	case st.off != "":
 		return pos, st.off
-	case s.cfg.MaxDuration > 0 && now.Sub(s.started) >= s.cfg.MaxDuration:
+	case p.cfg.MaxDuration > 0 && now.Sub(p.started) >= p.cfg.MaxDuration:
 		return pos, offMaxDuration
-	case s.heartbeatMissed(now):
-		s.trip(offHeartbeat)
+	case p.heartbeatMissed(now):
 		return pos, offHeartbeat
 	case pos.State == scenarios.Ended:
 		return pos, offEnded
@@ -60,8 +60,8 @@ func (s *Server) position(st *runState, now time.Time) (scenarios.Position, stri
 	return pos, ""
 }
 
-func (s *Server) heartbeatMissed(now time.Time) bool {
-	return s.cfg.Heartbeat > 0 && now.Sub(time.Unix(0, s.lastBeat.Load())) > s.cfg.Heartbeat
+func (p *pipeline) heartbeatMissed(now time.Time) bool {
+	return p.cfg.Heartbeat > 0 && now.Sub(time.Unix(0, p.lastBeat.Load())) > p.cfg.Heartbeat
 }
 
 // trip turns every fault off for a safety switch, until resume or load.
@@ -96,8 +96,16 @@ func (s *Server) Resume(who string) {
 	s.cfg.Logger.Info("resume: faults on", "by", who)
 }
 
-// Heartbeat tells the dead-man switch the operator is still there.
-func (s *Server) Heartbeat() { s.lastBeat.Store(s.cfg.Now().UnixNano()) }
+// Heartbeat tells the dead-man switch the operator is still there. A
+// heartbeat that comes after one was missed does not turn faults back on:
+// it latches them off, as the miss did, until resume or load.
+func (s *Server) Heartbeat() {
+	now := s.cfg.Now()
+	if s.pipe.heartbeatMissed(now) {
+		s.trip(offHeartbeat)
+	}
+	s.pipe.lastBeat.Store(now.UnixNano())
+}
 
 // JumpTo moves the timeline so the named phase begins now. An abort stays
 // in force: jumping does not turn faults back on.
@@ -118,7 +126,7 @@ func (s *Server) JumpTo(phase, who string) error {
 }
 
 // Timeline is the timeline in force.
-func (s *Server) Timeline() scenarios.Timeline { return s.state.Load().timeline }
+func (s *Server) Timeline() scenarios.Timeline { return s.pipe.state.Load().timeline }
 
 // ErrNoSuchPhase is returned by JumpTo for a phase the scenario lacks.
 var ErrNoSuchPhase = fmt.Errorf("no such phase")
@@ -139,7 +147,7 @@ func phaseNames(sc *scenarios.Scenario) string {
 // tripped heartbeat; a file changed on disk does not, so a drill that was
 // stopped stays stopped.
 func (s *Server) Load(sc *scenarios.Scenario, origin string, resume bool) error {
-	p, err := compile(sc, &s.cfg, s.limiter, s.metrics, s.mux)
+	p, err := compile(sc, &s.cfg, s.limiter, s.pipe.obs.metrics, s.mux)
 	if err != nil {
 		s.ReloadFailed(origin, err)
 		return err

@@ -103,7 +103,7 @@ type Match struct {
 	Names     []NamePattern
 	Types     []uint16
 	Clients   []netip.Prefix
-	Transport string // "", "udp" or "tcp"
+	Transport Transport // AnyTransport: every transport
 }
 
 // NameKind tells how a NamePattern compares names.
@@ -158,24 +158,3 @@ type EDE struct {
 	Code uint16
 	Text string
 }
-
-// Action is what a rule does to the queries it takes.
-type Action string
-
-// The actions a rule may take.
-const (
-	Pass     Action = "pass"     // answer normally
-	NXDomain Action = "nxdomain" // the name does not exist
-	ServFail Action = "servfail" // the server failed
-	Refused  Action = "refused"  // the server will not answer
-	NotImp   Action = "notimp"   // not implemented
-	FormErr  Action = "formerr"  // the query was malformed
-	Empty    Action = "empty"    // NOERROR with no records (NODATA)
-	Drop     Action = "drop"     // no reply at all: the client times out
-	Answer   Action = "answer"   // reply with the rule's records
-	Truncate Action = "truncate" // UDP: TC and no records; TCP: answer normally
-	Garbage  Action = "garbage"  // bytes that do not parse as a DNS message
-)
-
-// Actions lists every action, in the order the documentation gives them.
-var Actions = []Action{Pass, NXDomain, ServFail, Refused, NotImp, FormErr, Empty, Drop, Answer, Truncate, Garbage}

@@ -79,10 +79,6 @@ func (d *decoder) parseRules(n *yaml.Node, phase string) []Rule {
 	return rules
 }
 
-// sendsMessage tells whether the action replies with a DNS message that
-// modifiers can change; drop and garbage send nothing to modify.
-func (a Action) sendsMessage() bool { return a != Drop && a != Garbage }
-
 func (d *decoder) parseRule(n *yaml.Node, defaultName string) Rule {
 	r := Rule{Name: defaultName, Probability: Always, Line: n.Line, Column: n.Column}
 	f := d.fields(n, "rule", ruleKeys...)
@@ -107,11 +103,11 @@ func (d *decoder) parseRule(n *yaml.Node, defaultName string) Rule {
 		}
 	}
 	if v := f["records"]; v != nil {
-		if r.Action != Answer && r.Action != "" {
+		if r.Action != "" && !r.Action.Info().TakesRecords {
 			d.errorf(v, "records are only used by action answer, not %s", r.Action)
 		}
 		r.Records = d.ruleRecords(v)
-	} else if r.Action == Answer {
+	} else if r.Action.Info().TakesRecords {
 		d.errorf(n, "rule %q: action answer needs records, such as records: [\"@ 60 IN A 192.0.2.1\"]", r.Name)
 	}
 	if v := f["delay"]; v != nil {
@@ -133,7 +129,7 @@ func (d *decoder) parseRule(n *yaml.Node, defaultName string) Rule {
 		if k, ok := d.int(v, "keep", 1, 1<<16); ok {
 			r.Keep = int(k)
 		}
-		if r.Action != Pass && r.Action != Answer && r.Action != "" {
+		if r.Action != "" && !r.Action.Info().TakesKeep {
 			d.errorf(v, "keep only trims answers of action pass or answer, not %s", r.Action)
 		}
 	}
@@ -145,7 +141,7 @@ func (d *decoder) parseRule(n *yaml.Node, defaultName string) Rule {
 }
 
 func (d *decoder) onlyWithMessage(n *yaml.Node, key string, a Action) {
-	if a != "" && !a.sendsMessage() {
+	if a != "" && a.Info().Sends != SendsMessage {
 		d.errorf(n, "%s has no effect with action %s, which sends no DNS message", key, a)
 	}
 }
@@ -180,7 +176,7 @@ func (d *decoder) parseMatch(n *yaml.Node) Match {
 			if !ok {
 				continue
 			}
-			p, err := parsePrefix(s)
+			p, err := ParsePrefix(s)
 			if err != nil {
 				d.errorf(item, "client %q is not an address or CIDR such as 10.0.0.0/8 or ::1/128", s)
 				continue
@@ -190,10 +186,11 @@ func (d *decoder) parseMatch(n *yaml.Node) Match {
 	}
 	if v := f["transport"]; v != nil {
 		if s, ok := d.scalar(v, "transport"); ok {
-			m.Transport = strings.ToLower(s)
-			if m.Transport != "udp" && m.Transport != "tcp" {
-				d.errorf(v, "transport must be udp or tcp, got %q", s)
+			t, err := ParseTransport(s)
+			if err != nil {
+				d.errorf(v, "%v", err)
 			}
+			m.Transport = t
 		}
 	}
 	return m
@@ -287,7 +284,8 @@ func (d *decoder) ede(n *yaml.Node) *EDE {
 	return e
 }
 
-func parsePrefix(s string) (netip.Prefix, error) {
+// ParsePrefix reads a CIDR, or a bare address meaning just that address.
+func ParsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		return p.Masked(), err
@@ -300,13 +298,5 @@ func parsePrefix(s string) (netip.Prefix, error) {
 }
 
 var commonTypes = []string{"A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "CAA", "HTTPS", "SVCB", "DS", "DNSKEY", "ANY"}
-
-func actionNames() []string {
-	names := make([]string, len(Actions))
-	for i, a := range Actions {
-		names[i] = string(a)
-	}
-	return names
-}
 
 func actionList() string { return strings.Join(actionNames(), ", ") }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/injector/control"
 )
 
@@ -31,45 +30,45 @@ func ctlCommand() *cli.Command {
 		Usage: "steer a running server: status, abort, resume, phase, load, heartbeat",
 		Subcommands: []*cli.Command{
 			ctlAction("status", "show the scenario, the phase, the safety switches and the rules' hits", "",
-				func(ctx context.Context, c *control.Client, _ *cli.Context) (injector.Status, string, error) {
+				func(ctx context.Context, c *control.Client, _ *cli.Context) (control.Status, string, error) {
 					st, err := c.Status(ctx)
 					return st, "", err
 				}),
 			ctlAction("abort", "turn every fault off now, until resume or load", "",
-				func(ctx context.Context, c *control.Client, _ *cli.Context) (injector.Status, string, error) {
+				func(ctx context.Context, c *control.Client, _ *cli.Context) (control.Status, string, error) {
 					st, err := c.Abort(ctx)
 					return st, "aborted: every fault is off (dnsfault ctl resume turns them back on)", err
 				}),
 			ctlAction("resume", "turn faults back on after an abort or a missed heartbeat", "",
-				func(ctx context.Context, c *control.Client, _ *cli.Context) (injector.Status, string, error) {
+				func(ctx context.Context, c *control.Client, _ *cli.Context) (control.Status, string, error) {
 					st, err := c.Resume(ctx)
 					return st, "resumed", err
 				}),
 			ctlAction("heartbeat", "tell the dead-man switch (serve --heartbeat) the operator is still there", "",
-				func(ctx context.Context, c *control.Client, _ *cli.Context) (injector.Status, string, error) {
+				func(ctx context.Context, c *control.Client, _ *cli.Context) (control.Status, string, error) {
 					st, err := c.Heartbeat(ctx)
 					return st, "heartbeat sent", err
 				}),
 			ctlAction("phase", "jump to a phase: it begins now", "NAME",
-				func(ctx context.Context, c *control.Client, cc *cli.Context) (injector.Status, string, error) {
+				func(ctx context.Context, c *control.Client, cc *cli.Context) (control.Status, string, error) {
 					if cc.NArg() != 1 {
-						return injector.Status{}, "", cli.Exit("dnsfault ctl phase: name one phase (dnsfault ctl status lists them)", 2)
+						return control.Status{}, "", cli.Exit("dnsfault ctl phase: name one phase (dnsfault ctl status lists them)", 2)
 					}
 					st, err := c.Phase(ctx, cc.Args().First())
 					return st, "jumped to phase " + cc.Args().First(), err
 				}),
 			ctlAction("load", "validate a scenario file and swap it in (its timeline starts now)", "FILE",
-				func(ctx context.Context, c *control.Client, cc *cli.Context) (injector.Status, string, error) {
+				func(ctx context.Context, c *control.Client, cc *cli.Context) (control.Status, string, error) {
 					if cc.NArg() != 1 {
-						return injector.Status{}, "", cli.Exit("dnsfault ctl load: name one scenario FILE", 2)
+						return control.Status{}, "", cli.Exit("dnsfault ctl load: name one scenario FILE", 2)
 					}
 					opts, err := scenarioOptions(cc)
 					if err != nil {
-						return injector.Status{}, "", cli.Exit(err.Error(), 2)
+						return control.Status{}, "", cli.Exit(err.Error(), 2)
 					}
 					data, err := os.ReadFile(cc.Args().First())
 					if err != nil {
-						return injector.Status{}, "", err
+						return control.Status{}, "", err
 					}
 					st, err := c.Load(ctx, data, opts.Set)
 					return st, "loaded " + cc.Args().First(), err
@@ -78,7 +77,7 @@ func ctlCommand() *cli.Command {
 	}
 }
 
-type ctlFunc func(ctx context.Context, c *control.Client, cc *cli.Context) (injector.Status, string, error)
+type ctlFunc func(ctx context.Context, c *control.Client, cc *cli.Context) (control.Status, string, error)
 
 func ctlAction(name, usage, args string, do ctlFunc, extra ...cli.Flag) *cli.Command {
 	return &cli.Command{
@@ -112,7 +111,7 @@ func ctlAction(name, usage, args string, do ctlFunc, extra ...cli.Flag) *cli.Com
 }
 
 // printStatus writes a status for people: state first, then the phases.
-func printStatus(w io.Writer, st injector.Status) {
+func printStatus(w io.Writer, st control.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "scenario\t%s (seed %d, speed %gx)\n", st.Scenario, st.Seed, st.Speed)
 	if st.FaultsActive {
@@ -174,7 +173,7 @@ func left(seconds *float64, format string) string {
 	return fmt.Sprintf(format, (time.Duration(*seconds * float64(time.Second))).Round(time.Second))
 }
 
-func offHint(st injector.Status) string {
+func offHint(st control.Status) string {
 	switch st.FaultsOff {
 	case "aborted", "heartbeat missed":
 		return " (dnsfault ctl resume turns them back on)"

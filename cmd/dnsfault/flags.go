@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -35,9 +34,9 @@ func scenarioOptions(c *cli.Context) (scenarios.Options, error) {
 func serverFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "upstream", Usage: "`system`, none, or HOST:PORT[,HOST:PORT] (overrides the scenario's)"},
-		&cli.DurationFlag{Name: "upstream-timeout", Value: 2 * time.Second, Usage: "how long to wait for upstream before answering SERVFAIL"},
+		&cli.DurationFlag{Name: "upstream-timeout", Value: defaults.UpstreamTimeout, Usage: "how long to wait for upstream before answering SERVFAIL"},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"DNSFAULT_TOKEN"}, Usage: "bearer `TOKEN` the control API requires (required when --control is not loopback)"},
-		&cli.Float64Flag{Name: "speed", Value: 1, Usage: "run every phase duration `N` times faster"},
+		&cli.Float64Flag{Name: "speed", Value: defaults.Speed, Usage: "run every phase duration `N` times faster"},
 		&cli.DurationFlag{Name: "max-duration", Usage: "turn every fault off for good after `D`"},
 		&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
 		recordFlag,
@@ -46,13 +45,16 @@ func serverFlags() []cli.Flag {
 	}, resourceFlags()...)
 }
 
+// defaults are the server's defaults, which the flags show.
+var defaults = injector.DefaultConfig()
+
 // resourceFlags bound what clients can make the server do.
 func resourceFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.Float64Flag{Name: "rate-limit", Value: injector.DefaultForwardRate, Usage: "forwarded queries a second per client (bursts of twice that); over it: REFUSED; 0: no limit"},
-		&cli.IntFlag{Name: "max-held", Value: injector.DefaultMaxHeld, Usage: "queries held by delays at once; over it: dropped and counted"},
-		&cli.IntFlag{Name: "max-tcp-conns", Value: injector.DefaultMaxTCPConns, Usage: "open TCP connections at once"},
-		&cli.DurationFlag{Name: "tcp-idle-timeout", Value: injector.DefaultTCPIdleTimeout, Usage: "close TCP connections idle this long"},
+		&cli.Float64Flag{Name: "rate-limit", Value: defaults.ForwardRate, Usage: "forwarded queries a second per client (bursts of twice that); over it: REFUSED; 0: no limit"},
+		&cli.IntFlag{Name: "max-held", Value: defaults.MaxHeld, Usage: "queries held by delays at once; over it: dropped and counted"},
+		&cli.IntFlag{Name: "max-tcp-conns", Value: defaults.MaxTCPConns, Usage: "open TCP connections at once"},
+		&cli.DurationFlag{Name: "tcp-idle-timeout", Value: defaults.TCPIdleTimeout, Usage: "close TCP connections idle this long"},
 	}
 }
 
@@ -85,15 +87,11 @@ func parseUpstream(s string) ([]string, error) {
 func parseAllow(values []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, v := range values {
-		p, err := netip.ParsePrefix(v)
+		p, err := scenarios.ParsePrefix(v)
 		if err != nil {
-			a, aerr := netip.ParseAddr(v)
-			if aerr != nil {
-				return nil, fmt.Errorf("--allow %q: expected a CIDR such as 10.0.0.0/8", v)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
+			return nil, fmt.Errorf("--allow %q: expected a CIDR such as 10.0.0.0/8", v)
 		}
-		out = append(out, p.Masked())
+		out = append(out, p)
 	}
 	return out, nil
 }

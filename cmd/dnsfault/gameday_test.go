@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/control"
 )
 
 // drill is a three-phase outage of a.drill.test; at --speed 60 each phase
@@ -30,11 +30,11 @@ phases:
 `
 
 // status asks the server for its status with `dnsfault ctl status --json`.
-func (s *server) status(t *testing.T) injector.Status {
+func (s *server) status(t *testing.T) control.Status {
 	t.Helper()
 	r := runDnsfault(t, "ctl", "status", "--json", "--control", s.control)
 	require.Equal(t, 0, r.code, r.stderr)
-	var st injector.Status
+	var st control.Status
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &st))
 	return st
 }

@@ -169,7 +169,7 @@ func describeRule(r *scenarios.Rule) string {
 		}
 		fmt.Fprintf(&b, " %s", strings.Join(types, "/"))
 	}
-	if r.Match.Transport != "" {
+	if r.Match.Transport != scenarios.AnyTransport {
 		fmt.Fprintf(&b, " over %s", r.Match.Transport)
 	}
 	if len(r.Match.Clients) > 0 {

@@ -152,28 +152,8 @@ func serverConfig(c *cli.Context) (injector.Config, error) {
 	if err != nil {
 		return injector.Config{}, err
 	}
-	if c.Float64("speed") <= 0 {
-		return injector.Config{}, fmt.Errorf("--speed %g: must be above 0", c.Float64("speed"))
-	}
-	for _, name := range []string{"upstream-timeout", "max-duration", "heartbeat", "tcp-idle-timeout"} {
-		if c.Duration(name) < 0 {
-			return injector.Config{}, fmt.Errorf("--%s %v: must not be negative", name, c.Duration(name))
-		}
-	}
-	for _, name := range []string{"max-held", "max-tcp-conns"} {
-		if c.Int(name) < 1 {
-			return injector.Config{}, fmt.Errorf("--%s %d: must be at least 1", name, c.Int(name))
-		}
-	}
-	rate := c.Float64("rate-limit")
-	switch {
-	case rate < 0:
-		return injector.Config{}, fmt.Errorf("--rate-limit %g: must not be negative (0 turns the limit off)", rate)
-	case rate == 0:
-		rate = -1
-	}
-	return injector.Config{
-		ForwardRate:     rate,
+	cfg := injector.Config{
+		ForwardRate:     c.Float64("rate-limit"),
 		MaxHeld:         c.Int("max-held"),
 		MaxTCPConns:     c.Int("max-tcp-conns"),
 		TCPIdleTimeout:  c.Duration("tcp-idle-timeout"),
@@ -185,7 +165,10 @@ func serverConfig(c *cli.Context) (injector.Config, error) {
 		MaxDuration:     c.Duration("max-duration"),
 		Heartbeat:       c.Duration("heartbeat"),
 		Logger:          slog.New(slog.NewTextHandler(os.Stderr, nil)),
-	}, nil
+	}
+	// The flags' defaults are DefaultConfig's, so a zero here means what
+	// it means to the server: Validate is the one check.
+	return cfg, cfg.Validate()
 }
 
 func firstErr(errs ...error) error {

@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/dnsfault/dnsfault/injector"
 )
 
 // Client calls a dnsfault control API.
@@ -45,33 +43,33 @@ func (e *LoadError) Error() string {
 }
 
 // Status returns the server's state.
-func (c *Client) Status(ctx context.Context) (injector.Status, error) {
+func (c *Client) Status(ctx context.Context) (Status, error) {
 	return c.call(ctx, http.MethodGet, "/v1/status", nil)
 }
 
 // Abort turns every fault off.
-func (c *Client) Abort(ctx context.Context) (injector.Status, error) {
+func (c *Client) Abort(ctx context.Context) (Status, error) {
 	return c.call(ctx, http.MethodPost, "/v1/abort", nil)
 }
 
 // Resume turns faults back on.
-func (c *Client) Resume(ctx context.Context) (injector.Status, error) {
+func (c *Client) Resume(ctx context.Context) (Status, error) {
 	return c.call(ctx, http.MethodPost, "/v1/resume", nil)
 }
 
 // Heartbeat feeds the server's dead-man switch.
-func (c *Client) Heartbeat(ctx context.Context) (injector.Status, error) {
+func (c *Client) Heartbeat(ctx context.Context) (Status, error) {
 	return c.call(ctx, http.MethodPost, "/v1/heartbeat", nil)
 }
 
 // Phase jumps to the named phase.
-func (c *Client) Phase(ctx context.Context, name string) (injector.Status, error) {
+func (c *Client) Phase(ctx context.Context, name string) (Status, error) {
 	return c.call(ctx, http.MethodPost, "/v1/phase/"+url.PathEscape(name), nil)
 }
 
 // Load sends a scenario's YAML, with parameter overrides, to be validated
 // and swapped in.
-func (c *Client) Load(ctx context.Context, yaml []byte, set map[string]string) (injector.Status, error) {
+func (c *Client) Load(ctx context.Context, yaml []byte, set map[string]string) (Status, error) {
 	path := "/v1/scenario"
 	if len(set) > 0 {
 		q := url.Values{}
@@ -83,8 +81,8 @@ func (c *Client) Load(ctx context.Context, yaml []byte, set map[string]string) (
 	return c.call(ctx, http.MethodPut, path, yaml)
 }
 
-func (c *Client) call(ctx context.Context, method, path string, body []byte) (injector.Status, error) {
-	var status injector.Status
+func (c *Client) call(ctx context.Context, method, path string, body []byte) (Status, error) {
+	var status Status
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return status, err

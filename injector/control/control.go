@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -25,8 +24,8 @@ const maxScenarioBytes = 1 << 20
 
 // Engine is what the API steers; *injector.Server is one.
 type Engine interface {
-	Status() injector.Status
-	Live() injector.Live
+	Status() Status
+	Live() Live
 	Abort(who string)
 	Resume(who string)
 	Heartbeat()
@@ -36,12 +35,11 @@ type Engine interface {
 	Metrics() http.Handler
 }
 
-var _ Engine = (*injector.Server)(nil)
-
 // Handler returns the control API and the dashboard. With a token, every
 // request must carry it as `Authorization: Bearer TOKEN`, or in the cookie
 // that opening the dashboard as /?token=TOKEN sets. closing, when it is
-// closed, ends the dashboards' live streams (pass Server.Closing).
+// closed, ends the dashboards' live streams (Listen passes one that its
+// Shutdown closes).
 func Handler(e Engine, token string, logger *slog.Logger, closing <-chan struct{}) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -3,10 +3,10 @@ package control
 import (
 	"context"
 	"fmt"
+	"github.com/dnsfault/dnsfault/injector/listen"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"time"
 )
 
@@ -68,9 +68,6 @@ func isLoopback(addr string) bool {
 	if err != nil {
 		return false
 	}
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
+	loopback, err := listen.IsLoopback(host)
+	return err == nil && loopback
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/control"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -131,7 +132,7 @@ func (s *Server) Close() {
 }
 
 // Status reports the phase, the safety switches and each rule's hits.
-func (s *Server) Status() injector.Status { return s.srv.Status() }
+func (s *Server) Status() control.Status { return s.srv.Status() }
 
 // Hits returns how many queries the named rule took in the phase in force.
 func (s *Server) Hits(rule string) uint64 {

@@ -1,7 +1,7 @@
-// Package fault holds the actions a scenario rule can take. A fault decides
-// what the client gets back and returns it as an Outcome; it never writes to
-// the network, so every fault is testable without sockets and the server
-// has one place that writes.
+// Package fault holds the actions a scenario rule can take, one file per
+// fault, listed in table.go. A fault decides what the client gets back and
+// returns it as an Outcome; it never writes to the network, so every fault
+// is testable without sockets and the server has one place that writes.
 package fault
 
 import (
@@ -16,19 +16,12 @@ import (
 // Request is the query a fault acts on.
 type Request struct {
 	// Msg is the client's query. Faults never change it.
-	Msg    *dns.Msg
-	Name   string // the question's name, lower case
-	Type   uint16
-	TCP    bool
-	Client netip.Addr
-	// Detacher, when set, is told before the answer waits on the network
-	// (an upstream), so the server can go on with other queries meanwhile.
-	Detacher Detacher
+	Msg       *dns.Msg
+	Name      string // the question's name, lower case
+	Type      uint16
+	Transport scenarios.Transport
+	Client    netip.Addr
 }
-
-// Detacher lets a server's goroutine go on to other queries while one
-// query waits; see Request.Detacher.
-type Detacher interface{ Detach() }
 
 // Source answers queries normally: from the zones, then upstream.
 type Source interface {
@@ -53,25 +46,6 @@ type Fault interface {
 	// normal answer; it must not change req.
 	Act(ctx context.Context, req *Request, src Source) (Outcome, error)
 }
-
-// table lists the fault each action is built from.
-var table = map[scenarios.Action]func(r *scenarios.Rule) Fault{
-	scenarios.Pass:     func(*scenarios.Rule) Fault { return Pass{} },
-	scenarios.NXDomain: func(*scenarios.Rule) Fault { return Rcode{Code: dns.RcodeNameError, Negative: true} },
-	scenarios.ServFail: func(*scenarios.Rule) Fault { return Rcode{Code: dns.RcodeServerFailure} },
-	scenarios.Refused:  func(*scenarios.Rule) Fault { return Rcode{Code: dns.RcodeRefused} },
-	scenarios.NotImp:   func(*scenarios.Rule) Fault { return Rcode{Code: dns.RcodeNotImplemented} },
-	scenarios.FormErr:  func(*scenarios.Rule) Fault { return Rcode{Code: dns.RcodeFormatError} },
-	scenarios.Empty:    func(*scenarios.Rule) Fault { return Rcode{Code: dns.RcodeSuccess, Negative: true} },
-	scenarios.Drop:     func(*scenarios.Rule) Fault { return Drop{} },
-	scenarios.Answer:   func(r *scenarios.Rule) Fault { return Answer{Records: r.Records} },
-	scenarios.Truncate: func(*scenarios.Rule) Fault { return Truncate{} },
-	scenarios.Garbage:  func(*scenarios.Rule) Fault { return Garbage{} },
-}
-
-// For returns the fault of a rule's action. Every action that scenarios
-// accepts has one: a missing entry is a bug caught by the tests.
-func For(r *scenarios.Rule) Fault { return table[r.Action](r) }
 
 // Reply starts a reply to req with rcode: the client's ID, question (with
 // its casing), RD and CD, and RA set, since dnsfault stands in for a

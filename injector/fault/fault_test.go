@@ -26,7 +26,7 @@ func (noSource) NegativeSOA(name string) dns.RR { return zone.NewSet(nil).Negati
 func request(name string, qtype uint16) *fault.Request {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
-	return &fault.Request{Msg: m, Name: name, Type: qtype}
+	return &fault.Request{Msg: m, Name: name, Type: qtype, Transport: scenarios.UDP}
 }
 
 func TestEveryActionHasAFault(t *testing.T) {

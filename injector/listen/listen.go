@@ -3,8 +3,10 @@ package listen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 )
 
 // attempts is how many free ports UDPAndTCP tries with port 0.
@@ -62,4 +64,17 @@ func udp(addr string, n int) ([]*net.UDPConn, error) {
 		pcs = append(pcs, pc.(*net.UDPConn))
 	}
 	return pcs, nil
+}
+
+// IsLoopback tells whether host, "localhost" or an IP address, is a
+// loopback address. Any other name is an error: it could resolve anywhere.
+func IsLoopback(host string) (bool, error) {
+	if host == "localhost" {
+		return true, nil
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false, errors.New("the host must be an IP address")
+	}
+	return a.IsLoopback(), nil
 }

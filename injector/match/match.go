@@ -20,7 +20,11 @@ type Query struct {
 	Name      string // lower case, fully qualified
 	Type      uint16
 	Client    netip.Addr
-	Transport string // "udp" or "tcp"
+	Transport scenarios.Transport
+	// NameOnly asks which rule could take some query for Name: the
+	// conditions besides the name are taken to hold (the dashboard's
+	// question about a name).
+	NameOnly bool
 }
 
 // Matcher indexes the rules of one phase. It is immutable once built.
@@ -138,13 +142,16 @@ func matchesRegexp(names []scenarios.NamePattern, name string) bool {
 // conditionsHold checks the conditions other than the name.
 func (m *Matcher) conditionsHold(i int, q *Query) bool {
 	r := &m.rules[i]
-	if r.Transport != "" && r.Transport != q.Transport {
+	if q.NameOnly {
+		return true
+	}
+	if r.Transport != scenarios.AnyTransport && r.Transport != q.Transport {
 		return false
 	}
 	if len(r.Types) > 0 && !containsType(r.Types, q.Type) {
 		return false
 	}
-	if len(r.Clients) > 0 && !inPrefixes(r.Clients, q.Client) {
+	if len(r.Clients) > 0 && !InPrefixes(r.Clients, q.Client) {
 		return false
 	}
 	return true
@@ -159,7 +166,8 @@ func containsType(types []uint16, t uint16) bool {
 	return false
 }
 
-func inPrefixes(prefixes []netip.Prefix, a netip.Addr) bool {
+// InPrefixes tells whether a, IPv4-mapped or not, is in one of prefixes.
+func InPrefixes(prefixes []netip.Prefix, a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range prefixes {
 		if p.Contains(a) {

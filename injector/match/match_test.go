@@ -44,7 +44,7 @@ func TestFirstMatchingRuleInFileOrderWins(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			i := m.First(&match.Query{Name: strings.ToLower(tc.name), Transport: "udp"}, always)
+			i := m.First(&match.Query{Name: strings.ToLower(tc.name), Transport: scenarios.UDP}, always)
 			require.GreaterOrEqual(t, i, 0)
 			assert.Equal(t, tc.want, rules[i].Name)
 		})
@@ -65,12 +65,12 @@ func TestConditionsMustAllHold(t *testing.T) {
 		q    match.Query
 		want int
 	}{
-		{"AAAA over udp", match.Query{Name: "a.test.", Type: 28, Client: other, Transport: "udp"}, 0},
-		{"A over tcp", match.Query{Name: "a.test.", Type: 1, Client: other, Transport: "tcp"}, 1},
-		{"A over udp from the lab", match.Query{Name: "a.test.", Type: 1, Client: lab, Transport: "udp"}, 2},
-		{"A over udp from ::1", match.Query{Name: "a.test.", Type: 1, Client: netip.IPv6Loopback(), Transport: "udp"}, 2},
-		{"A over udp from elsewhere", match.Query{Name: "a.test.", Type: 1, Client: other, Transport: "udp"}, -1},
-		{"another name", match.Query{Name: "b.test.", Type: 28, Client: lab, Transport: "tcp"}, -1},
+		{"AAAA over udp", match.Query{Name: "a.test.", Type: 28, Client: other, Transport: scenarios.UDP}, 0},
+		{"A over tcp", match.Query{Name: "a.test.", Type: 1, Client: other, Transport: scenarios.TCP}, 1},
+		{"A over udp from the lab", match.Query{Name: "a.test.", Type: 1, Client: lab, Transport: scenarios.UDP}, 2},
+		{"A over udp from ::1", match.Query{Name: "a.test.", Type: 1, Client: netip.IPv6Loopback(), Transport: scenarios.UDP}, 2},
+		{"A over udp from elsewhere", match.Query{Name: "a.test.", Type: 1, Client: other, Transport: scenarios.UDP}, -1},
+		{"another name", match.Query{Name: "b.test.", Type: 28, Client: lab, Transport: scenarios.TCP}, -1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -121,11 +121,11 @@ func BenchmarkMatch(b *testing.B) {
 		for _, n := range []int{10, 1000, 100000} {
 			m := match.New(manyRules(kind, n))
 			last := n - 1
-			hit := &match.Query{Name: fmt.Sprintf("host%d.svc%d.example.com.", last, last%97), Type: 1, Transport: "udp"}
+			hit := &match.Query{Name: fmt.Sprintf("host%d.svc%d.example.com.", last, last%97), Type: 1, Transport: scenarios.UDP}
 			if kind == "wildcard" {
 				hit.Name = fmt.Sprintf("a.b.svc%d.region%d.example.com.", last, last%13)
 			}
-			miss := &match.Query{Name: "nothing.here.example.org.", Type: 1, Transport: "udp"}
+			miss := &match.Query{Name: "nothing.here.example.org.", Type: 1, Transport: scenarios.UDP}
 			b.Run(fmt.Sprintf("%s/rules=%d/hit", kind, n), func(b *testing.B) {
 				b.ReportAllocs()
 				for i := 0; i < b.N; i++ {

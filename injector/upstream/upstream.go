@@ -21,8 +21,10 @@ import (
 // DefaultTimeout is how long a query may wait for all upstreams together.
 const DefaultTimeout = 2 * time.Second
 
-// ednsSize is the UDP payload size offered upstream (DNS flag day 2020).
-const ednsSize = 1232
+// EDNSSize is the UDP payload size dnsfault offers, to its clients and
+// upstream alike: small enough that answers are not fragmented (DNS flag
+// day 2020).
+const EDNSSize = 1232
 
 // ErrNone is returned when there is no upstream (`none`): names outside the
 // zones are refused.
@@ -33,6 +35,10 @@ type Forwarder interface {
 	// Forward sends a copy of query (never query itself) and returns the
 	// answer with the query's ID. tcp asks for TCP from the start.
 	Forward(ctx context.Context, query *dns.Msg, tcp bool) (*dns.Msg, error)
+	// ForwardAsync forwards query over UDP like Forward, without waiting:
+	// done is called once, from another goroutine or before it returns,
+	// with the answer or the error.
+	ForwardAsync(ctx context.Context, query *dns.Msg, done func(*dns.Msg, error))
 }
 
 // New returns the forwarder for an upstream setting: ["system"] (the
@@ -93,6 +99,11 @@ type None struct{}
 // Forward implements Forwarder: it always returns ErrNone.
 func (None) Forward(context.Context, *dns.Msg, bool) (*dns.Msg, error) { return nil, ErrNone }
 
+// ForwardAsync implements Forwarder: done gets ErrNone at once.
+func (None) ForwardAsync(_ context.Context, _ *dns.Msg, done func(*dns.Msg, error)) {
+	done(nil, ErrNone)
+}
+
 // Pool forwards to its addresses in order: an address that fails at once
 // (refused, unreachable) passes the query to the next; one that stays
 // silent uses up the time left. UDP goes through Mux's shared sockets.
@@ -112,11 +123,10 @@ func (p *Pool) Forward(ctx context.Context, query *dns.Msg, tcp bool) (*dns.Msg,
 	return p.forwardFrom(ctx, query, prepare(query), tcp, 0)
 }
 
-// ForwardAsync forwards query over UDP like Forward, without waiting: done
-// is called once, from another goroutine, with the answer or the error.
-// The usual case (the first upstream answers in full) costs no goroutine;
-// the rare ones (truncation, a failing upstream) go on in one through the
-// waiting path, within the same time limit.
+// ForwardAsync implements Forwarder. The usual case (the first upstream
+// answers in full) costs no goroutine; the rare ones (truncation, a
+// failing upstream) go on in one through the waiting path, within the
+// same time limit.
 func (p *Pool) ForwardAsync(ctx context.Context, query *dns.Msg, done func(*dns.Msg, error)) {
 	out := prepare(query)
 	began := time.Now()
@@ -177,15 +187,20 @@ func prepare(query *dns.Msg) *dns.Msg {
 	if opt := out.IsEdns0(); opt != nil {
 		do = opt.Do()
 	}
-	extra := out.Extra[:0]
-	for _, rr := range out.Extra {
+	RemoveOPT(out)
+	out.SetEdns0(EDNSSize, do)
+	return out
+}
+
+// RemoveOPT removes m's OPT record, if it has one.
+func RemoveOPT(m *dns.Msg) {
+	extra := m.Extra[:0]
+	for _, rr := range m.Extra {
 		if rr.Header().Rrtype != dns.TypeOPT {
 			extra = append(extra, rr)
 		}
 	}
-	out.Extra = extra
-	out.SetEdns0(ednsSize, do)
-	return out
+	m.Extra = extra
 }
 
 func (p *Pool) exchange(ctx context.Context, addr string, query *dns.Msg, tcp bool) (*dns.Msg, error) {

@@ -1,0 +1,182 @@
+package injector
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/dnsfault/dnsfault/injector/listen"
+	"github.com/dnsfault/dnsfault/injector/match"
+	"github.com/dnsfault/dnsfault/injector/upstream"
+)
+
+// DefaultListen is where the server listens unless told otherwise.
+const DefaultListen = "127.0.0.1:1053"
+
+// Defaults of the resource bounds.
+const (
+	DefaultForwardRate    = 1000
+	DefaultMaxHeld        = 100_000
+	DefaultMaxTCPConns    = 1000
+	DefaultTCPIdleTimeout = 10 * time.Second
+	DefaultResolvConf     = "/etc/resolv.conf"
+)
+
+// Config is how a Server is run. Its zero value is a working server, and
+// a zero field means the same here as the flag that sets it on the
+// command line (whose defaults are DefaultConfig's): its default, or for
+// ForwardRate, no limit.
+type Config struct {
+	// Listen is the UDP and TCP address; port 0 picks a free port, the same
+	// for both. Default DefaultListen.
+	Listen string
+	// Upstream, when set, overrides the scenario's upstream.
+	Upstream []string
+	// UpstreamTimeout bounds the wait for an upstream answer (default
+	// upstream.DefaultTimeout).
+	UpstreamTimeout time.Duration
+	// ResolvConf is read for the `system` upstream (default
+	// DefaultResolvConf).
+	ResolvConf string
+	// Allow lists the clients answered when Listen is not a loopback
+	// address; it must then be set. Others get REFUSED.
+	Allow []netip.Prefix
+	// QueryLog, when set, receives one JSON line per query.
+	QueryLog io.Writer
+	// Logger receives server events (default: discarded).
+	Logger *slog.Logger
+	// Now is the clock of the timeline and the safety switches (default
+	// time.Now); tests step it.
+	Now func() time.Time
+	// Speed runs every phase duration that many times faster (default 1).
+	Speed float64
+	// MaxDuration, when set, turns every fault off that long after the
+	// server starts, for good: a forgotten drill never outlives its window.
+	MaxDuration time.Duration
+	// Observe, when set, is called with every answered query, after the
+	// reply went out. It must be safe for concurrent use, and quick.
+	Observe func(*Event)
+	// ForwardRate bounds each client's forwarded queries a second (burst:
+	// twice that), so dnsfault cannot amplify traffic toward a spoofed
+	// victim; over it a client gets REFUSED. 0 means no limit, as
+	// --rate-limit 0 does; DefaultConfig has DefaultForwardRate.
+	ForwardRate float64
+	// MaxHeld bounds the queries held by delays at once (default
+	// DefaultMaxHeld); a query over it is dropped and counted.
+	MaxHeld int
+	// MaxTCPConns bounds open TCP connections (default DefaultMaxTCPConns),
+	// and TCPIdleTimeout closes idle ones (default DefaultTCPIdleTimeout),
+	// so slow or idle TCP clients cannot starve others.
+	MaxTCPConns    int
+	TCPIdleTimeout time.Duration
+	// UDPSockets is how many UDP sockets share the port, each read by its
+	// own goroutine (default: one per core where the kernel spreads
+	// clients across them, on Linux at an address other than a wildcard;
+	// one elsewhere).
+	UDPSockets int
+	// Heartbeat, when set, is a dead-man switch: without a heartbeat for
+	// that long, every fault goes off until resume or load.
+	Heartbeat time.Duration
+}
+
+// DefaultConfig is the configuration the command line starts from: the
+// zero Config with every default written out, and forwarding limited to
+// DefaultForwardRate a second per client.
+func DefaultConfig() Config {
+	cfg := Config{}.withDefaults()
+	cfg.ForwardRate = DefaultForwardRate
+	return cfg
+}
+
+// withDefaults returns cfg with each zero field set to its default.
+func (cfg Config) withDefaults() Config {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.UpstreamTimeout == 0 {
+		cfg.UpstreamTimeout = upstream.DefaultTimeout
+	}
+	if cfg.ResolvConf == "" {
+		cfg.ResolvConf = DefaultResolvConf
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Speed == 0 {
+		cfg.Speed = 1
+	}
+	if cfg.MaxHeld == 0 {
+		cfg.MaxHeld = DefaultMaxHeld
+	}
+	if cfg.MaxTCPConns == 0 {
+		cfg.MaxTCPConns = DefaultMaxTCPConns
+	}
+	if cfg.TCPIdleTimeout == 0 {
+		cfg.TCPIdleTimeout = DefaultTCPIdleTimeout
+	}
+	return cfg
+}
+
+// Validate reports every setting that cannot be served, each named by
+// the flag that sets it. Zero fields are valid: see Config.
+func (cfg Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if cfg.Speed < 0 {
+		bad("--speed %g: must be above 0", cfg.Speed)
+	}
+	if cfg.ForwardRate < 0 {
+		bad("--rate-limit %g: must not be negative (0 turns the limit off)", cfg.ForwardRate)
+	}
+	for _, d := range []struct {
+		flag string
+		d    time.Duration
+	}{{"upstream-timeout", cfg.UpstreamTimeout}, {"max-duration", cfg.MaxDuration}, {"heartbeat", cfg.Heartbeat}, {"tcp-idle-timeout", cfg.TCPIdleTimeout}} {
+		if d.d < 0 {
+			bad("--%s %v: must not be negative", d.flag, d.d)
+		}
+	}
+	for _, n := range []struct {
+		flag string
+		n    int
+	}{{"max-held", cfg.MaxHeld}, {"max-tcp-conns", cfg.MaxTCPConns}, {"udp-sockets", cfg.UDPSockets}} {
+		if n.n < 0 {
+			bad("--%s %d: must be at least 1", n.flag, n.n)
+		}
+	}
+	listen := cfg.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	if err := checkExposure(listen, cfg.Allow); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// checkExposure refuses to listen beyond loopback without an allow-list:
+// an open resolver can be abused for amplification.
+func checkExposure(addr string, allow []netip.Prefix) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	loopback, err := listen.IsLoopback(host)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if !loopback && len(allow) == 0 {
+		return fmt.Errorf("listen address %s is not loopback: give --allow CIDR for the clients to answer, so dnsfault is not an open resolver", addr)
+	}
+	return nil
+}
+
+// allowed tells whether a client is in the allow-list; an empty list
+// allows every client.
+func allowed(allow []netip.Prefix, a netip.Addr) bool {
+	return len(allow) == 0 || match.InPrefixes(allow, a)
+}

@@ -1,0 +1,99 @@
+package control
+
+import "time"
+
+// The JSON the control API and the dashboard send: the server fills them
+// in (injector.Server.Status and Live), the client and the page read them.
+
+// Status is the state of a running server, as GET /v1/status reports it.
+// Durations are in seconds; a field that does not apply is left out.
+type Status struct {
+	Scenario    string  `json:"scenario"`
+	Description string  `json:"description,omitempty"`
+	Seed        int64   `json:"seed"`
+	Speed       float64 `json:"speed"`
+	// Timeline is not-started, running or ended.
+	Timeline string `json:"timeline"`
+	// Phase is the phase in force; faults may still be off.
+	Phase               string   `json:"phase,omitempty"`
+	PhaseIndex          int      `json:"phase_index"`
+	PhaseElapsedSeconds float64  `json:"phase_elapsed_seconds"`
+	PhaseLeftSeconds    *float64 `json:"phase_left_seconds,omitempty"`
+	StartsInSeconds     *float64 `json:"starts_in_seconds,omitempty"`
+	FaultsActive        bool     `json:"faults_active"`
+	// FaultsOff says why faults are off: aborted, heartbeat missed,
+	// max-duration reached, timeline ended, timeline not started.
+	FaultsOff              string   `json:"faults_off,omitempty"`
+	Aborted                bool     `json:"aborted"`
+	MaxDurationLeftSeconds *float64 `json:"max_duration_left_seconds,omitempty"`
+	HeartbeatLeftSeconds   *float64 `json:"heartbeat_left_seconds,omitempty"`
+	InFlight               int64    `json:"in_flight"`
+	Held                   int64    `json:"held"`
+	// Panics counts queries whose handling panicked (each was answered
+	// SERVFAIL); anything but 0 is a bug to report.
+	Panics     uint64        `json:"panics"`
+	Phases     []PhaseStatus `json:"phases"`
+	LastReload *ReloadStatus `json:"last_reload,omitempty"`
+}
+
+// PhaseStatus is one phase of the scenario and its rules' hits.
+type PhaseStatus struct {
+	Name            string       `json:"name"`
+	DurationSeconds float64      `json:"duration_seconds"` // 0: until the end
+	Rules           []RuleStatus `json:"rules"`
+}
+
+// RuleStatus is one rule and how many queries it took since the scenario
+// was loaded.
+type RuleStatus struct {
+	Name   string `json:"name"`
+	Action string `json:"action"`
+	Hits   uint64 `json:"hits"`
+}
+
+// ReloadStatus is the outcome of the last load or reload.
+type ReloadStatus struct {
+	Time   time.Time `json:"time"`
+	Origin string    `json:"origin"`
+	OK     bool      `json:"ok"`
+	// Errors are the problems that kept it from loading, one per line of
+	// the scenario (file:line:col: message).
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Live is what the dashboard shows, at one instant.
+type Live struct {
+	Status Status `json:"status"`
+	// Outcomes names the columns of each second's Counts.
+	Outcomes []string `json:"outcomes"`
+	// Seconds are the last 180 seconds, oldest first.
+	Seconds  []LiveSecond    `json:"seconds"`
+	TopNames []NameTreatment `json:"top_names"`
+	Latest   []LatestQuery   `json:"latest"`
+}
+
+// LiveSecond is one second's queries by outcome.
+type LiveSecond struct {
+	Unix   int64   `json:"t"`
+	Counts []int64 `json:"counts"`
+}
+
+// NameTreatment is a much-queried name and what the phase in force does to
+// it now.
+type NameTreatment struct {
+	Name      string `json:"name"`
+	Queries   int64  `json:"queries"`
+	Treatment string `json:"treatment"` // "answered normally", or "RULE: ACTION"
+}
+
+// LatestQuery is one recent query.
+type LatestQuery struct {
+	Time      time.Time `json:"time"`
+	Name      string    `json:"name"`
+	Type      string    `json:"type"`
+	Client    string    `json:"client"`
+	Rule      string    `json:"rule,omitempty"`
+	Action    string    `json:"action"`
+	Rcode     string    `json:"rcode"`
+	LatencyMs float64   `json:"latency_ms"`
+}

@@ -1,0 +1,196 @@
+package injector
+
+import (
+	"context"
+	"errors"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsfault/dnsfault/injector/fault"
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+// pipeline decides and answers queries. It is the specification of a
+// query's life: serve reads the query, decide walks the steps below in
+// order, and the verdict is finished one of three ways (respond.go, at
+// once; delay.go, after a delay; async.go, when an upstream answers).
+// Prepacked answers (prepacked.go) skip all of it for the queries no rule
+// can take.
+type pipeline struct {
+	cfg       *Config
+	realClock bool // cfg.Now is time.Now: one clock read per query serves twice
+	// state is everything a query decides by, swapped whole by control
+	// actions (state.go) and read with one atomic load.
+	state    atomic.Pointer[runState]
+	started  time.Time
+	lastBeat atomic.Int64 // unix nanoseconds of the last heartbeat
+	obs      observer
+	held     heldQueries
+	lives    lifetimes
+	// ctx ends when shutdown starts, so delayed queries stop waiting and
+	// are answered at once.
+	ctx    context.Context
+	panics atomic.Uint64
+}
+
+// verdict is what the pipeline decided for one query, for the writer and
+// the sinks.
+type verdict struct {
+	out    fault.Outcome
+	phase  string // "" when no phase is active
+	rule   string // "" when no rule took the query
+	action string
+	ede    *dns.EDNS0_EDE
+	err    error // why the normal answer failed, if it did
+
+	// wait, when set, is a UDP query's delay: the rule acts after it,
+	// from a timer (see answerLater).
+	wait    time.Duration
+	pending *rulePlan
+
+	// async, when set, is the source that answers this query without a
+	// waiting goroutine (see answerAsync).
+	async *source
+}
+
+// serve answers one query that came over transport t.
+func (p *pipeline) serve(w dns.ResponseWriter, r *dns.Msg, t scenarios.Transport) {
+	p.lives.begin()
+	defer p.lives.end()
+	defer p.recoverPanic(w, r)
+	q := p.newQuery(w, r, t)
+	v := p.decide(q)
+	switch {
+	case v.wait > 0:
+		p.answerLater(q, v)
+	case v.async != nil:
+		p.answerAsync(q, v)
+	default:
+		p.respond(q, &v)
+	}
+}
+
+// decide runs the pipeline; each step says why it stands where it does.
+func (p *pipeline) decide(q *query) verdict {
+	// Malformed questions are refused before anything else looks at them.
+	if len(q.req.Msg.Question) != 1 {
+		return verdict{out: reply(q, dns.RcodeFormatError), action: "formerr"}
+	}
+	if q.opt != nil && q.opt.Version() != 0 {
+		return verdict{out: reply(q, dns.RcodeBadVers), action: "badvers"}
+	}
+	// The allow-list comes before faults: a client we do not serve learns
+	// nothing about the scenario.
+	if !allowed(p.cfg.Allow, q.req.Client) {
+		return verdict{out: reply(q, dns.RcodeRefused), action: "refused"}
+	}
+	// One atomic load gives the plan, the timeline and the abort state
+	// together, so an abort is seen by the very next query.
+	st := p.state.Load()
+	pl := st.plan
+	q.src.source = pl.source
+	v := verdict{action: "pass"}
+	var rule *rulePlan
+	if pos, off := p.position(st, q.arrived); off == "" {
+		phase := pl.phases[pos.Phase]
+		v.phase = phase.name
+		rule = phase.choose(pl.seed, q, pos.Progress)
+	}
+	if rule == nil {
+		// No rule: answer normally. Over batched UDP, without waiting for
+		// an upstream on the goroutine that serves the batch.
+		if q.src.detacher != nil {
+			v.async = pl.source
+			return v
+		}
+		v.out, v.err = fault.Pass{}.Act(p.ctx, &q.req, q.src)
+		return p.finish(q, v)
+	}
+	rule.hits.Add(1)
+	v.rule, v.action = rule.spec.Name, string(rule.spec.Action)
+	// The delay comes before the action, so a delayed pass is a slow
+	// resolver and a delayed servfail a slow failure.
+	if d := rule.delay(pl.seed); d > 0 {
+		if q.req.Transport == scenarios.UDP && p.ctx.Err() == nil {
+			v.wait, v.pending = d, rule
+			return v
+		}
+		if !p.hold(d) {
+			return p.droppedHeld(v)
+		}
+	}
+	return p.act(q, v, rule)
+}
+
+// act runs the rule's action and modifiers.
+func (p *pipeline) act(q *query, v verdict, rule *rulePlan) verdict {
+	v.out, v.err = rule.fault.Act(p.ctx, &q.req, q.src)
+	if v.err == nil && v.out.Msg != nil {
+		// Modifiers rewrite the answer the action produced.
+		if rule.spec.Keep > 0 {
+			fault.Keep(v.out.Msg, q.req.Type, rule.spec.Keep)
+		}
+		if rule.spec.TTL != nil {
+			fault.SetTTL(v.out.Msg, *rule.spec.TTL)
+		}
+		if e := rule.spec.EDE; e != nil {
+			v.ede = &dns.EDNS0_EDE{InfoCode: e.Code, ExtraText: e.Text}
+		}
+	}
+	return p.finish(q, v)
+}
+
+// finish turns a failed normal answer into SERVFAIL, saying why in an
+// Extended DNS Error so an injected SERVFAIL can be told from a real one.
+func (p *pipeline) finish(q *query, v verdict) verdict {
+	if v.err != nil {
+		p.cfg.Logger.Warn("no answer", "name", q.req.Name, "type", dns.TypeToString[q.req.Type], "err", v.err)
+		v.out = reply(q, dns.RcodeServerFailure)
+		v.ede = &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNoReachableAuthority, ExtraText: "dnsfault: upstream gave no answer"}
+	}
+	return v
+}
+
+// choose returns the first rule of the phase that takes q, or nil.
+func (ph *phasePlan) choose(seed uint64, q *query, progress float64) *rulePlan {
+	mq := matchQuery(q.req.Name, q.req.Type, q.req.Client, q.req.Transport)
+	i := ph.matcher.First(&mq, func(i int) bool {
+		r := ph.rules[i]
+		return r.takes(seed, r.spec.Probability.At(progress))
+	})
+	if i < 0 {
+		return nil
+	}
+	return ph.rules[i]
+}
+
+func reply(q *query, rcode int) fault.Outcome {
+	return fault.Outcome{Msg: fault.Reply(&q.req, rcode)}
+}
+
+// recoverPanic turns a panic while handling one query into a SERVFAIL for
+// it, logged and counted: one bad query never takes the server down.
+func (p *pipeline) recoverPanic(w dns.ResponseWriter, r *dns.Msg) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	p.countPanic(v)
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeServerFailure)
+	w.WriteMsg(m)
+}
+
+// countPanic logs and counts a panic on the query path.
+func (p *pipeline) countPanic(v any) {
+	p.obs.metrics.panics.Inc()
+	p.panics.Add(1)
+	p.cfg.Logger.Error("panic while handling a query; answered SERVFAIL", "panic", v, "stack", string(debug.Stack()))
+}
+
+// errShuttingDown is why a query arriving during shutdown is not
+// forwarded.
+var errShuttingDown = errors.New("dnsfault is shutting down")

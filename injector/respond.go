@@ -1,0 +1,87 @@
+package injector
+
+import (
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsfault/dnsfault/injector/upstream"
+)
+
+// respond writes the verdict and tells every sink about it. Every way a
+// query finishes ends here, but for prepacked answers (prepacked.go),
+// which write their bytes and call the same observer.
+func (p *pipeline) respond(q *query, v *verdict) {
+	p.write(q, v)
+	ev := p.event(q, v)
+	p.obs.observe(&ev, nil)
+}
+
+// write sends the verdict to the client. Besides it, only recoverPanic
+// writes a reply (SERVFAIL for a query whose handling panicked). write
+// changes v.out.Msg into the message as sent: our OPT record added, and
+// over UDP truncated to the client's size.
+func (p *pipeline) write(q *query, v *verdict) {
+	w := q.served
+	switch {
+	case v.out.Drop:
+		return
+	case v.out.Raw != nil:
+		w.Write(v.out.Raw)
+		return
+	case v.out.Msg == nil:
+		return
+	}
+	m := v.out.Msg
+	// Our own EDNS0 record, only to clients that sent one (RFC 6891).
+	if q.opt != nil {
+		m.Extra = append(m.Extra, ourOPT(q.opt.Do(), v.ede))
+	}
+	if q.req.Transport.Stream() {
+		m.Compress = true
+	} else {
+		m.Truncate(udpSize(q.opt))
+	}
+	w.WriteMsg(m)
+}
+
+// event is the record of one answered query that every sink reads.
+func (p *pipeline) event(q *query, v *verdict) Event {
+	ev := Event{
+		Time: q.arrived, Client: q.req.Client, Name: q.req.Name, Type: q.req.Type, Transport: q.req.Transport,
+		Phase: v.phase, Rule: v.rule, Action: v.action, Sent: SentNothing, TTL: -1,
+		Latency: time.Since(q.began), Err: v.err,
+	}
+	switch {
+	case v.out.Msg != nil:
+		ev.Sent, ev.Rcode, ev.TTL, ev.Answer = SentMessage, v.out.Msg.Rcode, cacheTTL(v.out.Msg), v.out.Msg.Answer
+	case v.out.Raw != nil:
+		ev.Sent = SentGarbage
+	}
+	return ev
+}
+
+// ourOPT is the OPT record of a reply. Each reply gets its own: packing
+// writes the extended rcode into it, even when there is none.
+func ourOPT(do bool, ede *dns.EDNS0_EDE) *dns.OPT {
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	opt.SetUDPSize(upstream.EDNSSize)
+	opt.SetDo(do)
+	if ede != nil {
+		opt.Option = append(opt.Option, ede)
+	}
+	return opt
+}
+
+// udpSize is the largest UDP reply we send: what the client accepts, but
+// never above our own 1232 bytes, so answers are not fragmented (DNS flag
+// day 2020); larger ones are truncated and the client retries over TCP.
+func udpSize(opt *dns.OPT) int {
+	if opt == nil {
+		return dns.MinMsgSize
+	}
+	return clampUDPSize(int(opt.UDPSize()))
+}
+
+// clampUDPSize bounds a client's advertised UDP size to [512, upstream.EDNSSize].
+func clampUDPSize(size int) int { return min(max(size, dns.MinMsgSize), upstream.EDNSSize) }

@@ -1,0 +1,88 @@
+package scenarios
+
+// Action is what a rule does to the queries it takes.
+type Action string
+
+// The actions a rule may take. Each has a row in actionTable, and a fault
+// in the injector's fault table (injector/fault/table.go).
+const (
+	Pass     Action = "pass"     // answer normally
+	NXDomain Action = "nxdomain" // the name does not exist
+	ServFail Action = "servfail" // the server failed
+	Refused  Action = "refused"  // the server will not answer
+	NotImp   Action = "notimp"   // not implemented
+	FormErr  Action = "formerr"  // the query was malformed
+	Empty    Action = "empty"    // NOERROR with no records (NODATA)
+	Drop     Action = "drop"     // no reply at all: the client times out
+	Answer   Action = "answer"   // reply with the rule's records
+	Truncate Action = "truncate" // UDP: TC and no records; TCP: answer normally
+	Garbage  Action = "garbage"  // bytes that do not parse as a DNS message
+)
+
+// Sends is what an action sends back to the client.
+type Sends uint8
+
+// What an action may send.
+const (
+	// SendsMessage is a DNS message, which modifiers (ttl, ede, keep) can
+	// change.
+	SendsMessage Sends = iota
+	// SendsNothing is no reply at all.
+	SendsNothing
+	// SendsRaw is bytes that are not a DNS message.
+	SendsRaw
+)
+
+// ActionInfo is one row of the action table: what the action sends and
+// which rule fields it accepts beyond those every action takes.
+type ActionInfo struct {
+	Action       Action
+	Sends        Sends
+	TakesRecords bool // records: required, and only allowed here
+	TakesKeep    bool // keep: trims the answer the action produced
+}
+
+// actionTable lists every action, in the order the documentation gives
+// them. It is the one list: parsing, validation, the live counters and
+// the report schema (by a test) all read it.
+var actionTable = []ActionInfo{
+	{Action: Pass, TakesKeep: true},
+	{Action: NXDomain},
+	{Action: ServFail},
+	{Action: Refused},
+	{Action: NotImp},
+	{Action: FormErr},
+	{Action: Empty},
+	{Action: Drop, Sends: SendsNothing},
+	{Action: Answer, TakesRecords: true, TakesKeep: true},
+	{Action: Truncate},
+	{Action: Garbage, Sends: SendsRaw},
+}
+
+// Actions lists every action, in the order the documentation gives them.
+var Actions = func() []Action {
+	out := make([]Action, len(actionTable))
+	for i, row := range actionTable {
+		out[i] = row.Action
+	}
+	return out
+}()
+
+// Info is a's row of the action table; the zero ActionInfo for an action
+// that does not exist.
+func (a Action) Info() ActionInfo {
+	for _, row := range actionTable {
+		if row.Action == a {
+			return row
+		}
+	}
+	return ActionInfo{}
+}
+
+func actionNames() []string {
+	names := make([]string, len(Actions))
+	for i, a := range Actions {
+		names[i] = string(a)
+	}
+	return names
+}
