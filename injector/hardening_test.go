@@ -34,7 +34,7 @@ func TestClientsOutsideTheAllowListAreRefused(t *testing.T) {
 }
 
 func TestForwardedQueriesAreRateLimitedPerClient(t *testing.T) {
-	clock := &fakeClock{now: epoch}
+	clock := dnstest.NewClock(epoch)
 	up := dnstest.Start(t, dnstest.AnswerA("198.51.100.1"))
 	srv := start(t, zoneOnly, injector.Config{Upstream: []string{up.Addr}, ForwardRate: 5, Now: clock.Now})
 	count := func(from, name string, n int) (answered, refused int) {

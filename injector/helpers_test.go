@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/dnsfaulttest"
 	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
@@ -21,20 +22,24 @@ const timeout = 2 * time.Second
 // test ends.
 func start(t testing.TB, text string, cfg injector.Config) *injector.Server {
 	t.Helper()
+	return dnsfaulttest.Serve(t, parse(t, text), cfg)
+}
+
+// newServer parses the scenario text into a server that is not started,
+// for tests that hand it queries in process (Server.Serve).
+func newServer(t testing.TB, text string, cfg injector.Config) *injector.Server {
+	t.Helper()
+	srv, err := injector.New(cfg, parse(t, text))
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return srv
+}
+
+func parse(t testing.TB, text string) *scenarios.Scenario {
+	t.Helper()
 	sc, err := scenarios.Parse(t.Name()+".yaml", []byte(text), scenarios.Options{})
 	require.NoError(t, err)
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:0"
-	}
-	srv, err := injector.New(cfg, sc)
-	require.NoError(t, err)
-	require.NoError(t, srv.Start())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		require.NoError(t, srv.Shutdown(ctx))
-	})
-	return srv
+	return sc
 }
 
 // ask sends a query for name and qtype over network and requires an answer.

@@ -64,36 +64,6 @@ func TestShutdownAnswersQueriesInFlight(t *testing.T) {
 	}
 }
 
-func TestJitterSpreadsTheDelay(t *testing.T) {
-	srv := start(t, `
-version: 1
-seed: 5
-upstream: none
-rules: [{match: {names: [j.test]}, action: refused, delay: 200ms, jitter: 200ms}]
-`, injector.Config{})
-	const n = 20
-	took := make(chan time.Duration, n)
-	for range n {
-		go func() {
-			began := time.Now()
-			resp, _, err := dnstest.Exchange(srv.Addr(), "udp", dnstest.Query("j.test.", dns.TypeA), 5*time.Second)
-			if err != nil || resp.Rcode != dns.RcodeRefused {
-				took <- -1
-				return
-			}
-			took <- time.Since(began)
-		}()
-	}
-	shortest, longest := time.Hour, time.Duration(0)
-	for range n {
-		d := <-took
-		require.Positive(t, d, "every query is answered")
-		shortest, longest = min(shortest, d), max(longest, d)
-	}
-	t.Logf("delay 200ms ± 200ms over %d queries: %v to %v", n, shortest.Round(time.Millisecond), longest.Round(time.Millisecond))
-	assert.Greater(t, longest-shortest, 100*time.Millisecond, "jitter spreads the answers out")
-}
-
 func TestNonLoopbackListenNeedsAnAllowList(t *testing.T) {
 	sc, err := scenarios.Parse("s.yaml", []byte("version: 1\nupstream: none\n"), scenarios.Options{})
 	require.NoError(t, err)

@@ -3,7 +3,6 @@ package injector_test
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -182,32 +181,8 @@ rules:
 	assert.InDelta(t, 100, counts[dns.RcodeServerFailure], 30)
 }
 
-// fakeClock is a clock that tests step by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestProbabilityRampFollowsThePhase(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2025, 10, 20, 6, 48, 0, 0, time.UTC)}
+	clock := dnstest.NewClock(time.Date(2025, 10, 20, 6, 48, 0, 0, time.UTC))
 	srv := start(t, `
 version: 1
 seed: 11

@@ -1,11 +1,15 @@
 package injector
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -37,4 +41,31 @@ func TestDelayIsNeverNegative(t *testing.T) {
 	for range 1000 {
 		assert.GreaterOrEqual(t, r.delay(1), time.Duration(0))
 	}
+}
+
+// TestDecideWaitsTheRulesDraws: a delayed UDP query waits the delay its
+// rule draws, jitter included, in the order the rule draws them: the same
+// on every run with the seed, whatever the machine's load.
+func TestDecideWaitsTheRulesDraws(t *testing.T) {
+	sc, err := scenarios.Parse("j.yaml", []byte(`
+version: 1
+seed: 5
+upstream: none
+rules: [{match: {names: [j.test]}, action: refused, delay: 200ms, jitter: 200ms}]
+`), scenarios.Options{})
+	require.NoError(t, err)
+	srv, err := New(Config{}, sc)
+	require.NoError(t, err)
+	defer srv.Shutdown(context.Background())
+	pl := srv.pipe.state.Load().plan
+	twin := &rulePlan{spec: pl.phases[0].rules[0].spec, stream: pl.phases[0].rules[0].stream}
+	lo, hi := time.Hour, time.Duration(0)
+	for range 20 {
+		q := srv.pipe.newQuery(dnstest.NewRecorder(nil), dnstest.Query("j.test.", dns.TypeA), scenarios.UDP)
+		v := srv.pipe.decide(q)
+		want := twin.delay(pl.seed)
+		assert.Equal(t, want, v.wait)
+		lo, hi = min(lo, v.wait), max(hi, v.wait)
+	}
+	assert.Greater(t, hi-lo, 100*time.Millisecond, "jitter spreads the delays")
 }

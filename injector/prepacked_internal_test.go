@@ -3,7 +3,7 @@ package injector
 import (
 	"context"
 	"net"
-	"sync/atomic"
+
 	"testing"
 	"time"
 
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -33,12 +34,11 @@ phases:
 `
 
 // startInternal serves text on 127.0.0.1:0 with a clock the test steps.
-func startInternal(t *testing.T, text string, clock *atomic.Int64) *Server {
+func startInternal(t *testing.T, text string, clock *dnstest.Clock) *Server {
 	t.Helper()
 	sc, err := scenarios.Parse("p.yaml", []byte(text), scenarios.Options{})
 	require.NoError(t, err)
-	clock.Store(time.Now().UnixNano())
-	srv, err := New(Config{Listen: "127.0.0.1:0", Now: func() time.Time { return time.Unix(0, clock.Load()) }}, sc)
+	srv, err := New(Config{Listen: "127.0.0.1:0", Now: clock.Now}, sc)
 	require.NoError(t, err)
 	require.NoError(t, srv.Start())
 	t.Cleanup(func() {
@@ -67,8 +67,8 @@ func rawExchange(t *testing.T, addr string, q *dns.Msg) []byte {
 }
 
 func TestPrepackedAnswersAreTheFullPathsByteForByte(t *testing.T) {
-	var clock atomic.Int64
-	srv := startInternal(t, prepackedScenario, &clock)
+	clock := dnstest.NewClock(time.Now())
+	srv := startInternal(t, prepackedScenario, clock)
 	type variant struct {
 		name     string
 		qtype    uint16
@@ -120,8 +120,8 @@ func TestPrepackedAnswersAreTheFullPathsByteForByte(t *testing.T) {
 }
 
 func TestARuleTakesPrecedenceOverPrepackedAnswers(t *testing.T) {
-	var clock atomic.Int64
-	srv := startInternal(t, prepackedScenario, &clock)
+	clock := dnstest.NewClock(time.Now())
+	srv := startInternal(t, prepackedScenario, clock)
 	q := new(dns.Msg).SetQuestion("www.p.test.", dns.TypeA)
 	for range 2 {
 		m := new(dns.Msg)
@@ -130,7 +130,7 @@ func TestARuleTakesPrecedenceOverPrepackedAnswers(t *testing.T) {
 	}
 	require.NotZero(t, srv.pipe.obs.prepackedHits.Load())
 
-	clock.Add(int64(time.Hour + time.Second)) // the storm: a rule takes www
+	clock.Advance(time.Hour + time.Second) // the storm: a rule takes www
 	hits := srv.pipe.obs.prepackedHits.Load()
 	m := new(dns.Msg)
 	require.NoError(t, m.Unpack(rawExchange(t, srv.Addr(), q)))
@@ -148,13 +148,13 @@ func TestARuleTakesPrecedenceOverPrepackedAnswers(t *testing.T) {
 // counts in the metrics, under the phase in force when it was sent, and on
 // the dashboard, like one sent the full way.
 func TestPrepackedAnswersAreCounted(t *testing.T) {
-	var clock atomic.Int64
-	srv := startInternal(t, prepackedScenario, &clock)
+	clock := dnstest.NewClock(time.Now())
+	srv := startInternal(t, prepackedScenario, clock)
 	q := new(dns.Msg).SetQuestion("alias.p.test.", dns.TypeA) // no phase has a rule for it
 	for range 5 {
 		rawExchange(t, srv.Addr(), q)
 	}
-	clock.Add(int64(time.Hour + time.Second)) // the storm
+	clock.Advance(time.Hour + time.Second) // the storm
 	for range 3 {
 		rawExchange(t, srv.Addr(), q)
 	}

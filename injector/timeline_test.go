@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -37,7 +38,7 @@ func rcodeOf(t *testing.T, srv *injector.Server) string {
 }
 
 func TestPhasesFollowTheClock(t *testing.T) {
-	clock := &fakeClock{now: epoch}
+	clock := dnstest.NewClock(epoch)
 	srv := start(t, outage, injector.Config{Now: clock.Now})
 	steps := []struct {
 		at    time.Duration
@@ -62,7 +63,7 @@ func TestPhasesFollowTheClock(t *testing.T) {
 }
 
 func TestSpeedRunsPhasesFaster(t *testing.T) {
-	clock := &fakeClock{now: epoch}
+	clock := dnstest.NewClock(epoch)
 	srv := start(t, outage, injector.Config{Now: clock.Now, Speed: 60})
 	clock.Set(epoch.Add(999 * time.Millisecond))
 	assert.Equal(t, "NOERROR", rcodeOf(t, srv))
@@ -74,7 +75,7 @@ func TestSpeedRunsPhasesFaster(t *testing.T) {
 }
 
 func TestStartAtInTheFutureWaits(t *testing.T) {
-	clock := &fakeClock{now: epoch.Add(-30 * time.Second)}
+	clock := dnstest.NewClock(epoch.Add(-30 * time.Second))
 	srv := start(t, "startAt: 2025-10-20T06:48:00Z\n"+outage, injector.Config{Now: clock.Now})
 	st := srv.Status()
 	assert.Equal(t, "not-started", st.Timeline)
@@ -87,8 +88,8 @@ func TestStartAtInTheFutureWaits(t *testing.T) {
 
 func TestStartAtKeepsReplicasInStep(t *testing.T) {
 	text := "startAt: 2025-10-20T06:48:00Z\n" + outage
-	early := &fakeClock{now: epoch}
-	late := &fakeClock{now: epoch.Add(150 * time.Second)} // started 2.5 minutes later
+	early := dnstest.NewClock(epoch)
+	late := dnstest.NewClock(epoch.Add(150 * time.Second)) // started 2.5 minutes later
 	a := start(t, text, injector.Config{Now: early.Now})
 	b := start(t, text, injector.Config{Now: late.Now})
 	early.Set(epoch.Add(150 * time.Second))
@@ -97,7 +98,7 @@ func TestStartAtKeepsReplicasInStep(t *testing.T) {
 }
 
 func TestJumpToAPhase(t *testing.T) {
-	clock := &fakeClock{now: epoch}
+	clock := dnstest.NewClock(epoch)
 	srv := start(t, outage, injector.Config{Now: clock.Now})
 	require.NoError(t, srv.JumpTo("outage", "test"))
 	assert.Equal(t, "SERVFAIL", rcodeOf(t, srv))
@@ -108,7 +109,7 @@ func TestJumpToAPhase(t *testing.T) {
 }
 
 func TestAbortAndResume(t *testing.T) {
-	clock := &fakeClock{now: epoch}
+	clock := dnstest.NewClock(epoch)
 	srv := start(t, outage, injector.Config{Now: clock.Now})
 	require.NoError(t, srv.JumpTo("outage", "test"))
 	assert.Equal(t, "SERVFAIL", rcodeOf(t, srv))
@@ -126,7 +127,7 @@ func TestAbortAndResume(t *testing.T) {
 }
 
 func TestMaxDurationTurnsFaultsOffForGood(t *testing.T) {
-	clock := &fakeClock{now: epoch}
+	clock := dnstest.NewClock(epoch)
 	srv := start(t, outage, injector.Config{Now: clock.Now, MaxDuration: 30 * time.Second})
 	require.NoError(t, srv.JumpTo("outage", "test"))
 	assert.Equal(t, "SERVFAIL", rcodeOf(t, srv))
@@ -142,7 +143,7 @@ func TestMaxDurationTurnsFaultsOffForGood(t *testing.T) {
 }
 
 func TestHeartbeatIsADeadMansSwitch(t *testing.T) {
-	clock := &fakeClock{now: epoch}
+	clock := dnstest.NewClock(epoch)
 	srv := start(t, outage, injector.Config{Now: clock.Now, Heartbeat: 10 * time.Second})
 	require.NoError(t, srv.JumpTo("outage", "test"))
 	clock.Advance(9 * time.Second)
@@ -162,7 +163,7 @@ func TestHeartbeatIsADeadMansSwitch(t *testing.T) {
 }
 
 func TestLoadSwapsTheScenarioAndRestartsTheTimeline(t *testing.T) {
-	clock := &fakeClock{now: epoch}
+	clock := dnstest.NewClock(epoch)
 	srv := start(t, outage, injector.Config{Now: clock.Now})
 	clock.Advance(90 * time.Second)
 	assert.Equal(t, "SERVFAIL", rcodeOf(t, srv))

@@ -1,9 +1,7 @@
 package scenarios_test
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/dnsfaulttest"
 	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
@@ -22,11 +21,11 @@ const speed = 3600
 // replay serves a bundled scenario at high speed on a clock the test
 // moves, in front of a fake upstream that answers every name normally.
 type replay struct {
-	t     *testing.T
-	srv   *injector.Server
-	start time.Time
-	mu    sync.Mutex
-	now   time.Time
+	t       *testing.T
+	srv     *injector.Server
+	clock   *dnstest.Clock
+	delayed map[string]bool // "phase/rule" of the rules with a delay
+	events  chan *injector.Event
 }
 
 func startReplay(t *testing.T, name string, set map[string]string) *replay {
@@ -48,33 +47,29 @@ func startReplay(t *testing.T, name string, set map[string]string) *replay {
 	seed := int64(2025) // bundled scenarios draw a random seed; the shares checked below must not
 	sc, err := scenarios.Open(name, scenarios.Options{Set: set, Seed: &seed})
 	require.NoError(t, err)
-	r := &replay{t: t, start: time.Date(2025, 10, 20, 6, 43, 0, 0, time.UTC)}
-	r.now = r.start
-	srv, err := injector.New(injector.Config{Listen: "127.0.0.1:0", Upstream: []string{up.Addr}, Speed: speed, Now: r.clock}, sc)
-	require.NoError(t, err)
-	require.NoError(t, srv.Start())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	r.srv = srv
+	r := &replay{t: t, clock: dnstest.NewClock(time.Date(2025, 10, 20, 6, 43, 0, 0, time.UTC)), delayed: map[string]bool{}, events: make(chan *injector.Event, 4096)}
+	for _, ph := range sc.Phases {
+		for _, rule := range ph.Rules {
+			r.delayed[ph.Name+"/"+rule.Name] = rule.Delay > 0
+		}
+	}
+	observe := func(ev *injector.Event) {
+		c := *ev
+		c.Answer = append([]dns.RR(nil), ev.Answer...)
+		select {
+		case r.events <- &c:
+		default: // never blocks the server; ask then reports the queries it missed
+		}
+	}
+	r.srv = dnsfaulttest.Serve(t, sc, injector.Config{Upstream: []string{up.Addr}, Speed: speed, Now: r.clock.Now, Observe: observe})
 	return r
-}
-
-func (r *replay) clock() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.now
 }
 
 // at moves the clock to scenario time d (wall time d/speed) and checks the
 // phase in force.
 func (r *replay) at(d time.Duration, phase string) {
 	r.t.Helper()
-	r.mu.Lock()
-	r.now = r.start.Add(d / speed)
-	r.mu.Unlock()
+	r.clock.Set(r.clock.Start().Add(d / speed))
 	assert.Equal(r.t, phase, r.srv.Status().Phase, "at %v", d)
 }
 
@@ -87,41 +82,51 @@ const (
 )
 
 // ask sends n queries at once and counts their outcomes: answered, NODATA,
-// an rcode's name, truncated or timeout. Answers slower than slow count as
-// "slow".
+// an rcode's name, truncated or timeout; with slow set, answers that a
+// rule delayed count as "slow". The outcomes are read from the server's
+// events, not the client's clock: a busy machine changes no count.
 func (r *replay) ask(from, network, name string, qtype uint16, n int, slow time.Duration) map[string]int {
 	r.t.Helper()
-	var mu sync.Mutex
-	counts := map[string]int{}
-	var wg sync.WaitGroup
 	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			began := time.Now()
-			resp, _, err := dnstest.ExchangeFrom(from, r.srv.Addr(), network, dnstest.Query(name, qtype), 3*time.Second)
-			outcome := timeout
-			switch {
-			case err != nil:
-			case resp.Truncated:
-				outcome = tc
-			case resp.Rcode == dns.RcodeSuccess && len(resp.Answer) > 0:
-				outcome = answered
-				if slow > 0 && time.Since(began) >= slow {
-					outcome = "slow"
-				}
-			case resp.Rcode == dns.RcodeSuccess:
-				outcome = nodata
-			default:
-				outcome = dns.RcodeToString[resp.Rcode]
-			}
-			mu.Lock()
-			counts[outcome]++
-			mu.Unlock()
-		}()
+		// The clients' own answers are not read: a dropped query would
+		// make them wait out their timeout.
+		go dnstest.ExchangeFrom(from, r.srv.Addr(), network, dnstest.Query(name, qtype), 5*time.Second)
 	}
-	wg.Wait()
+	counts := map[string]int{}
+	deadline := time.After(30 * time.Second)
+	for seen := 0; seen < n; {
+		var ev *injector.Event
+		select {
+		case ev = <-r.events:
+		case <-deadline:
+			r.t.Fatalf("the server saw %d of %d queries for %s", seen, n, name)
+		}
+		if ev.Name != dns.Fqdn(name) || ev.Type != qtype || ev.Transport.String() != network {
+			continue // a query of an earlier ask
+		}
+		seen++
+		counts[outcome(ev, slow > 0 && r.delayed[ev.Phase+"/"+ev.Rule])]++
+	}
 	return counts
+}
+
+// outcome is what the client of ev saw.
+func outcome(ev *injector.Event, delayed bool) string {
+	switch {
+	case ev.Sent == injector.SentNothing:
+		return timeout
+	case ev.Sent == injector.SentGarbage:
+		return "garbage"
+	case ev.Action == "truncate" && ev.Transport == scenarios.UDP:
+		return tc
+	case ev.Rcode == dns.RcodeSuccess && len(ev.Answer) > 0 && delayed:
+		return "slow"
+	case ev.Rcode == dns.RcodeSuccess && len(ev.Answer) > 0:
+		return answered
+	case ev.Rcode == dns.RcodeSuccess:
+		return nodata
+	}
+	return dns.RcodeToString[ev.Rcode]
 }
 
 // one asks once over UDP from the default address and returns the outcome.

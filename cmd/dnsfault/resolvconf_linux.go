@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"syscall"
@@ -10,9 +11,17 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// resolvConfListen is where dnsfault listens for --resolv-conf: port 53 of
-// a loopback address of its own, since resolv.conf cannot name a port.
-const resolvConfListen = "127.0.0.153:53"
+// resolvConfAddrs are where dnsfault may listen for --resolv-conf, to try
+// in turn: port 53, since resolv.conf cannot name a port, of loopback
+// addresses drawn from 127.53.0.0/16 (Linux routes all of 127/8 to lo),
+// so several runs on one host do not collide.
+func resolvConfAddrs(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("127.53.%d.%d:53", 1+rand.IntN(254), 1+rand.IntN(254))
+	}
+	return out
+}
 
 // enterNamespace is the hidden command that --resolv-conf re-executes
 // dnsfault as, inside a new mount namespace.
@@ -29,8 +38,8 @@ func canRewriteResolvConf() error {
 // dnsfault itself in a new mount namespace, which bind-mounts a
 // resolv.conf naming dnsfault over /etc/resolv.conf and then becomes the
 // command: the host's file is never touched.
-func childCommand(command []string, resolvConf bool) (*exec.Cmd, func(), error) {
-	if !resolvConf {
+func childCommand(command []string, nameserver string) (*exec.Cmd, func(), error) {
+	if nameserver == "" {
 		return exec.Command(command[0], command[1:]...), func() {}, nil
 	}
 	f, err := os.CreateTemp("", "dnsfault-resolv-*.conf")
@@ -38,7 +47,7 @@ func childCommand(command []string, resolvConf bool) (*exec.Cmd, func(), error) 
 		return nil, nil, err
 	}
 	cleanup := func() { os.Remove(f.Name()) }
-	fmt.Fprintf(f, "# written by dnsfault run --resolv-conf\nnameserver 127.0.0.153\noptions attempts:2 timeout:2\n")
+	fmt.Fprintf(f, "# written by dnsfault run --resolv-conf\nnameserver %s\noptions attempts:2 timeout:2\n", nameserver)
 	if err := f.Close(); err != nil {
 		cleanup()
 		return nil, nil, err

@@ -36,7 +36,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE`"},
 			&cli.StringFlag{Name: "junit", Usage: "write the report as JUnit XML to `FILE`"},
 			&cli.BoolFlag{Name: "allow-unexercised", Usage: "report rules that never fired, but do not fail for them (for scenarios with rules for names this command does not use)"},
-			&cli.BoolFlag{Name: "resolv-conf", Usage: "Linux, root: run COMMAND with an /etc/resolv.conf naming dnsfault (on 127.0.0.153:53)"},
+			&cli.BoolFlag{Name: "resolv-conf", Usage: "Linux, root: run COMMAND with an /etc/resolv.conf naming dnsfault (on port 53 of a loopback address of its own)"},
 		}, serverFlags()...),
 		Action: runAction,
 	}
@@ -67,9 +67,8 @@ func runAction(c *cli.Context) error {
 			return cannotRun("--resolv-conf: %v", err)
 		}
 		if c.IsSet("listen") {
-			return cannotRun("--resolv-conf listens on %s; leave out --listen", resolvConfListen)
+			return cannotRun("--resolv-conf listens on port 53 of a loopback address of its own; leave out --listen")
 		}
-		cfg.Listen = resolvConfListen
 	}
 	controlAddr, token := c.String("control"), c.String("token")
 	if err := control.CheckExposure(controlAddr, token); err != nil {
@@ -99,12 +98,23 @@ func runAction(c *cli.Context) error {
 			recorder.Observe(ev)
 		}
 	}
-	srv, err := injector.New(cfg, sc)
-	if err != nil {
-		return cannotRun("%v", err)
+	listens := []string{cfg.Listen}
+	if resolvConf {
+		listens = resolvConfAddrs(20)
 	}
-	collector = report.NewCollector(sc, srv.Timeline())
-	if err := srv.Start(); err != nil {
+	var srv *injector.Server
+	for _, listen := range listens {
+		cfg.Listen = listen
+		if srv, err = injector.New(cfg, sc); err != nil {
+			return cannotRun("%v", err)
+		}
+		collector = report.NewCollector(sc, srv.Timeline())
+		if err = srv.Start(); !errors.Is(err, syscall.EADDRINUSE) {
+			break // started, or failed for a reason another address will not mend
+		}
+		srv.Shutdown(context.Background())
+	}
+	if err != nil {
 		return cannotRun("%v", err)
 	}
 	stopServer := func() {
@@ -120,7 +130,11 @@ func runAction(c *cli.Context) error {
 	started := time.Now()
 	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed())
 
-	exitCode, err := runChild(command, childEnv(srv.Addr(), api.Addr()), resolvConf)
+	nameserver := ""
+	if resolvConf {
+		nameserver, _, _ = net.SplitHostPort(srv.Addr())
+	}
+	exitCode, err := runChild(command, childEnv(srv.Addr(), api.Addr()), nameserver)
 	ended := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	api.Shutdown(ctx)
@@ -163,8 +177,10 @@ func childEnv(dnsAddr, controlAddr string) []string {
 // SIGTERM on to the group, and kills whatever the command left behind in
 // it, so no orphan outlives the run. It returns the command's exit status
 // (128+N when signal N ended it).
-func runChild(command, env []string, resolvConf bool) (int, error) {
-	cmd, cleanup, err := childCommand(command, resolvConf)
+// runChild runs the command; with a nameserver, in a mount namespace whose
+// /etc/resolv.conf names it (--resolv-conf).
+func runChild(command, env []string, nameserver string) (int, error) {
+	cmd, cleanup, err := childCommand(command, nameserver)
 	if err != nil {
 		return 0, err
 	}

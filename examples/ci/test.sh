@@ -6,6 +6,6 @@
 set -eu
 cd "$(dirname "$0")"
 if [ -n "${CHECKOUT:-}" ]; then
-  exec "$CHECKOUT" -duration 4s -retry "${RETRY:-backoff}"
+  exec "$CHECKOUT" -requests 80 -retry "${RETRY:-backoff}"
 fi
-exec go run ./checkout -duration 4s -retry "${RETRY:-backoff}"
+exec go run ./checkout -requests 80 -retry "${RETRY:-backoff}"

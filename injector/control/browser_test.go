@@ -21,6 +21,7 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/dnsfaulttest"
 	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
@@ -74,9 +75,7 @@ func TestDashboardInChromium(t *testing.T) {
 	path := chromium(t)
 	sc, err := scenarios.Parse("failing.yaml", []byte(failing), scenarios.Options{})
 	require.NoError(t, err)
-	srv, err := injector.New(injector.Config{Listen: "127.0.0.1:0"}, sc)
-	require.NoError(t, err)
-	require.NoError(t, srv.Start())
+	srv := dnsfaulttest.Serve(t, sc, injector.Config{})
 	api, err := control.Listen("127.0.0.1:0", srv, "", nil)
 	require.NoError(t, err)
 	addr := api.Addr()
@@ -84,7 +83,6 @@ func TestDashboardInChromium(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		api.Shutdown(ctx)
-		srv.Shutdown(ctx)
 	})
 	require.NoError(t, srv.JumpTo("storm", "test"))
 

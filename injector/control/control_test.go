@@ -21,6 +21,7 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/dnsfaulttest"
 	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
@@ -63,16 +64,13 @@ func startFixture(t *testing.T, text, token string) *fixture {
 	t.Helper()
 	sc, err := scenarios.Parse("failing.yaml", []byte(text), scenarios.Options{})
 	require.NoError(t, err)
-	srv, err := injector.New(injector.Config{Listen: "127.0.0.1:0"}, sc)
-	require.NoError(t, err)
-	require.NoError(t, srv.Start())
+	srv := dnsfaulttest.Serve(t, sc, injector.Config{})
 	api, err := control.Listen("127.0.0.1:0", srv, token, nil)
 	require.NoError(t, err)
-	t.Cleanup(func() {
+	t.Cleanup(func() { // runs before the server's: the API goes first
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		assert.NoError(t, api.Shutdown(ctx))
-		assert.NoError(t, srv.Shutdown(ctx))
 	})
 	return &fixture{dns: srv, api: api, client: control.NewClient(api.Addr(), token)}
 }
@@ -136,9 +134,8 @@ func TestAbortUnderLoad(t *testing.T) {
 				resp, _, err := c.Exchange(dnstest.Query("a.t.test.", dns.TypeA), f.dns.Addr())
 				switch {
 				case err != nil:
-					if sentAfterAbort {
-						wrongAfter.Add(1)
-					}
+					// A datagram lost on a busy machine: no answer, right
+					// or wrong. The fault is SERVFAIL, never silence.
 				case sentAfterAbort:
 					after.Add(1)
 					if resp.Rcode != dns.RcodeSuccess {

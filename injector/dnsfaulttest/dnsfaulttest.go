@@ -95,11 +95,8 @@ func New(scenario string, options ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := injector.New(injector.Config{Listen: "127.0.0.1:0", Upstream: s.upstream, Now: s.now, Speed: s.speed}, sc)
+	srv, err := serve(sc, injector.Config{Upstream: s.upstream, Now: s.now, Speed: s.speed})
 	if err != nil {
-		return nil, err
-	}
-	if err := srv.Start(); err != nil {
 		return nil, err
 	}
 	addr := srv.Addr()
@@ -122,6 +119,47 @@ func Start(t testing.TB, scenario string, options ...Option) *Server {
 	}
 	t.Cleanup(s.Close)
 	return s
+}
+
+// Serve starts the injector on a parsed scenario with cfg, on 127.0.0.1
+// with a free port unless cfg.Listen says otherwise, and shuts it down
+// when the test ends: the one way dnsfault's own tests start a server
+// with a configuration of their own. With no cfg.Upstream, the
+// scenario's upstream is used, but for system (the machine's resolver),
+// which becomes none: a test never reaches the network by accident.
+func Serve(t testing.TB, sc *scenarios.Scenario, cfg injector.Config) *injector.Server {
+	t.Helper()
+	if len(cfg.Upstream) == 0 && (len(sc.Upstream) == 0 || sc.Upstream[0] == "system") {
+		cfg.Upstream = []string{"none"}
+	}
+	srv, err := serve(sc, cfg)
+	if err != nil {
+		t.Fatalf("dnsfaulttest: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("dnsfaulttest: shutdown: %v", err)
+		}
+	})
+	return srv
+}
+
+// serve starts the injector on loopback, unless cfg.Listen is set.
+func serve(sc *scenarios.Scenario, cfg injector.Config) (*injector.Server, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	srv, err := injector.New(cfg, sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Start(); err != nil {
+		srv.Shutdown(context.Background())
+		return nil, err
+	}
+	return srv, nil
 }
 
 // Close stops the server; queries in flight are answered first.

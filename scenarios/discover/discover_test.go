@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/dnsfaulttest"
 	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/injector/record"
 	"github.com/dnsfault/dnsfault/scenarios"
@@ -48,16 +49,7 @@ func fakeInternet(w dns.ResponseWriter, r *dns.Msg) {
 }
 
 func serveScenario(t *testing.T, sc *scenarios.Scenario, cfg injector.Config) *injector.Server {
-	cfg.Listen = "127.0.0.1:0"
-	srv, err := injector.New(cfg, sc)
-	require.NoError(t, err)
-	require.NoError(t, srv.Start())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return srv
+	return dnsfaulttest.Serve(t, sc, cfg)
 }
 
 func query(t *testing.T, addr, name string) *dns.Msg {
