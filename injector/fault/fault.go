@@ -1,7 +1,8 @@
 // Package fault holds the actions a scenario rule can take, one file per
 // fault, listed in table.go. A fault decides what the client gets back and
 // returns it as an Outcome; it never writes to the network, so every fault
-// is testable without sockets and the server has one place that writes.
+// is testable without sockets, and only the pipeline (injector/respond.go)
+// writes what the faults decide.
 package fault
 
 import (
