@@ -43,11 +43,12 @@ soak:
 	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_QPS=$(SOAK_QPS) $(GO) test -tags soak -run '^TestSoak$$' -count=1 -v -timeout 30m ./cmd/dnsfault/
 
 # dnsperf against dnsfault, a bare miekg/dns server, dnsmasq and unbound;
-# writes BENCHMARKS.md. Takes about six minutes.
+# writes BENCHMARKS.md. Takes about six minutes. BENCH_FLAGS="-before OLD_BINARY"
+# adds each dnsfault configuration run by an earlier build, for a before/after.
 bench:
 	@command -v dnsperf >/dev/null && command -v dnsmasq >/dev/null && command -v unbound >/dev/null && command -v taskset >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq --no-install-recommends dnsperf dnsmasq-base unbound util-linux >/dev/null)
-	$(GO) run ./bench
+	$(GO) run ./bench $(BENCH_FLAGS)
 
 lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \

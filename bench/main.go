@@ -39,6 +39,7 @@ var (
 	out         = flag.String("out", "BENCHMARKS.md", "where to write the table")
 	profiles    = flag.String("profile", "", "write a CPU profile of each dnsfault configuration into this `DIR`ectory")
 	only        = flag.String("only", "", "run only these parts, comma-separated: a, b, ..., f2, delay, held (default all)")
+	before      = flag.String("before", "", "also run each dnsfault configuration with this earlier `BINARY`, in the same rounds, and compare")
 )
 
 const names = 10000
@@ -70,7 +71,7 @@ func main() {
 	run("go", "build", "-o", ref, "./bench/refserver")
 	must(writeInputs(dir))
 
-	dnsfault := func(args ...string) func(string, int, string) (*exec.Cmd, error) {
+	dnsfaultBin := func(bin string, args ...string) func(string, int, string) (*exec.Cmd, error) {
 		return func(dir string, port int, refAddr string) (*exec.Cmd, error) {
 			a := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--control", "127.0.0.1:0", "--rate-limit", "0"}, args...)
 			if *profiles != "" {
@@ -82,6 +83,7 @@ func main() {
 			return pinned(bin, a...), nil
 		}
 	}
+	dnsfault := func(args ...string) func(string, int, string) (*exec.Cmd, error) { return dnsfaultBin(bin, args...) }
 	configs := []config{
 		{"a", "bare miekg/dns server, names from a map (the reference)", func(dir string, port int, _ string) (*exec.Cmd, error) {
 			return pinned(ref, "-listen", fmt.Sprintf("127.0.0.1:%d", port)), nil
@@ -103,6 +105,22 @@ func main() {
 		}, ""},
 	}
 
+	if *before != "" {
+		// The earlier binary's runs sit beside each dnsfault
+		// configuration, in the same rounds: a before/after ratio from one
+		// run, whatever the machine's drift.
+		args := map[string][]string{"b": {"-s", "DIR/zone.yaml"}, "c": {"-s", "DIR/rules.yaml"}, "d": {"-s", "DIR/wildcard.yaml"},
+			"e": {"--upstream", "REF", "-s", "DIR/forward.yaml"}, "e1": {"--upstream", "REF", "-s", "DIR/forward.yaml"}}
+		var with []config
+		for _, c := range configs {
+			with = append(with, c)
+			if a, ok := args[c.name]; ok {
+				with = append(with, config{c.name + "-before", c.what + ", the earlier binary", dnsfaultBin(*before, a...), c.upstreamCore})
+			}
+		}
+		configs = with
+	}
+
 	refPort := freePort()
 	refAddr := fmt.Sprintf("127.0.0.1:%d", refPort)
 	// Rounds: every configuration runs once per round, so a drift of the
@@ -111,7 +129,7 @@ func main() {
 	known := []string{"delay", "held"}
 	for _, c := range configs {
 		known = append(known, c.name)
-		if selected(c.name) {
+		if selected(strings.TrimSuffix(c.name, "-before")) {
 			chosen = append(chosen, c)
 		}
 	}
@@ -503,6 +521,7 @@ func table(results []result) string {
 		fmt.Fprintf(&b, "\nThroughput command (the server's port varies): `%s -l %d -Q %d`\n", results[0].command[:strings.Index(results[0].command, " -l ")], *seconds, *rate)
 	}
 	b.WriteString(targets(results))
+	b.WriteString(beforeAfter(results))
 	return b.String()
 }
 
@@ -659,4 +678,32 @@ func must(err error) {
 	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// beforeAfter compares each dnsfault configuration with the earlier
+// binary's (-before): the ratio of their throughputs in each round, and
+// of their ratios against (a).
+func beforeAfter(results []result) string {
+	byName := map[string]result{}
+	for _, r := range results {
+		byName[r.name] = r
+	}
+	var b strings.Builder
+	for _, r := range results {
+		old, ok := byName[r.name+"-before"]
+		if !ok || len(old.rounds) != len(r.rounds) {
+			continue
+		}
+		if b.Len() == 0 {
+			fmt.Fprintf(&b, "\n## Before and after\n\nEach configuration against the same one served by the earlier binary (`make bench` with `-before`), in the same rounds: the median, lowest and highest of the rounds' after/before throughput ratios.\n\n")
+			fmt.Fprintf(&b, "| | after / before | lowest–highest round | vs (a), after | vs (a), before |\n|---|---|---|---|---|\n")
+		}
+		var ratios []float64
+		for i := range r.rounds {
+			ratios = append(ratios, ratio(r.rounds[i], old.rounds[i]))
+		}
+		ref := byName["a"]
+		fmt.Fprintf(&b, "| (%s) | %.2f | %.2f–%.2f | %.2f | %.2f |\n", r.name, median(ratios), slices.Min(ratios), slices.Max(ratios), ratio(r.qps, ref.qps), ratio(old.qps, ref.qps))
+	}
+	return b.String()
 }

@@ -9,14 +9,10 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/injector/udpbatch"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
-
-// udpReadBuffer is the UDP socket receive buffer asked for: it absorbs
-// bursts the kernel would otherwise drop before we read them (the system
-// may grant less: rmem_max).
-const udpReadBuffer = 4 << 20
 
 // udpListener serves DNS over UDP: in batches (udpbatch: recvmmsg,
 // sendmmsg, prepacked answers) on sockets bound to one address, one
@@ -42,7 +38,7 @@ var _ udpbatch.RawHandler = udpHandler{}
 
 func (s *Server) serveUDP(pcs []*net.UDPConn) (listener, error) {
 	for _, pc := range pcs {
-		pc.SetReadBuffer(udpReadBuffer)
+		pc.SetReadBuffer(listen.UDPReadBuffer)
 	}
 	h := udpHandler{s.pipe}
 	l := &udpListener{}

@@ -34,11 +34,15 @@ phases:
 `
 
 // startInternal serves text on 127.0.0.1:0 with a clock the test steps.
-func startInternal(t *testing.T, text string, clock *dnstest.Clock) *Server {
+func startInternal(t *testing.T, text string, clock *dnstest.Clock, observe ...func(*Event)) *Server {
 	t.Helper()
 	sc, err := scenarios.Parse("p.yaml", []byte(text), scenarios.Options{})
 	require.NoError(t, err)
-	srv, err := New(Config{Listen: "127.0.0.1:0", Now: clock.Now}, sc)
+	cfg := Config{Listen: "127.0.0.1:0", Now: clock.Now}
+	if len(observe) > 0 {
+		cfg.Observe = observe[0]
+	}
+	srv, err := New(cfg, sc)
 	require.NoError(t, err)
 	require.NoError(t, srv.Start())
 	t.Cleanup(func() {
@@ -194,4 +198,25 @@ func TestOddQueriesTakeTheFullPath(t *testing.T) {
 	assert.Equal(t, []byte{1, 'a', 0, 0, 1, 0, 1, 1, 0, keyEDNS | keyDO}, q.key)
 	assert.Equal(t, 1024, q.size)
 	assert.Equal(t, 3, q.nameLen)
+}
+
+// TestPrepackedAnswersAreObserved: Config.Observe, which run's report and
+// --record read, sees an answer sent from its bytes as it sees one sent
+// the full way, with its answer section and TTL.
+func TestPrepackedAnswersAreObserved(t *testing.T) {
+	events := make(chan Event, 10)
+	srv := startInternal(t, prepackedScenario, dnstest.NewClock(time.Now()), func(ev *Event) { events <- *ev })
+	q := new(dns.Msg).SetQuestion("www.p.test.", dns.TypeA)
+	for range 3 {
+		rawExchange(t, srv.Addr(), q)
+	}
+	require.Equal(t, uint64(2), srv.pipe.obs.prepackedHits.Load(), "the second and third are prepacked")
+	for i := range 3 {
+		ev := <-events // written before the answer is sent back, so already here
+		assert.Equal(t, "www.p.test.", ev.Name, "query %d", i)
+		assert.Equal(t, "calm", ev.Phase)
+		assert.Equal(t, SentMessage, ev.Sent)
+		assert.Equal(t, int64(60), ev.TTL)
+		assert.Len(t, ev.Answer, 2)
+	}
 }

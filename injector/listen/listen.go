@@ -9,6 +9,12 @@ import (
 	"net/netip"
 )
 
+// UDPReadBuffer is the receive buffer dnsfault's UDP sockets ask for,
+// toward clients and upstreams: it absorbs bursts the kernel would
+// otherwise drop before they are read (the system may grant less:
+// rmem_max).
+const UDPReadBuffer = 4 << 20
+
 // attempts is how many free ports UDPAndTCP tries with port 0.
 const attempts = 50
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/injector/udpbatch"
 )
 
@@ -29,9 +30,6 @@ const (
 	muxBatch    = 32
 	muxReadSize = 4096
 )
-
-// readBuffer is the receive buffer asked for; the system may grant less.
-const readBuffer = 4 << 20
 
 // ErrClosed is returned for queries in flight when their Mux is closed.
 var ErrClosed = errors.New("upstream: closed")
@@ -182,7 +180,7 @@ func (m *Mux) socket(addr string) (*muxSocket, error) {
 	udp := conn.(*net.UDPConn)
 	// Answers come back in bursts as large as the bursts of queries; the
 	// default buffer overflows at a few thousand queries a second.
-	udp.SetReadBuffer(readBuffer)
+	udp.SetReadBuffer(listen.UDPReadBuffer)
 	s, err := newMuxSocket(udp)
 	if err != nil {
 		udp.Close()

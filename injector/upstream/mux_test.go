@@ -45,7 +45,9 @@ func TestConcurrentQueriesShareSocketsAndGetTheirOwnAnswers(t *testing.T) {
 					return
 				}
 				assert.Equal(t, q.Id, resp.Id, "the client's ID comes back")
-				require.Len(t, resp.Answer, 1)
+				if !assert.Len(t, resp.Answer, 1) { // not require: not the test's goroutine
+					return
+				}
 				assert.Equal(t, net.IPv4(10, 0, byte(i/256), byte(i%256)).To4(), resp.Answer[0].(*dns.A).A.To4(), "the answer to %s", name)
 			}
 		})
