@@ -39,11 +39,20 @@ func (o *observer) observe(ev *Event, k *kept) {
 		o.live.observeNamed(ev, k.name)
 		o.prepackedHits.Add(1)
 	}
+	if o.queryLog != nil || o.extra != nil {
+		o.tell(*ev)
+	}
+}
+
+// tell gives the optional sinks their copy of an event. The copy is made
+// only when a sink is there: handing ev itself to a function value would
+// move every event to the heap, an allocation per prepacked answer.
+func (o *observer) tell(ev Event) {
 	if o.queryLog != nil {
-		o.queryLog.write(ev)
+		o.queryLog.write(&ev)
 	}
 	if o.extra != nil {
-		o.extra(ev)
+		o.extra(&ev)
 	}
 }
 
