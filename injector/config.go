@@ -19,11 +19,12 @@ const DefaultListen = "127.0.0.1:1053"
 
 // Defaults of the resource bounds.
 const (
-	DefaultForwardRate    = 1000
-	DefaultMaxHeld        = 100_000
-	DefaultMaxTCPConns    = 1000
-	DefaultTCPIdleTimeout = 10 * time.Second
-	DefaultResolvConf     = "/etc/resolv.conf"
+	DefaultForwardRate     = 1000
+	DefaultMaxHeld         = 100_000
+	DefaultMaxTCPConns     = 1000
+	DefaultMaxTCPPerClient = 64
+	DefaultTCPIdleTimeout  = 10 * time.Second
+	DefaultResolvConf      = "/etc/resolv.conf"
 )
 
 // Config is how a Server is run. Its zero value is a working server, and
@@ -68,11 +69,15 @@ type Config struct {
 	// MaxHeld bounds the queries held by delays at once (default
 	// DefaultMaxHeld); a query over it is dropped and counted.
 	MaxHeld int
-	// MaxTCPConns bounds open TCP connections (default DefaultMaxTCPConns),
-	// and TCPIdleTimeout closes idle ones (default DefaultTCPIdleTimeout),
-	// so slow or idle TCP clients cannot starve others.
-	MaxTCPConns    int
-	TCPIdleTimeout time.Duration
+	// MaxTCPConns bounds open TCP connections (default DefaultMaxTCPConns,
+	// and never above half the process's open-file limit); at the bound
+	// the connection idle longest gives way. MaxTCPConnsPerClient bounds
+	// one client address's (default DefaultMaxTCPPerClient), and
+	// TCPIdleTimeout closes idle ones (default DefaultTCPIdleTimeout), so
+	// slow, idle or greedy TCP clients cannot starve others.
+	MaxTCPConns          int
+	MaxTCPConnsPerClient int
+	TCPIdleTimeout       time.Duration
 	// UDPSockets is how many UDP sockets share the port, each read by its
 	// own goroutine (default: one per core where the kernel spreads
 	// clients across them, on Linux at an address other than a wildcard;
@@ -115,6 +120,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MaxTCPConns == 0 {
 		cfg.MaxTCPConns = DefaultMaxTCPConns
 	}
+	if cfg.MaxTCPConnsPerClient == 0 {
+		cfg.MaxTCPConnsPerClient = DefaultMaxTCPPerClient
+	}
 	if cfg.TCPIdleTimeout == 0 {
 		cfg.TCPIdleTimeout = DefaultTCPIdleTimeout
 	}
@@ -143,7 +151,7 @@ func (cfg Config) Validate() error {
 	for _, n := range []struct {
 		flag string
 		n    int
-	}{{"max-held", cfg.MaxHeld}, {"max-tcp-conns", cfg.MaxTCPConns}, {"udp-sockets", cfg.UDPSockets}} {
+	}{{"max-held", cfg.MaxHeld}, {"max-tcp-conns", cfg.MaxTCPConns}, {"max-tcp-conns-per-client", cfg.MaxTCPConnsPerClient}, {"udp-sockets", cfg.UDPSockets}} {
 		if n.n < 0 {
 			bad("--%s %d: must be at least 1", n.flag, n.n)
 		}

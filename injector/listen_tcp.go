@@ -2,33 +2,45 @@ package injector
 
 import (
 	"context"
+	"errors"
 	"net"
-	"time"
 
-	"github.com/miekg/dns"
-	"golang.org/x/net/netutil"
-
+	"github.com/dnsfault/dnsfault/injector/listen"
+	"github.com/dnsfault/dnsfault/injector/tcpserve"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
-// tcpListener serves DNS over TCP with miekg/dns, bounded in connections
-// (--max-tcp-conns) and idle time (--tcp-idle-timeout), so slow or idle
-// clients cannot starve others.
-type tcpListener struct{ srv *dns.Server }
+// tcpInFlight bounds the queries of one TCP connection answered at once.
+const tcpInFlight = 64
+
+// tcpListener serves DNS over TCP (tcpserve: pipelined, RFC 7766), bounded
+// in connections, per client and in all (--max-tcp-conns,
+// --max-tcp-conns-per-client), and in idle time (--tcp-idle-timeout), so
+// slow, idle or greedy clients cannot starve others.
+type tcpListener struct{ srv *tcpserve.Server }
 
 func (s *Server) serveTCP(ln net.Listener) (listener, error) {
-	idle := s.cfg.TCPIdleTimeout
-	srv := &dns.Server{
-		Listener:    netutil.LimitListener(ln, s.cfg.MaxTCPConns),
-		Handler:     transportHandler{s.pipe, scenarios.TCP},
-		IdleTimeout: func() time.Duration { return idle },
-		ReadTimeout: idle,
+	// Half the process's file descriptors at most: the rest are for UDP,
+	// upstreams, the control API and the files it writes.
+	maxConns := s.cfg.MaxTCPConns
+	if limit := listen.OpenFileLimit(); limit > 0 {
+		maxConns = max(min(maxConns, limit/2), 1)
 	}
-	if err := activate(srv); err != nil {
-		ln.Close()
-		return nil, err
-	}
+	srv := tcpserve.Serve(ln, transportHandler{s.pipe, scenarios.TCP}, tcpserve.Limits{
+		MaxConns:  maxConns,
+		PerClient: min(s.cfg.MaxTCPConnsPerClient, maxConns),
+		InFlight:  tcpInFlight,
+		Idle:      s.cfg.TCPIdleTimeout,
+	})
 	return tcpListener{srv}, nil
 }
 
-func (l tcpListener) shutdown(ctx context.Context) error { return l.srv.ShutdownContext(ctx) }
+func (l tcpListener) shutdown(ctx context.Context) error {
+	err := l.srv.Shutdown(ctx)
+	if err != nil && isClosed(err) {
+		return nil
+	}
+	return err
+}
+
+func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }

@@ -12,7 +12,6 @@
 package udpbatch
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -21,6 +20,8 @@ import (
 	"sync/atomic"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsfault/dnsfault/injector/listen"
 )
 
 // BatchSize is the most datagrams one system call reads or writes.
@@ -233,7 +234,7 @@ func (wk *worker) serve(i int) (handedOff bool) {
 			return false
 		}
 	}
-	req, reject := parse(m.Buf[:m.N])
+	req, reject := listen.ParseQuery(m.Buf[:m.N])
 	switch {
 	case reject != nil:
 		w.WriteMsg(reject)
@@ -263,37 +264,4 @@ func (wk *worker) detach(w *writer) {
 	wk.writers[w.slot] = &writer{wk: wk, slot: w.slot}
 	w.wk = nil
 	w.conn, w.late = wk.s.conn, wk.s.late
-}
-
-// parse reads one datagram as miekg/dns's server does: nothing comes back
-// for what is not a DNS query, FORMERR for what is malformed, NOTIMP for
-// an opcode we do not serve.
-func parse(b []byte) (req, reject *dns.Msg) {
-	const headerSize = 12
-	if len(b) < headerSize {
-		return nil, nil
-	}
-	h := dns.Header{Id: binary.BigEndian.Uint16(b), Bits: binary.BigEndian.Uint16(b[2:]),
-		Qdcount: binary.BigEndian.Uint16(b[4:]), Ancount: binary.BigEndian.Uint16(b[6:]),
-		Nscount: binary.BigEndian.Uint16(b[8:]), Arcount: binary.BigEndian.Uint16(b[10:])}
-	action := dns.DefaultMsgAcceptFunc(h)
-	req = new(dns.Msg)
-	switch action {
-	case dns.MsgIgnore:
-		return nil, nil
-	case dns.MsgAccept:
-		if req.Unpack(b) == nil {
-			return req, nil
-		}
-		action = dns.MsgReject
-	}
-	req.Unpack(b[:headerSize]) // the header alone always unpacks
-	opcode := req.Opcode
-	req.SetRcodeFormatError(req)
-	req.Zero = false
-	if action == dns.MsgRejectNotImplemented {
-		req.Opcode, req.Rcode = opcode, dns.RcodeNotImplemented
-	}
-	req.Question, req.Answer, req.Ns, req.Extra = nil, nil, nil, nil
-	return nil, req
 }
