@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/dnsfault/dnsfault/scenarios"
 )
@@ -40,7 +41,10 @@ type Engine interface {
 // that opening the dashboard as /?token=TOKEN sets. closing, when it is
 // closed, ends the dashboards' live streams (Listen passes one that its
 // Shutdown closes).
-func Handler(e Engine, token string, logger *slog.Logger, closing <-chan struct{}) http.Handler {
+//
+// Every request passes the guard first (guard.go): hosts are the DNS
+// names, besides localhost, that may reach the API as its Host.
+func Handler(e Engine, token string, logger *slog.Logger, closing <-chan struct{}, hosts ...string) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -57,15 +61,16 @@ func Handler(e Engine, token string, logger *slog.Logger, closing <-chan struct{
 	mux.HandleFunc("PUT /v1/scenario", api.load)
 	mux.Handle("GET /metrics", e.Metrics())
 	if token == "" {
-		return mux
+		return guard(hosts, mux)
 	}
-	return requireToken(token, mux)
+	return guard(hosts, requireToken(token, mux))
 }
 
 type api struct {
 	e       Engine
 	log     *slog.Logger
 	closing <-chan struct{}
+	streams atomic.Int32 // live streams open
 }
 
 func (a *api) status(w http.ResponseWriter, _ *http.Request) {
@@ -165,7 +170,7 @@ func requireToken(token string, next http.Handler) http.Handler {
 		cookie, err := r.Cookie(tokenCookie)
 		if subtle.ConstantTimeCompare(got, want) != 1 && (err != nil || !equal(cookie.Value)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dnsfault"`)
-			writeJSON(w, http.StatusUnauthorized, Problem{Error: "missing or wrong bearer token"})
+			refuse(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -45,6 +45,13 @@ func (a *api) assets() http.Handler {
 	return http.StripPrefix("/assets/", http.FileServer(http.FS(sub)))
 }
 
+// maxStreams bounds the dashboards' live streams open at once, and
+// streamWriteTimeout how long one write to a stream may take.
+const (
+	maxStreams         = 16
+	streamWriteTimeout = 10 * time.Second
+)
+
 // live streams the live figures as Server-Sent Events, once a second,
 // until the client goes or the server shuts down.
 func (a *api) live(w http.ResponseWriter, r *http.Request) {
@@ -53,11 +60,25 @@ func (a *api) live(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
+	// Each stream holds a connection for as long as it is open: they are
+	// bounded apart, below the connection cap, so they cannot take every
+	// place an operator's request needs.
+	if a.streams.Add(1) > maxStreams {
+		a.streams.Add(-1)
+		refuse(w, http.StatusServiceUnavailable, "too many live streams open; close a dashboard")
+		return
+	}
+	defer a.streams.Add(-1)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
+	rc := http.NewResponseController(w)
 	tick := time.NewTicker(liveInterval)
 	defer tick.Stop()
 	for {
+		// The server's write timeout would end the stream: each write
+		// gets a deadline of its own instead, so a reader that stalls is
+		// dropped and one that reads stays.
+		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		data, err := json.Marshal(a.e.Live())
 		if err != nil {
 			return
