@@ -25,6 +25,9 @@ type metrics struct {
 	rateLimited prometheus.Counter
 	heldDropped prometheus.Counter
 	panics      prometheus.Counter
+	// queryLogErrors counts the query log's lines that could not be
+	// written.
+	queryLogErrors prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -46,7 +49,9 @@ func newMetrics(s *Server) *metrics {
 		Name: "dnsfault_held_dropped_total", Help: "Delayed queries dropped because --max-held were already waiting."})
 	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dnsfault_panics_total", Help: "Queries whose handling panicked; each was answered SERVFAIL."})
-	m.registry.MustRegister(m.queries, m.upstream, m.rateLimited, m.heldDropped, m.panics, &stateCollector{s: s},
+	m.queryLogErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dnsfault_query_log_errors_total", Help: "Lines of --log-queries that could not be written (a full disk, say): each is a query missing from the log."})
+	m.registry.MustRegister(m.queries, m.upstream, m.rateLimited, m.heldDropped, m.panics, m.queryLogErrors, &stateCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -3,17 +3,33 @@ package injector
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miekg/dns"
 )
 
-// queryLog writes one JSON line per query.
+// queryLog writes one JSON line per query. A line that cannot be written
+// (a full disk) is counted, in the metrics and the status, and logged at
+// most once a minute: a log that loses lines says so.
 type queryLog struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu     sync.Mutex
+	w      io.Writer
+	logger *slog.Logger
+	failed prometheus.Counter
+
+	errors     atomic.Uint64
+	lastErr    atomic.Pointer[string]
+	lastLogged time.Time // under mu
 }
+
+// errorLogInterval is how often a failing query log is reported in the
+// server's log.
+const errorLogInterval = time.Minute
 
 // logLine is the query log format; its fields are documented in the README.
 type logLine struct {
@@ -53,5 +69,26 @@ func (l *queryLog) write(ev *Event) {
 	b = append(b, '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.w.Write(b)
+	if _, err := l.w.Write(b); err != nil {
+		n := l.errors.Add(1)
+		msg := err.Error()
+		l.lastErr.Store(&msg)
+		l.failed.Inc()
+		if now := time.Now(); now.Sub(l.lastLogged) >= errorLogInterval {
+			l.lastLogged = now
+			l.logger.Error("--log-queries: lines are being lost", "lost", n, "err", err)
+		}
+	}
+}
+
+// lost is how many lines could not be written, and the last error.
+func (l *queryLog) lost() (uint64, string) {
+	if l == nil {
+		return 0, ""
+	}
+	n := l.errors.Load()
+	if p := l.lastErr.Load(); p != nil {
+		return n, *p
+	}
+	return n, ""
 }

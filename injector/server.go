@@ -65,7 +65,7 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 	p.obs.metrics, p.obs.extra = newMetrics(s), cfg.Observe
 	p.obs.live.init()
 	if cfg.QueryLog != nil {
-		p.obs.queryLog = &queryLog{w: cfg.QueryLog}
+		p.obs.queryLog = &queryLog{w: cfg.QueryLog, logger: cfg.Logger, failed: p.obs.metrics.queryLogErrors}
 	}
 	p.ctx, s.cancel = context.WithCancel(context.Background())
 	s.pipe = p
@@ -89,6 +89,7 @@ func (s *Server) Start() error {
 	s.addr = pcs[0].LocalAddr().String()
 	tcp, err := s.serveTCP(ln)
 	if err != nil {
+		ln.Close()
 		for _, pc := range pcs {
 			pc.Close()
 		}

@@ -26,6 +26,7 @@ func (s *Server) Status() control.Status {
 		Held:         s.pipe.held.n.Load(),
 		Panics:       s.pipe.panics.Load(),
 	}
+	out.QueryLogErrors, out.QueryLogError = s.pipe.obs.queryLog.lost()
 	switch pos.State {
 	case scenarios.Running:
 		out.Phase = sc.Phases[pos.Phase].Name

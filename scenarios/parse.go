@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -34,13 +35,7 @@ func Load(path string, opts Options) (*Scenario, error) {
 		return nil, fmt.Errorf("reading scenario: %w", err)
 	}
 	if opts.ReadFile == nil {
-		dir := filepath.Dir(path)
-		opts.ReadFile = func(name string) ([]byte, error) {
-			if !filepath.IsAbs(name) {
-				name = filepath.Join(dir, name)
-			}
-			return os.ReadFile(name)
-		}
+		opts.ReadFile = inFolder(filepath.Dir(path))
 	}
 	return Parse(path, data, opts)
 }
@@ -251,3 +246,24 @@ func ParseHostPort(s string) (string, error) {
 	}
 	return "", fmt.Errorf("%q is not system, none, or an IP address with an optional port (such as 127.0.0.1:5353 or [::1]:53)", s)
 }
+
+// inFolder reads files named relative to dir, and only inside it: a
+// scenario (which may come from anyone, through ctl load or a shared
+// repository) cannot make dnsfault read /etc/shadow or ../../secrets,
+// symbolic links included.
+func inFolder(dir string) func(name string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		if filepath.IsAbs(name) || !filepath.IsLocal(name) {
+			return nil, fmt.Errorf("%q: name a file inside the scenario's folder, relative to it", name)
+		}
+		f, err := os.OpenInRoot(dir, name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return io.ReadAll(io.LimitReader(f, maxZoneFile+1))
+	}
+}
+
+// maxZoneFile bounds a zone file read for a scenario.
+const maxZoneFile = 64 << 20

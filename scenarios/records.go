@@ -81,6 +81,12 @@ func (d *decoder) zoneFile(n *yaml.Node, name, origin string, readFile func(stri
 	}
 	if err := zp.Err(); err != nil {
 		msg, line, col := splitParseError(err)
+		if len(out) == 0 {
+			// Not one record read: the file may be no zone file at all
+			// (file: pointed at a secret), and an error message is no
+			// way to read a file. Only the position, then.
+			msg = quotedToken.ReplaceAllString(msg, "")
+		}
 		d.errs = append(d.errs, Error{File: name, Line: line, Column: col, Msg: msg})
 		return nil
 	}
@@ -157,6 +163,9 @@ var parseErrorPos = regexp.MustCompile(`^(?:.*?: )?dns: (.*) at line: (\d+):(\d+
 
 // splitParseError turns a miekg/dns parse error into a message and the
 // line and column it names.
+// quotedToken is the text a zone parser's error quotes.
+var quotedToken = regexp.MustCompile(`:? *"[^"]*"$`)
+
 func splitParseError(err error) (msg string, line, col int) {
 	var pe *dns.ParseError
 	if !errors.As(err, &pe) {

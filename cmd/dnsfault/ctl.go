@@ -130,6 +130,12 @@ func printStatus(w io.Writer, st control.Status) {
 		fmt.Fprintf(tw, "safety\t%s\n", strings.Join(safety, "; "))
 	}
 	fmt.Fprintf(tw, "in flight\t%d queries\n", st.InFlight)
+	if st.QueryLogErrors > 0 {
+		fmt.Fprintf(tw, "query log\tLOSING LINES: %d not written (%s)\n", st.QueryLogErrors, st.QueryLogError)
+	}
+	if st.Panics > 0 {
+		fmt.Fprintf(tw, "panics\t%d queries answered SERVFAIL after a bug; please report it\n", st.Panics)
+	}
 	if r := st.LastReload; r != nil {
 		if r.OK {
 			fmt.Fprintf(tw, "last load\tok at %s from %s\n", r.Time.Format(time.TimeOnly), r.Origin)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dnsfault/dnsfault/injector/safefile"
 	"github.com/dnsfault/dnsfault/scenarios/discover"
 )
 
@@ -62,16 +63,8 @@ func deps(c *cli.Context) error {
 	}
 	m := discover.Build(rec)
 	if path := c.String("svg"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
+		if err := safefile.Write(path, m.WriteSVG); err != nil {
 			return cli.Exit(fmt.Sprintf("dnsfault deps: --svg: %v", err), 1)
-		}
-		if err := m.WriteSVG(f); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
 		}
 	}
 	if c.Bool("json") {

@@ -36,6 +36,7 @@ func serverFlags() []cli.Flag {
 		&cli.StringFlag{Name: "upstream", Usage: "`system`, none, or HOST:PORT[,HOST:PORT] (overrides the scenario's)"},
 		&cli.DurationFlag{Name: "upstream-timeout", Value: defaults.UpstreamTimeout, Usage: "how long to wait for upstream before answering SERVFAIL"},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"DNSFAULT_TOKEN"}, Usage: "bearer `TOKEN` the control API requires (required when --control is not loopback)"},
+		&cli.StringSliceFlag{Name: "control-host", Usage: "a DNS `NAME` the control API answers to as its Host, besides IP addresses and localhost (repeatable)"},
 		&cli.Float64Flag{Name: "speed", Value: defaults.Speed, Usage: "run every phase duration `N` times faster"},
 		&cli.DurationFlag{Name: "max-duration", Usage: "turn every fault off for good after `D`"},
 		&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
@@ -53,7 +54,8 @@ func resourceFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.Float64Flag{Name: "rate-limit", Value: defaults.ForwardRate, Usage: "forwarded queries a second per client (bursts of twice that); over it: REFUSED; 0: no limit"},
 		&cli.IntFlag{Name: "max-held", Value: defaults.MaxHeld, Usage: "queries held by delays at once; over it: dropped and counted"},
-		&cli.IntFlag{Name: "max-tcp-conns", Value: defaults.MaxTCPConns, Usage: "open TCP connections at once"},
+		&cli.IntFlag{Name: "max-tcp-conns", Value: defaults.MaxTCPConns, Usage: "open TCP connections at once (at most half the open-file limit); at the bound the one idle longest is closed"},
+		&cli.IntFlag{Name: "max-tcp-conns-per-client", Value: defaults.MaxTCPConnsPerClient, Usage: "open TCP connections of one client address"},
 		&cli.DurationFlag{Name: "tcp-idle-timeout", Value: defaults.TCPIdleTimeout, Usage: "close TCP connections idle this long"},
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/dnsfault/dnsfault/injector/control"
 	"github.com/dnsfault/dnsfault/injector/record"
 	"github.com/dnsfault/dnsfault/injector/report"
+	"github.com/dnsfault/dnsfault/injector/safefile"
 )
 
 func runCommand() *cli.Command {
@@ -88,6 +89,14 @@ func runAction(c *cli.Context) error {
 	}
 
 	var collector *report.Collector
+	for _, out := range []string{"record", "report", "junit"} {
+		// Checked now, not found out after the tests ran.
+		if path := c.String(out); path != "" {
+			if err := safefile.CheckWritable(path); err != nil {
+				return cannotRun("--%s: %v", out, err)
+			}
+		}
+	}
 	var recorder *record.Recorder
 	if c.String("record") != "" {
 		recorder = record.New()
@@ -122,12 +131,19 @@ func runAction(c *cli.Context) error {
 		defer cancel()
 		srv.Shutdown(ctx)
 	}
-	api, err := control.Listen(controlAddr, srv, token, cfg.Logger)
+	api, err := control.Listen(controlAddr, srv, token, cfg.Logger, c.StringSlice("control-host")...)
 	if err != nil {
 		stopServer()
 		return cannotRun("%v", err)
 	}
 	started := time.Now()
+	stopAutosave := func() {}
+	if recorder != nil {
+		stopAutosave = recorder.Autosave(c.String("record"), record.AutosaveInterval, func(err error) {
+			cfg.Logger.Error("--record: the recording could not be written; the previous one is kept, and the next write tries again", "err", err)
+		})
+	}
+	defer stopAutosave()
 	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed())
 
 	nameserver := ""
@@ -152,6 +168,8 @@ func runAction(c *cli.Context) error {
 		return cannotRun("%v", err)
 	}
 	if recorder != nil {
+		stopAutosave()
+		stopAutosave = func() {}
 		if err := recorder.WriteFile(c.String("record"), ended); err != nil {
 			return cannotRun("--record: %v", err)
 		}
@@ -228,23 +246,15 @@ func runChild(command, env []string, nameserver string) (int, error) {
 	}
 }
 
+// writeReports writes --report and --junit, each whole or not at all.
 func writeReports(r *report.Report, jsonPath, junitPath string) error {
-	write := func(path string, w func(*os.File) error) error {
-		if path == "" {
-			return nil
-		}
-		f, err := os.Create(path)
-		if err != nil {
+	if jsonPath != "" {
+		if err := safefile.Write(jsonPath, r.WriteJSON); err != nil {
 			return err
 		}
-		if err := w(f); err != nil {
-			f.Close()
-			return fmt.Errorf("writing %s: %w", path, err)
-		}
-		return f.Close()
 	}
-	if err := write(jsonPath, func(f *os.File) error { return r.WriteJSON(f) }); err != nil {
-		return err
+	if junitPath != "" {
+		return safefile.Write(junitPath, r.WriteJUnit)
 	}
-	return write(junitPath, func(f *os.File) error { return r.WriteJUnit(f) })
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/dnsfault/dnsfault/injector/control"
 	"github.com/dnsfault/dnsfault/injector/record"
 	"github.com/dnsfault/dnsfault/injector/reload"
+	"github.com/dnsfault/dnsfault/injector/safefile"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -73,14 +74,14 @@ func serve(c *cli.Context) error {
 		cfg.QueryLog = w
 	}
 	var recorder *record.Recorder
-	if path := c.String("record"); path != "" {
+	recordPath := c.String("record")
+	if recordPath != "" {
+		// Checked now, not found out at exit after a whole drill.
+		if err := safefile.CheckWritable(recordPath); err != nil {
+			return cli.Exit(fmt.Sprintf("--record: %v", err), 2)
+		}
 		recorder = record.New()
 		cfg.Observe = recorder.Observe
-		defer func() {
-			if err := recorder.WriteFile(path, time.Now()); err != nil {
-				fmt.Fprintf(os.Stderr, "dnsfault: --record: %v\n", err)
-			}
-		}()
 	}
 	srv, err := injector.New(cfg, sc)
 	if err != nil {
@@ -98,7 +99,7 @@ func serve(c *cli.Context) error {
 	if err := srv.Start(); err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
-	api, err := control.Listen(controlAddr, srv, token, cfg.Logger)
+	api, err := control.Listen(controlAddr, srv, token, cfg.Logger, c.StringSlice("control-host")...)
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return cli.Exit(err.Error(), 1)
@@ -117,13 +118,28 @@ func serve(c *cli.Context) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "dnsfault: serving %q on %s (udp and tcp), control API on http://%s, seed %d\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed())
+	stopAutosave := func() {}
+	if recorder != nil {
+		fmt.Fprintf(os.Stderr, "dnsfault: recording every question into %s (written every %v and at exit)\n", recordPath, record.AutosaveInterval)
+		stopAutosave = recorder.Autosave(recordPath, record.AutosaveInterval, func(err error) {
+			cfg.Logger.Error("--record: the recording could not be written; the previous one is kept, and the next write tries again", "err", err)
+		})
+	}
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "dnsfault: shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	apiErr := api.Shutdown(shutdownCtx)
-	if err := srv.Shutdown(shutdownCtx); err != nil || apiErr != nil {
-		return cli.Exit(fmt.Sprintf("dnsfault: shutdown: %v", firstErr(err, apiErr)), 1)
+	err = firstErr(srv.Shutdown(shutdownCtx), apiErr)
+	if recorder != nil {
+		stopAutosave()
+		if werr := recorder.WriteFile(recordPath, time.Now()); werr != nil {
+			return cli.Exit(fmt.Sprintf("dnsfault: --record: %v", werr), 1)
+		}
+		fmt.Fprintf(os.Stderr, "dnsfault: recording written to %s\n", recordPath)
+	}
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("dnsfault: shutdown: %v", err), 1)
 	}
 	return nil
 }
@@ -153,18 +169,19 @@ func serverConfig(c *cli.Context) (injector.Config, error) {
 		return injector.Config{}, err
 	}
 	cfg := injector.Config{
-		ForwardRate:     c.Float64("rate-limit"),
-		MaxHeld:         c.Int("max-held"),
-		MaxTCPConns:     c.Int("max-tcp-conns"),
-		TCPIdleTimeout:  c.Duration("tcp-idle-timeout"),
-		Listen:          c.String("listen"),
-		Upstream:        up,
-		UpstreamTimeout: c.Duration("upstream-timeout"),
-		Allow:           allow,
-		Speed:           c.Float64("speed"),
-		MaxDuration:     c.Duration("max-duration"),
-		Heartbeat:       c.Duration("heartbeat"),
-		Logger:          slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		ForwardRate:          c.Float64("rate-limit"),
+		MaxHeld:              c.Int("max-held"),
+		MaxTCPConns:          c.Int("max-tcp-conns"),
+		MaxTCPConnsPerClient: c.Int("max-tcp-conns-per-client"),
+		TCPIdleTimeout:       c.Duration("tcp-idle-timeout"),
+		Listen:               c.String("listen"),
+		Upstream:             up,
+		UpstreamTimeout:      c.Duration("upstream-timeout"),
+		Allow:                allow,
+		Speed:                c.Float64("speed"),
+		MaxDuration:          c.Duration("max-duration"),
+		Heartbeat:            c.Duration("heartbeat"),
+		Logger:               slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}
 	// The flags' defaults are DefaultConfig's, so a zero here means what
 	// it means to the server: Validate is the one check.

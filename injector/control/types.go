@@ -31,9 +31,13 @@ type Status struct {
 	Held                   int64    `json:"held"`
 	// Panics counts queries whose handling panicked (each was answered
 	// SERVFAIL); anything but 0 is a bug to report.
-	Panics     uint64        `json:"panics"`
-	Phases     []PhaseStatus `json:"phases"`
-	LastReload *ReloadStatus `json:"last_reload,omitempty"`
+	Panics uint64 `json:"panics"`
+	// QueryLogErrors counts the --log-queries lines that could not be
+	// written, and QueryLogError is the last reason.
+	QueryLogErrors uint64        `json:"query_log_errors,omitempty"`
+	QueryLogError  string        `json:"query_log_error,omitempty"`
+	Phases         []PhaseStatus `json:"phases"`
+	LastReload     *ReloadStatus `json:"last_reload,omitempty"`
 }
 
 // PhaseStatus is one phase of the scenario and its rules' hits.

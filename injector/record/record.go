@@ -8,8 +8,8 @@ package record
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
-	"os"
 	"sort"
 	"sync"
 	"time"
@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/safefile"
 	"github.com/dnsfault/dnsfault/scenarios/discover"
 )
 
@@ -28,6 +29,7 @@ const maxQuestions = 100_000
 
 // Recorder collects entries; pass its Observe as injector.Config.Observe.
 type Recorder struct {
+	saveMu  sync.Mutex // one write of the file at a time
 	mu      sync.Mutex
 	started time.Time
 	entries map[key]*entry
@@ -106,19 +108,44 @@ func (r *Recorder) Recording(ended time.Time) discover.Recording {
 	return rec
 }
 
-// WriteFile writes the recording as JSON.
+// WriteFile writes the recording as JSON, whole or not at all: a failed
+// write leaves the previous file as it was.
 func (r *Recorder) WriteFile(path string, ended time.Time) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(f)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r.Recording(ended)); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return f.Close()
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	return safefile.Write(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r.Recording(ended))
+	})
+}
+
+// AutosaveInterval is how often Autosave writes: what a process killed
+// without warning can lose at most.
+const AutosaveInterval = 10 * time.Second
+
+// Autosave writes the recording to path every interval, in the
+// background, until the returned stop is called; stop returns once no
+// write is under way, so the caller's last WriteFile is the last write.
+// A failed write goes to failed, and the next one tries again.
+func (r *Recorder) Autosave(path string, interval time.Duration, failed func(error)) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				if err := r.WriteFile(path, now); err != nil {
+					failed(err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }
 
 func typeName(t uint16) string {

@@ -23,9 +23,19 @@ const ttlSlack = time.Second
 // the last timed phase).
 const outside = "(no phase)"
 
+// The bounds on what a Collector keeps, so a client asking for millions
+// of distinct names (random subdomains, say) cannot grow dnsfault without
+// end: names past MaxNames are counted together, and questions (client,
+// name, type) past MaxQuestions are not followed for retries and early
+// re-asks. The report says how many were left out.
+const (
+	MaxNames     = 10_000
+	MaxQuestions = 100_000
+)
+
 // Collector tallies a run's events as they come; it keeps counts, not the
-// events, so a long run costs little memory. Observe is safe for
-// concurrent use.
+// events, and within bounds (MaxNames, MaxQuestions), so a long run costs
+// little memory. Observe is safe for concurrent use.
 type Collector struct {
 	sc       *scenarios.Scenario
 	timeline scenarios.Timeline
@@ -35,8 +45,13 @@ type Collector struct {
 	rules     map[ruleKey]*ruleTally
 	names     map[nameKey]*nameTally
 	taken     map[string]bool // names some rule took at least once
-	queried   map[string]int  // every name, all queries
+	queried   map[string]int  // every name (up to MaxNames), all queries
 	questions map[questionKey]*asked
+
+	// Past the bounds: names and their queries counted together, and
+	// questions not followed.
+	otherNames, otherQueries, unfollowed int
+	otherSeen                            map[string]bool // nil until MaxNames is reached; bounded too
 }
 
 type ruleKey struct{ phase, rule string }
@@ -51,7 +66,29 @@ type nameKey struct{ name, phase string }
 
 type nameTally struct {
 	queries, retries, early int
-	perSecond               map[int64]int
+	second                  perSecond
+}
+
+// perSecond finds the most queries in one second, keeping two seconds'
+// counts: events reach Observe nearly in time order.
+type perSecond struct {
+	unix  [2]int64
+	count [2]int
+	peak  int
+}
+
+func (p *perSecond) add(unix int64) {
+	i := unix & 1
+	switch {
+	case p.unix[i] == unix:
+	case p.unix[i] < unix:
+		p.peak = max(p.peak, p.count[i])
+		p.unix[i], p.count[i] = unix, 0
+	default:
+		return // older than two seconds: late, and no peak
+	}
+	p.count[i]++
+	p.peak = max(p.peak, p.count[i])
 }
 
 type questionKey struct {
@@ -83,30 +120,34 @@ func (c *Collector) Observe(ev *injector.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.total++
+	if _, known := c.queried[ev.Name]; !known && len(c.queried) >= MaxNames {
+		c.countOther(ev.Name)
+		if ev.Rule != "" {
+			c.tallyRule(ev)
+		}
+		return
+	}
 	c.queried[ev.Name]++
 	if ev.Rule != "" {
 		c.taken[ev.Name] = true
-		k := ruleKey{ev.Phase, ev.Rule}
-		r := c.rules[k]
-		if r == nil {
-			r = &ruleTally{action: ev.Action, rcodes: map[string]int{}}
-			c.rules[k] = r
-		}
-		r.hits++
-		r.rcodes[ev.RcodeName()]++
+		c.tallyRule(ev)
 	}
 
 	n := c.names[nameKey{ev.Name, phase}]
 	if n == nil {
-		n = &nameTally{perSecond: map[int64]int{}}
+		n = &nameTally{}
 		c.names[nameKey{ev.Name, phase}] = n
 	}
 	n.queries++
-	n.perSecond[ev.Time.Unix()]++
+	n.second.add(ev.Time.Unix())
 
 	q := questionKey{ev.Client.String(), ev.Name, ev.Type}
 	prev := c.questions[q]
 	if prev == nil {
+		if len(c.questions) >= MaxQuestions {
+			c.unfollowed++
+			return
+		}
 		prev = &asked{}
 		c.questions[q] = prev
 	} else {
@@ -122,4 +163,33 @@ func (c *Collector) Observe(ev *injector.Event) {
 	if ev.TTL > 0 {
 		prev.expires = ev.Time.Add(time.Duration(ev.TTL) * time.Second)
 	}
+}
+
+// tallyRule counts ev for the rule that took it.
+func (c *Collector) tallyRule(ev *injector.Event) {
+	k := ruleKey{ev.Phase, ev.Rule}
+	r := c.rules[k]
+	if r == nil {
+		r = &ruleTally{action: ev.Action, rcodes: map[string]int{}}
+		c.rules[k] = r
+	}
+	r.hits++
+	r.rcodes[ev.RcodeName()]++
+}
+
+// countOther counts a query for a name past MaxNames. Names are told
+// apart up to MaxNames more; past that, each query may be a new name and
+// is counted as one (the report says "at least").
+func (c *Collector) countOther(name string) {
+	c.otherQueries++
+	if c.otherSeen == nil {
+		c.otherSeen = map[string]bool{}
+	}
+	if c.otherSeen[name] {
+		return
+	}
+	if len(c.otherSeen) < MaxNames {
+		c.otherSeen[name] = true
+	}
+	c.otherNames++
 }

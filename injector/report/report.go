@@ -24,22 +24,36 @@ const (
 // Report is what a run found. Its JSON form is documented in
 // docs/report.md and docs/report.schema.json.
 type Report struct {
-	Scenario        string         `json:"scenario"`
-	Seed            int64          `json:"seed"`
-	Speed           float64        `json:"speed"`
-	Command         []string       `json:"command"`
-	CommandExitCode int            `json:"command_exit_code"`
-	Started         time.Time      `json:"started"`
-	DurationSeconds float64        `json:"duration_seconds"`
-	Queries         int            `json:"queries"`
-	Phases          []Phase        `json:"phases"`
-	Unexercised     []RuleRef      `json:"unexercised"`
-	Unmatched       []NameCount    `json:"unmatched_names"`
-	Clients         []NameBehavior `json:"client_behavior"`
-	Expectations    []Expectation  `json:"expectations"`
+	Scenario        string      `json:"scenario"`
+	Seed            int64       `json:"seed"`
+	Speed           float64     `json:"speed"`
+	Command         []string    `json:"command"`
+	CommandExitCode int         `json:"command_exit_code"`
+	Started         time.Time   `json:"started"`
+	DurationSeconds float64     `json:"duration_seconds"`
+	Queries         int         `json:"queries"`
+	Phases          []Phase     `json:"phases"`
+	Unexercised     []RuleRef   `json:"unexercised"`
+	Unmatched       []NameCount `json:"unmatched_names"`
+	// Overflow says what the report's bounds left out, when they did.
+	Overflow     *Overflow      `json:"overflow,omitempty"`
+	Clients      []NameBehavior `json:"client_behavior"`
+	Expectations []Expectation  `json:"expectations"`
 	// Verdict is pass, command-failed, expectation-failed or unexercised.
 	Verdict  string `json:"verdict"`
 	ExitCode int    `json:"exit_code"`
+}
+
+// Overflow is what a run asked past the collector's bounds (MaxNames,
+// MaxQuestions): counted, not itemised.
+type Overflow struct {
+	// Names past the first MaxNames (at least this many), and their
+	// queries: in no per-name figure, though rules still count them.
+	Names   int `json:"names"`
+	Queries int `json:"queries"`
+	// Questions past the first MaxQuestions, not followed for retries
+	// and early re-asks.
+	Questions int `json:"questions_not_followed"`
 }
 
 // Phase is one phase of the scenario during the run.
@@ -147,6 +161,9 @@ func (c *Collector) Report(run Run) *Report {
 			r.Unmatched = append(r.Unmatched, NameCount{Name: name, Queries: n})
 		}
 	}
+	if c.otherNames > 0 || c.unfollowed > 0 {
+		r.Overflow = &Overflow{Names: c.otherNames, Queries: c.otherQueries, Questions: c.unfollowed}
+	}
 	sort.Slice(r.Unmatched, func(i, j int) bool {
 		a, b := r.Unmatched[i], r.Unmatched[j]
 		return a.Queries > b.Queries || a.Queries == b.Queries && a.Name < b.Name
@@ -190,9 +207,7 @@ func (c *Collector) behavior(windows map[string]float64) []NameBehavior {
 				continue
 			}
 			np := NamePhase{Phase: p.Name, Queries: n.queries, QPS: float64(n.queries) / windows[p.Name], Retries: n.retries, EarlyReasks: n.early}
-			for _, count := range n.perSecond {
-				np.PeakQPS = max(np.PeakQPS, count)
-			}
+			np.PeakQPS = n.second.peak
 			if p.Name != baseline && windows[baseline] > 0 {
 				baseQueries := 1
 				if base != nil {

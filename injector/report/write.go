@@ -39,6 +39,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", name, w, rule.Name, rule.Action, rule.Hits, rcodes(rule.Rcodes))
 		}
 	}
+	if o := r.Overflow; o != nil {
+		fmt.Fprintf(tw, "\nPast the report's bounds: at least %d more names (%d queries) counted together, and %d questions not followed for retries.\n", o.Names, o.Queries, o.Questions)
+	}
 	if len(r.Unmatched) > 0 {
 		fmt.Fprintln(tw, "\nNames no rule matched (answered normally), most queried first:")
 		for i, n := range r.Unmatched {
