@@ -56,11 +56,12 @@ type Server struct {
 	handlers sync.WaitGroup // queries being answered
 	readers  sync.WaitGroup // connections' reading goroutines
 	done     chan struct{}  // the accept loop has ended
+	quit     chan struct{}  // closed by Shutdown: readers stop waiting
 }
 
 // Serve serves h on ln in the background until Shutdown.
 func Serve(ln net.Listener, h dns.Handler, limits Limits) *Server {
-	s := &Server{ln: ln, h: h, limits: limits, conns: map[*conn]struct{}{}, byClient: map[netip.Addr]int{}, done: make(chan struct{})}
+	s := &Server{ln: ln, h: h, limits: limits, conns: map[*conn]struct{}{}, byClient: map[netip.Addr]int{}, done: make(chan struct{}), quit: make(chan struct{})}
 	go s.accept()
 	return s
 }
@@ -103,6 +104,7 @@ func (s *Server) admit(c net.Conn) *conn {
 		return nil
 	}
 	cn := &conn{s: s, c: c, client: client, slots: make(chan struct{}, s.limits.InFlight)}
+	cn.refs.Store(1)
 	cn.touch()
 	s.conns[cn] = struct{}{}
 	s.byClient[client]++
@@ -141,6 +143,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
+	close(s.quit)
 	err := s.ln.Close()
 	<-s.done
 	answered := make(chan struct{})
@@ -174,6 +177,10 @@ type conn struct {
 	inFlight atomic.Int32
 	last     atomic.Int64 // unix nanoseconds of the last query read or answered
 	wmu      sync.Mutex   // one answer written at a time
+	// refs are held by the reader and by each query in flight; the last
+	// to let go closes the connection, so a client that stops sending
+	// (half-closes, or goes quiet) still gets every answer.
+	refs atomic.Int32
 }
 
 func (cn *conn) touch() { cn.last.Store(time.Now().UnixNano()) }
@@ -182,10 +189,14 @@ func (cn *conn) touch() { cn.last.Store(time.Now().UnixNano()) }
 // not DNS, handing each to the handler in a goroutine of its own.
 func (cn *conn) read() {
 	defer cn.s.readers.Done()
-	defer cn.close()
+	defer cn.release()
 	var length [2]byte
 	for {
-		cn.slots <- struct{}{} // a place for the next query, or wait
+		select { // a place for the next query, or wait
+		case cn.slots <- struct{}{}:
+		case <-cn.s.quit:
+			return
+		}
 		if !cn.readFull(length[:]) {
 			return
 		}
@@ -204,6 +215,7 @@ func (cn *conn) read() {
 			return // not DNS: the stream cannot be trusted past it
 		}
 		cn.inFlight.Add(1)
+		cn.refs.Add(1)
 		cn.s.handlers.Add(1)
 		go cn.serve(req)
 	}
@@ -233,8 +245,16 @@ func (cn *conn) serve(req *dns.Msg) {
 		cn.inFlight.Add(-1)
 		cn.touch()
 		<-cn.slots
+		cn.release()
 	}()
 	cn.s.h.ServeDNS(&writer{cn: cn}, req)
+}
+
+// release lets go of one reference; the last closes the connection.
+func (cn *conn) release() {
+	if cn.refs.Add(-1) == 0 {
+		cn.close()
+	}
 }
 
 // close ends the connection once no answer is being written.

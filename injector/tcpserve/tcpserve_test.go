@@ -188,3 +188,16 @@ func TestAnIdleConnectionIsClosed(t *testing.T) {
 	_, err := c.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, io.EOF, "the server closed it")
 }
+
+// TestAHalfClosedConnectionGetsEveryAnswer: a client that writes its
+// queries and shuts its side down still reads every answer, the slow one
+// included.
+func TestAHalfClosedConnectionGetsEveryAnswer(t *testing.T) {
+	_, addr := serve(t, limits)
+	c := dialFrom(t, "", addr)
+	writeQuery(t, c, 1, "slow.")
+	writeQuery(t, c, 2, "fast.")
+	require.NoError(t, c.(*net.TCPConn).CloseWrite())
+	ids := map[uint16]bool{readAnswer(t, c).Id: true, readAnswer(t, c).Id: true}
+	assert.Equal(t, map[uint16]bool{1: true, 2: true}, ids)
+}
