@@ -31,6 +31,10 @@ func (l *lifetimes) end()   { l.inFlight.Add(-1) }
 func (l *lifetimes) detach() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.detachLocked()
+}
+
+func (l *lifetimes) detachLocked() bool {
 	if l.closing {
 		return false
 	}
@@ -51,11 +55,9 @@ func (l *lifetimes) done() {
 func (l *lifetimes) after(d time.Duration, answer func()) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closing {
+	if !l.detachLocked() {
 		return false
 	}
-	l.detached.Add(1)
-	l.inFlight.Add(1)
 	if l.timers == nil {
 		l.timers = map[*time.Timer]func(){}
 	}
