@@ -53,8 +53,11 @@ type Config struct {
 	// Now is the clock of the timeline and the safety switches (default
 	// time.Now); tests step it.
 	Now func() time.Time
-	// Speed runs every phase duration that many times faster (default 1).
-	Speed float64
+	// Speed runs every phase duration that many times faster (default 1),
+	// and divides every TTL served by it too (rounded up, at least 1),
+	// unless KeepTTLs: a replay caches as the outage did, only faster.
+	Speed    float64
+	KeepTTLs bool
 	// MaxDuration, when set, turns every fault off that long after the
 	// server starts, for good: a forgotten drill never outlives its window.
 	MaxDuration time.Duration
@@ -187,4 +190,13 @@ func checkExposure(addr string, allow []netip.Prefix) error {
 // allows every client.
 func allowed(allow []netip.Prefix, a netip.Addr) bool {
 	return len(allow) == 0 || match.InPrefixes(allow, a)
+}
+
+// TTLScale is what TTLs are divided by: the speed, or 1 when they are
+// kept as written.
+func (cfg Config) TTLScale() float64 {
+	if cfg.KeepTTLs || cfg.Speed <= 0 {
+		return 1
+	}
+	return cfg.Speed
 }

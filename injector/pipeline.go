@@ -21,7 +21,8 @@ import (
 // can take.
 type pipeline struct {
 	cfg       *Config
-	realClock bool // cfg.Now is time.Now: one clock read per query serves twice
+	realClock bool    // cfg.Now is time.Now: one clock read per query serves twice
+	ttlScale  float64 // TTLs served are divided by it (Config.TTLScale)
 	// state is everything a query decides by, swapped whole by control
 	// actions (state.go) and read with one atomic load.
 	state    atomic.Pointer[runState]

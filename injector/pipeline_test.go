@@ -131,3 +131,45 @@ phases:
 		assert.Equal(t, dns.RcodeToString[w.rcode], dns.RcodeToString[rec.Msgs()[0].Rcode], "at %v", w.at)
 	}
 }
+
+// TestTTLsRunAsFastAsTheTimeline: at speed 60 every TTL served is divided
+// by 60, rounded up and at least 1 (0 stays 0), a rule's ttl included and
+// the negative TTL too; KeepTTLs serves them as written.
+func TestTTLsRunAsFastAsTheTimeline(t *testing.T) {
+	const text = `
+version: 1
+upstream: none
+zones: [{origin: s.test., records: ["s.test. 300 IN SOA ns.s.test. h.s.test. 1 7200 900 1209600 300", "a.s.test. 300 IN A 192.0.2.1", "b.s.test. 59 IN A 192.0.2.2", "z.s.test. 0 IN A 192.0.2.3"]}]
+rules: [{match: {names: [r.s.test]}, action: answer, records: ["@ 300 IN A 192.0.2.9"]}, {match: {names: [t.s.test]}, action: pass, ttl: 300}]
+`
+	ttl := func(srv *injector.Server, name string) (answer, negative uint32) {
+		w := serveOnce(t, srv, dnstest.Query(name, dns.TypeA), nil, scenarios.UDP)
+		require.Len(t, w.Msgs(), 1)
+		m := w.Msgs()[0]
+		if len(m.Answer) > 0 {
+			return m.Answer[0].Header().Ttl, 0
+		}
+		require.Len(t, m.Ns, 1)
+		return 0, m.Ns[0].(*dns.SOA).Minttl
+	}
+	fast := newServer(t, text, injector.Config{Speed: 60})
+	for _, tc := range []struct {
+		name             string
+		answer, negative uint32
+	}{
+		{"a.s.test.", 5, 0}, {"b.s.test.", 1, 0}, {"z.s.test.", 0, 0}, {"r.s.test.", 5, 0},
+		{"nx.s.test.", 0, 5}, // the SOA's 300 s minimum
+	} {
+		answer, negative := ttl(fast, tc.name)
+		assert.Equal(t, tc.answer, answer, tc.name)
+		assert.Equal(t, tc.negative, negative, tc.name)
+	}
+	again, _ := ttl(fast, "a.s.test.")
+	assert.Equal(t, uint32(5), again, "the zone's own record was not changed by the first answer")
+
+	kept := newServer(t, text, injector.Config{Speed: 60, KeepTTLs: true})
+	answer, _ := ttl(kept, "r.s.test.")
+	assert.Equal(t, uint32(300), answer)
+	assert.Equal(t, float64(1), kept.Status().TTLScale)
+	assert.Equal(t, float64(60), fast.Status().TTLScale)
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsfault/dnsfault/injector/fault"
 	"github.com/dnsfault/dnsfault/injector/upstream"
 )
 
@@ -19,8 +20,9 @@ func (p *pipeline) respond(q *query, v *verdict) {
 
 // write sends the verdict to the client. Besides it, only recoverPanic
 // writes a reply (SERVFAIL for a query whose handling panicked). write
-// changes v.out.Msg into the message as sent: our OPT record added, and
-// over UDP truncated to the client's size.
+// changes v.out.Msg into the message as sent: TTLs scaled with the
+// speed, our OPT record added, and over UDP truncated to the client's
+// size.
 func (p *pipeline) write(q *query, v *verdict) {
 	w := q.served
 	switch {
@@ -33,6 +35,10 @@ func (p *pipeline) write(q *query, v *verdict) {
 		return
 	}
 	m := v.out.Msg
+	// TTLs run as fast as the timeline: at --speed 60, 300 s become 5.
+	if p.ttlScale != 1 && (len(m.Answer) > 0 || len(m.Ns) > 0 || len(m.Extra) > 0) {
+		fault.ScaleTTL(m, p.ttlScale)
+	}
 	// Our own EDNS0 record, only to clients that sent one (RFC 6891).
 	if q.opt != nil {
 		m.Extra = append(m.Extra, ourOPT(q.opt.Do(), v.ede))

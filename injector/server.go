@@ -60,7 +60,7 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 	if cfg.ForwardRate > 0 {
 		s.limiter = ratelimit.New(cfg.ForwardRate, 2*cfg.ForwardRate, cfg.Now)
 	}
-	p := &pipeline{cfg: &s.cfg, realClock: realClock, started: cfg.Now(), held: heldQueries{max: int64(cfg.MaxHeld)}}
+	p := &pipeline{cfg: &s.cfg, realClock: realClock, ttlScale: cfg.TTLScale(), started: cfg.Now(), held: heldQueries{max: int64(cfg.MaxHeld)}}
 	p.lastBeat.Store(p.started.UnixNano())
 	p.obs.metrics, p.obs.extra = newMetrics(s), cfg.Observe
 	p.obs.live.init()

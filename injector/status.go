@@ -18,6 +18,7 @@ func (s *Server) Status() control.Status {
 		Description:  sc.Description,
 		Seed:         int64(st.plan.seed),
 		Speed:        s.cfg.Speed,
+		TTLScale:     s.pipe.ttlScale,
 		Timeline:     string(pos.State),
 		FaultsActive: off == "",
 		FaultsOff:    off,

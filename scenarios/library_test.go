@@ -61,7 +61,9 @@ func startReplay(t *testing.T, name string, set map[string]string) *replay {
 		default: // never blocks the server; ask then reports the queries it missed
 		}
 	}
-	r.srv = dnsfaulttest.Serve(t, sc, injector.Config{Upstream: []string{up.Addr}, Speed: speed, Now: r.clock.Now, Observe: observe})
+	// TTLs as the scenarios write them: what they say is checked here, and
+	// their scaling with the speed in the injector's tests.
+	r.srv = dnsfaulttest.Serve(t, sc, injector.Config{Upstream: []string{up.Addr}, Speed: speed, KeepTTLs: true, Now: r.clock.Now, Observe: observe})
 	return r
 }
 

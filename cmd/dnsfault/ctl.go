@@ -113,7 +113,11 @@ func ctlAction(name, usage, args string, do ctlFunc, extra ...cli.Flag) *cli.Com
 // printStatus writes a status for people: state first, then the phases.
 func printStatus(w io.Writer, st control.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "scenario\t%s (seed %d, speed %gx)\n", st.Scenario, st.Seed, st.Speed)
+	ttls := "TTLs as written"
+	if st.TTLScale > 1 {
+		ttls = fmt.Sprintf("TTLs divided by %g", st.TTLScale)
+	}
+	fmt.Fprintf(tw, "scenario\t%s (seed %d, speed %gx, %s)\n", st.Scenario, st.Seed, st.Speed, ttls)
 	if st.FaultsActive {
 		fmt.Fprintf(tw, "faults\tON in phase %s (%d of %d)%s\n", st.Phase, st.PhaseIndex+1, len(st.Phases), left(st.PhaseLeftSeconds, ", %s left"))
 	} else {

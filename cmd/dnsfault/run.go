@@ -144,7 +144,7 @@ func runAction(c *cli.Context) error {
 		})
 	}
 	defer stopAutosave()
-	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed())
+	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d%s\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed(), ttlNote(cfg))
 
 	nameserver := ""
 	if resolvConf {
@@ -160,7 +160,7 @@ func runAction(c *cli.Context) error {
 		return cannotRun("%v", err)
 	}
 
-	r := collector.Report(report.Run{Seed: srv.Seed(), Speed: cfg.Speed, Command: command, CommandExitCode: exitCode, Started: started, Ended: ended,
+	r := collector.Report(report.Run{Seed: srv.Seed(), Speed: cfg.Speed, TTLScale: cfg.TTLScale(), Command: command, CommandExitCode: exitCode, Started: started, Ended: ended,
 		AllowUnexercised: c.Bool("allow-unexercised")})
 	fmt.Fprintln(os.Stderr)
 	r.WriteText(os.Stderr)

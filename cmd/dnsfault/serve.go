@@ -117,7 +117,7 @@ func serve(c *cli.Context) error {
 			cfg.Logger.Warn("hot reload is off", "err", err)
 		}
 	}
-	fmt.Fprintf(os.Stderr, "dnsfault: serving %q on %s (udp and tcp), control API on http://%s, seed %d\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed())
+	fmt.Fprintf(os.Stderr, "dnsfault: serving %q on %s (udp and tcp), control API on http://%s, seed %d%s\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed(), ttlNote(cfg))
 	stopAutosave := func() {}
 	if recorder != nil {
 		fmt.Fprintf(os.Stderr, "dnsfault: recording every question into %s (written every %v and at exit)\n", recordPath, record.AutosaveInterval)
@@ -179,6 +179,7 @@ func serverConfig(c *cli.Context) (injector.Config, error) {
 		UpstreamTimeout:      c.Duration("upstream-timeout"),
 		Allow:                allow,
 		Speed:                c.Float64("speed"),
+		KeepTTLs:             c.Bool("keep-ttls"),
 		MaxDuration:          c.Duration("max-duration"),
 		Heartbeat:            c.Duration("heartbeat"),
 		Logger:               slog.New(slog.NewTextHandler(os.Stderr, nil)),
@@ -220,4 +221,15 @@ func openLog(path string) (io.Writer, func(), error) {
 		return nil, nil, err
 	}
 	return f, func() { f.Close() }, nil
+}
+
+// ttlNote says, for the banner, how TTLs relate to --speed.
+func ttlNote(cfg injector.Config) string {
+	switch scale := cfg.TTLScale(); {
+	case scale != 1:
+		return fmt.Sprintf(", TTLs divided by %g (--keep-ttls keeps them)", scale)
+	case cfg.Speed > 0 && cfg.Speed != 1:
+		return ", TTLs as written (--keep-ttls)"
+	}
+	return ""
 }

@@ -12,6 +12,9 @@ type Status struct {
 	Description string  `json:"description,omitempty"`
 	Seed        int64   `json:"seed"`
 	Speed       float64 `json:"speed"`
+	// TTLScale is what the TTLs served are divided by: the speed, or 1
+	// when they are kept as written (--keep-ttls).
+	TTLScale float64 `json:"ttl_scale"`
 	// Timeline is not-started, running or ended.
 	Timeline string `json:"timeline"`
 	// Phase is the phase in force; faults may still be off.

@@ -1,6 +1,8 @@
 package fault
 
 import (
+	"math"
+
 	"github.com/miekg/dns"
 )
 
@@ -39,4 +41,31 @@ func Keep(m *dns.Msg, qtype uint16, n int) {
 		kept = append(kept, rr)
 	}
 	m.Answer = kept
+}
+
+// ScaleTTL divides every TTL of m, and the negative TTL of negative
+// answers, by speed, rounding up, so a timeline replayed speed times
+// faster is cached speed times shorter: at --speed 60 a 300 s record is
+// served with TTL 5. A TTL of 0 (do not cache) stays 0; any other is at
+// least 1. Records are copied before they change, as in SetTTL.
+func ScaleTTL(m *dns.Msg, speed float64) {
+	scale := func(ttl uint32) uint32 {
+		if ttl == 0 {
+			return 0
+		}
+		return uint32(max(math.Ceil(float64(ttl)/speed), 1))
+	}
+	for _, section := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for i, rr := range section {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				continue
+			}
+			rr = dns.Copy(rr)
+			rr.Header().Ttl = scale(rr.Header().Ttl)
+			if soa, ok := rr.(*dns.SOA); ok {
+				soa.Minttl = scale(soa.Minttl)
+			}
+			section[i] = rr
+		}
+	}
 }

@@ -24,9 +24,12 @@ const (
 // Report is what a run found. Its JSON form is documented in
 // docs/report.md and docs/report.schema.json.
 type Report struct {
-	Scenario        string      `json:"scenario"`
-	Seed            int64       `json:"seed"`
-	Speed           float64     `json:"speed"`
+	Scenario string  `json:"scenario"`
+	Seed     int64   `json:"seed"`
+	Speed    float64 `json:"speed"`
+	// TTLScale is what the TTLs served were divided by: the speed, or 1
+	// with --keep-ttls.
+	TTLScale        float64     `json:"ttl_scale"`
 	Command         []string    `json:"command"`
 	CommandExitCode int         `json:"command_exit_code"`
 	Started         time.Time   `json:"started"`
@@ -122,6 +125,7 @@ type Expectation struct {
 type Run struct {
 	Seed            int64
 	Speed           float64
+	TTLScale        float64
 	Command         []string
 	CommandExitCode int
 	Started, Ended  time.Time
@@ -134,7 +138,7 @@ func (c *Collector) Report(run Run) *Report {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := &Report{
-		Scenario: c.sc.Name, Seed: run.Seed, Speed: run.Speed,
+		Scenario: c.sc.Name, Seed: run.Seed, Speed: run.Speed, TTLScale: max(run.TTLScale, 1),
 		Command: run.Command, CommandExitCode: run.CommandExitCode,
 		Started: run.Started.UTC(), DurationSeconds: run.Ended.Sub(run.Started).Seconds(), Queries: c.total,
 		Unexercised: []RuleRef{}, Unmatched: []NameCount{}, Clients: []NameBehavior{}, Expectations: []Expectation{},

@@ -21,7 +21,11 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // names, client behaviour, expectations, and the verdict.
 func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "dnsfault run: scenario %s, seed %d, speed %gx: %.1fs, %d queries\n", r.Scenario, r.Seed, r.Speed, r.DurationSeconds, r.Queries)
+	ttls := ""
+	if r.TTLScale > 1 {
+		ttls = fmt.Sprintf(" (TTLs divided by %g)", r.TTLScale)
+	}
+	fmt.Fprintf(tw, "dnsfault run: scenario %s, seed %d, speed %gx%s: %.1fs, %d queries\n", r.Scenario, r.Seed, r.Speed, ttls, r.DurationSeconds, r.Queries)
 	fmt.Fprintln(tw, "\nPHASE\tTIME\tRULE\tACTION\tQUERIES\tANSWERS")
 	for _, p := range r.Phases {
 		when := "not reached"
