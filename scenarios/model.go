@@ -42,13 +42,17 @@ type Expect struct {
 	// MaxAmplification bounds each target name's query rate in every phase
 	// against its rate in the baseline phase.
 	MaxAmplification float64
+	// MaxPeakAmplification bounds the same in the busiest second of each
+	// phase: a burst that an average over the phase would hide.
+	MaxPeakAmplification float64
 	// MaxQPS bounds each target name's queries in any one second.
 	MaxQPS float64
 	// HonoursTTL, when true, requires clients not to re-ask a question
 	// before the TTL of the answer they got ran out.
 	HonoursTTL bool
 	// Baseline is the phase whose rates count as healthy: the first phase
-	// unless named.
+	// unless named, whenever there are two phases or more (amplification
+	// is reported whether or not an expectation bounds it).
 	Baseline string
 }
 

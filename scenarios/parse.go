@@ -108,6 +108,11 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 	if n := top["expect"]; n != nil {
 		sc.Expect = d.parseExpect(n, sc.Phases)
 	}
+	if sc.Expect.Baseline == "" && len(sc.Phases) > 1 {
+		// Amplification is always measured, against the first phase
+		// unless expect.baseline names another.
+		sc.Expect.Baseline = sc.Phases[0].Name
+	}
 
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
@@ -119,11 +124,13 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 // comes before the faults.
 func (d *decoder) parseExpect(n *yaml.Node, phases []Phase) Expect {
 	var e Expect
-	f := d.fields(n, "expect", "max_amplification", "max_qps", "honours_ttl", "baseline")
-	if v := f["max_amplification"]; v != nil {
-		e.MaxAmplification, _ = d.float(v, "max_amplification", 1, 1e9)
-		if len(phases) < 2 {
-			d.errorf(v, "max_amplification compares each phase with a healthy baseline phase: give phases, the first of them healthy")
+	f := d.fields(n, "expect", "max_amplification", "max_peak_amplification", "max_qps", "honours_ttl", "baseline")
+	for key, bound := range map[string]*float64{"max_amplification": &e.MaxAmplification, "max_peak_amplification": &e.MaxPeakAmplification} {
+		if v := f[key]; v != nil {
+			*bound, _ = d.float(v, key, 1, 1e9)
+			if len(phases) < 2 {
+				d.errorf(v, "%s compares each phase with a healthy baseline phase: give phases, the first of them healthy", key)
+			}
 		}
 	}
 	if v := f["max_qps"]; v != nil {

@@ -8,13 +8,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
-// RetryWindow is how soon the same client must ask the same question again
-// for it to count as a retry.
-const RetryWindow = time.Second
+// RetryWindow is how soon after a failed or empty answer the same client
+// must ask the same question again for it to count as a retry: long
+// enough for a resolver's timeout (5 s by default in glibc), so a retry
+// after a dropped query counts too.
+const RetryWindow = 10 * time.Second
 
 // ttlSlack forgives re-asking a second early: clients round TTLs down.
 const ttlSlack = time.Second
@@ -67,6 +71,7 @@ type nameKey struct{ name, phase string }
 type nameTally struct {
 	queries, retries, early int
 	second                  perSecond
+	first                   time.Time // the first query in the phase
 }
 
 // perSecond finds the most queries in one second, keeping two seconds'
@@ -100,6 +105,7 @@ type questionKey struct {
 type asked struct {
 	last    time.Time
 	expires time.Time // zero when the last answer could not be cached
+	failed  bool      // the last answer was an error, nothing, or empty
 }
 
 // NewCollector returns a collector for a run of sc on timeline.
@@ -135,7 +141,7 @@ func (c *Collector) Observe(ev *injector.Event) {
 
 	n := c.names[nameKey{ev.Name, phase}]
 	if n == nil {
-		n = &nameTally{}
+		n = &nameTally{first: ev.Time}
 		c.names[nameKey{ev.Name, phase}] = n
 	}
 	n.queries++
@@ -151,7 +157,7 @@ func (c *Collector) Observe(ev *injector.Event) {
 		prev = &asked{}
 		c.questions[q] = prev
 	} else {
-		if ev.Time.Sub(prev.last) < RetryWindow {
+		if prev.failed && ev.Time.Sub(prev.last) < RetryWindow {
 			n.retries++
 		}
 		if !prev.expires.IsZero() && ev.Time.Add(ttlSlack).Before(prev.expires) {
@@ -159,6 +165,7 @@ func (c *Collector) Observe(ev *injector.Event) {
 		}
 	}
 	prev.last = ev.Time
+	prev.failed = ev.Sent != injector.SentMessage || ev.Rcode != dns.RcodeSuccess || len(ev.Answer) == 0
 	prev.expires = time.Time{}
 	if ev.TTL > 0 {
 		prev.expires = ev.Time.Add(time.Duration(ev.TTL) * time.Second)

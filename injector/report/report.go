@@ -103,14 +103,21 @@ type NamePhase struct {
 	Phase   string  `json:"phase"`
 	Queries int     `json:"queries"`
 	QPS     float64 `json:"qps"`
-	// Amplification is QPS over the baseline phase's; absent for the
-	// baseline itself. When the name was not queried in the baseline, one
-	// query is assumed and BaselineAssumed is set: a lower bound.
+	// Amplification is QPS over the baseline rate; absent for the
+	// baseline itself. The baseline rate is the name's queries in the
+	// baseline phase over the time from its first query there to the
+	// phase's end (at least a second), so a client that starts late does
+	// not dilute it. When the name was not queried in the baseline, one
+	// query over the whole phase is assumed and BaselineAssumed is set: a
+	// lower bound.
 	Amplification   *float64 `json:"amplification,omitempty"`
 	BaselineAssumed bool     `json:"baseline_assumed,omitempty"`
 	PeakQPS         int      `json:"peak_qps"`
-	Retries         int      `json:"retries"`
-	EarlyReasks     int      `json:"early_reasks"`
+	// PeakAmplification is PeakQPS over the baseline rate: the busiest
+	// second, which an average over the phase hides.
+	PeakAmplification *float64 `json:"peak_amplification,omitempty"`
+	Retries           int      `json:"retries"`
+	EarlyReasks       int      `json:"early_reasks"`
 }
 
 // Expectation is one `expect` of the scenario and whether clients met it.
@@ -143,11 +150,11 @@ func (c *Collector) Report(run Run) *Report {
 		Started: run.Started.UTC(), DurationSeconds: run.Ended.Sub(run.Started).Seconds(), Queries: c.total,
 		Unexercised: []RuleRef{}, Unmatched: []NameCount{}, Clients: []NameBehavior{}, Expectations: []Expectation{},
 	}
-	windows := map[string]float64{} // seconds each phase lasted within the run
+	windows := map[string]span{} // each phase's part of the run
 	for i, p := range c.sc.Phases {
 		from, to := c.clip(i, run)
 		ph := Phase{Name: p.Name, Reached: to > from, FromSeconds: from.Seconds(), ToSeconds: to.Seconds(), Rules: []Rule{}}
-		windows[p.Name] = (to - from).Seconds()
+		windows[p.Name] = span{run.Started.Add(from), run.Started.Add(to)}
 		for _, rule := range p.Rules {
 			t := c.rules[ruleKey{p.Name, rule.Name}]
 			out := Rule{Name: rule.Name, Action: string(rule.Action), Rcodes: map[string]int{}}
@@ -194,7 +201,12 @@ func (c *Collector) clip(i int, run Run) (from, to time.Duration) {
 	return begin.Sub(run.Started), end.Sub(run.Started)
 }
 
-func (c *Collector) behavior(windows map[string]float64) []NameBehavior {
+// span is a phase's part of the run.
+type span struct{ from, to time.Time }
+
+func (s span) seconds() float64 { return s.to.Sub(s.from).Seconds() }
+
+func (c *Collector) behavior(windows map[string]span) []NameBehavior {
 	var targets []string
 	for name := range c.taken {
 		targets = append(targets, name)
@@ -204,29 +216,42 @@ func (c *Collector) behavior(windows map[string]float64) []NameBehavior {
 	out := []NameBehavior{}
 	for _, name := range targets {
 		b := NameBehavior{Name: name, Phases: []NamePhase{}}
-		base := c.names[nameKey{name, baseline}]
+		baseRate, assumed := c.baseRate(name, windows[baseline])
 		for _, p := range c.sc.Phases {
 			n := c.names[nameKey{name, p.Name}]
-			if n == nil || windows[p.Name] <= 0 {
+			if n == nil || windows[p.Name].seconds() <= 0 {
 				continue
 			}
-			np := NamePhase{Phase: p.Name, Queries: n.queries, QPS: float64(n.queries) / windows[p.Name], Retries: n.retries, EarlyReasks: n.early}
-			np.PeakQPS = n.second.peak
-			if p.Name != baseline && windows[baseline] > 0 {
-				baseQueries := 1
-				if base != nil {
-					baseQueries = base.queries
-				} else {
-					np.BaselineAssumed = true
-				}
-				amp := np.QPS / (float64(baseQueries) / windows[baseline])
-				np.Amplification = &amp
+			np := NamePhase{Phase: p.Name, Queries: n.queries, QPS: float64(n.queries) / windows[p.Name].seconds(),
+				PeakQPS: n.second.peak, Retries: n.retries, EarlyReasks: n.early}
+			if p.Name != baseline && baseRate > 0 {
+				amp, peak := np.QPS/baseRate, float64(np.PeakQPS)/baseRate
+				np.Amplification, np.PeakAmplification, np.BaselineAssumed = &amp, &peak, assumed
 			}
 			b.Phases = append(b.Phases, np)
 		}
 		out = append(out, b)
 	}
 	return out
+}
+
+// baseRate is name's query rate in the baseline window, counted from its
+// first query there (a client that starts late does not dilute it), over
+// at least a second; with no query there, one over the whole window,
+// assumed. 0 when there is no baseline.
+func (c *Collector) baseRate(name string, base span) (rate float64, assumed bool) {
+	if base.seconds() <= 0 {
+		return 0, false
+	}
+	n := c.names[nameKey{name, c.sc.Expect.Baseline}]
+	if n == nil {
+		return 1 / base.seconds(), true
+	}
+	from := base.from
+	if n.first.After(from) {
+		from = n.first
+	}
+	return float64(n.queries) / max(base.to.Sub(from).Seconds(), 1), false
 }
 
 func (c *Collector) expectations(clients []NameBehavior) []Expectation {
@@ -250,6 +275,14 @@ func (c *Collector) expectations(clients []NameBehavior) []Expectation {
 				return ""
 			}
 			return fmt.Sprintf("%.1fx the baseline (%.1f q/s against %.1f q/s in %s)", *np.Amplification, np.QPS, np.QPS / *np.Amplification, e.Baseline)
+		})
+	}
+	if e.MaxPeakAmplification > 0 {
+		check("max_peak_amplification", fmt.Sprintf("%g", e.MaxPeakAmplification), func(np NamePhase) string {
+			if np.PeakAmplification == nil || *np.PeakAmplification <= e.MaxPeakAmplification {
+				return ""
+			}
+			return fmt.Sprintf("%.1fx the baseline in its busiest second (%d queries against %.1f q/s in %s)", *np.PeakAmplification, np.PeakQPS, float64(np.PeakQPS) / *np.PeakAmplification, e.Baseline)
 		})
 	}
 	if e.MaxQPS > 0 {

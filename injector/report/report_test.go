@@ -1,6 +1,7 @@
 package report_test
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -33,10 +34,16 @@ func collector(t *testing.T) *report.Collector {
 	return report.NewCollector(sc, sc.Timeline(t0, 1))
 }
 
-// event is a query for name at offset at, answered with rcode and ttl.
+// event is a query for name at offset at, answered with rcode and ttl
+// (with a record, when NOERROR with a TTL).
 func event(at time.Duration, name, rule string, rcode int, ttl int64) *injector.Event {
-	return &injector.Event{Time: t0.Add(at), Client: netip.MustParseAddr("127.0.0.1"), Name: name, Type: dns.TypeA,
+	ev := &injector.Event{Time: t0.Add(at), Client: netip.MustParseAddr("127.0.0.1"), Name: name, Type: dns.TypeA,
 		Rule: rule, Action: "servfail", Phase: "outage", Sent: injector.SentMessage, Rcode: rcode, TTL: ttl}
+	if rcode == dns.RcodeSuccess && ttl > 0 {
+		rr, _ := dns.NewRR(fmt.Sprintf("%s %d IN A 192.0.2.1", name, ttl))
+		ev.Answer = []dns.RR{rr}
+	}
+	return ev
 }
 
 func TestFiguresAndExpectations(t *testing.T) {
@@ -61,7 +68,9 @@ func TestFiguresAndExpectations(t *testing.T) {
 	require.NotNil(t, outage.Amplification)
 	assert.Equal(t, 2.0, *outage.Amplification, "1 q/s against 0.5 q/s")
 	assert.Equal(t, 10, outage.PeakQPS)
-	assert.Equal(t, 9, outage.Retries, "all but the first, which came 2 s after the last healthy query")
+	assert.Equal(t, 9, outage.Retries, "all but the first, which followed a good answer")
+	require.NotNil(t, outage.PeakAmplification)
+	assert.Equal(t, 20.0, *outage.PeakAmplification, "10 queries in a second against 0.5 q/s")
 	assert.Equal(t, 1, outage.EarlyReasks, "the first outage query came before the healthy answer's TTL ran out")
 
 	assert.Equal(t, []report.NameCount{{Name: "www.test.", Queries: 1}}, r.Unmatched)
@@ -100,4 +109,57 @@ func TestCommandFailureWins(t *testing.T) {
 	assert.Equal(t, "command-failed", r.Verdict)
 	assert.Equal(t, 3, r.ExitCode)
 	assert.False(t, r.Phases[1].Reached, "a one-second run never reached the outage")
+}
+
+// TestABurstBreaksThePeakBoundButNotTheAverage: 20 queries in the first
+// second of a 10 s outage average 2 q/s, twice a 1 q/s baseline, but the
+// busiest second is 20 times it.
+func TestABurstBreaksThePeakBoundButNotTheAverage(t *testing.T) {
+	sc, err := scenarios.Parse("s.yaml", []byte(strings.Replace(twoPhases, "expect: {max_amplification: 3, max_qps: 5, honours_ttl: true}", "expect: {max_amplification: 3, max_peak_amplification: 10}", 1)), scenarios.Options{})
+	require.NoError(t, err)
+	c := report.NewCollector(sc, sc.Timeline(t0, 1))
+	for i := range 10 {
+		c.Observe(event(time.Duration(i)*time.Second, "ddb.test.", "", dns.RcodeSuccess, 60))
+	}
+	for i := range 20 {
+		c.Observe(event(10*time.Second+time.Duration(i)*40*time.Millisecond, "ddb.test.", "ddb", dns.RcodeServerFailure, -1))
+	}
+	r := c.Report(report.Run{Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
+	byName := map[string]report.Expectation{}
+	for _, e := range r.Expectations {
+		byName[e.Name] = e
+	}
+	assert.True(t, byName["max_amplification"].OK, "the average passes: %v", byName["max_amplification"].Breaches)
+	assert.False(t, byName["max_peak_amplification"].OK, "the burst breaks the peak bound")
+	assert.Equal(t, []string{"ddb.test. in phase outage: 20.0x the baseline in its busiest second (20 queries against 1.0 q/s in healthy)"}, byName["max_peak_amplification"].Breaches)
+}
+
+// TestALateClientDoesNotDiluteTheBaseline: a client whose first query
+// comes 9 s into a 10 s healthy phase has a baseline of 1 q/s, not 0.1.
+func TestALateClientDoesNotDiluteTheBaseline(t *testing.T) {
+	c := collector(t)
+	for at := 9 * time.Second; at < 20*time.Second; at += time.Second {
+		rcode, rule := dns.RcodeSuccess, ""
+		if at >= 10*time.Second {
+			rcode, rule = dns.RcodeServerFailure, "ddb"
+		}
+		c.Observe(event(at, "ddb.test.", rule, rcode, 60))
+	}
+	r := c.Report(report.Run{Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
+	outage := r.Clients[0].Phases[1]
+	require.NotNil(t, outage.Amplification)
+	assert.Equal(t, 1.0, *outage.Amplification, "1 q/s in both")
+}
+
+// TestAmplificationWithoutAnExpectBlock: a scenario that states no
+// expectation still gets amplification against its first phase.
+func TestAmplificationWithoutAnExpectBlock(t *testing.T) {
+	sc, err := scenarios.Parse("s.yaml", []byte(strings.Replace(twoPhases, "expect: {max_amplification: 3, max_qps: 5, honours_ttl: true}\n", "", 1)), scenarios.Options{})
+	require.NoError(t, err)
+	c := report.NewCollector(sc, sc.Timeline(t0, 1))
+	c.Observe(event(0, "ddb.test.", "", dns.RcodeSuccess, 60))
+	c.Observe(event(11*time.Second, "ddb.test.", "ddb", dns.RcodeServerFailure, -1))
+	r := c.Report(report.Run{Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
+	require.NotNil(t, r.Clients[0].Phases[1].Amplification)
+	assert.Empty(t, r.Expectations)
 }

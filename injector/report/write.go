@@ -57,21 +57,21 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if len(r.Clients) > 0 {
-		fmt.Fprintln(tw, "\nCLIENT BEHAVIOUR\tPHASE\tQUERIES\tQ/S\tx BASELINE\tPEAK Q/S\tRETRIES\tEARLY RE-ASKS")
+		fmt.Fprintln(tw, "\nCLIENT BEHAVIOUR\tPHASE\tQUERIES\tQ/S\tx BASELINE\tPEAK Q/S\tPEAK x\tRETRIES\tEARLY RE-ASKS")
 		for _, b := range r.Clients {
 			for i, np := range b.Phases {
 				name := b.Name
 				if i > 0 {
 					name = ""
 				}
-				amp := "baseline"
+				amp, peak := "baseline", "-"
 				if np.Amplification != nil {
-					amp = fmt.Sprintf("%.1f", *np.Amplification)
+					amp, peak = fmt.Sprintf("%.1f", *np.Amplification), fmt.Sprintf("%.1f", *np.PeakAmplification)
 					if np.BaselineAssumed {
-						amp = ">=" + amp
+						amp, peak = ">="+amp, ">="+peak
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%s\t%d\t%d\t%d\n", name, np.Phase, np.Queries, np.QPS, amp, np.PeakQPS, np.Retries, np.EarlyReasks)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%s\t%d\t%s\t%d\t%d\n", name, np.Phase, np.Queries, np.QPS, amp, np.PeakQPS, peak, np.Retries, np.EarlyReasks)
 			}
 		}
 	}
