@@ -12,6 +12,7 @@ import (
 	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/injector/match"
 	"github.com/dnsfault/dnsfault/injector/upstream"
+	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // DefaultListen is where the server listens unless told otherwise.
@@ -89,6 +90,12 @@ type Config struct {
 	// Heartbeat, when set, is a dead-man switch: without a heartbeat for
 	// that long, every fault goes off until resume or load.
 	Heartbeat time.Duration
+	// StartOnFirstQuery holds the timeline until the first query arrives,
+	// which starts it (run --start-when first-query): a client that is
+	// slow to start still sees the whole first phase. OnTimelineStart,
+	// when set, is told the timeline then.
+	StartOnFirstQuery bool
+	OnTimelineStart   func(scenarios.Timeline)
 }
 
 // DefaultConfig is the configuration the command line starts from: the

@@ -29,8 +29,12 @@ type pipeline struct {
 	started  time.Time
 	lastBeat atomic.Int64 // unix nanoseconds of the last heartbeat
 	obs      observer
-	held     heldQueries
-	lives    lifetimes
+	// awaitFirst holds the timeline for the first query, which calls
+	// onFirst (Config.StartOnFirstQuery).
+	awaitFirst atomic.Bool
+	onFirst    func(time.Time)
+	held       heldQueries
+	lives      lifetimes
 	// ctx ends when shutdown starts, so delayed queries stop waiting and
 	// are answered at once.
 	ctx    context.Context
@@ -87,6 +91,11 @@ func (p *pipeline) decide(q *query) verdict {
 	// nothing about the scenario.
 	if !allowed(p.cfg.Allow, q.req.Client) {
 		return verdict{out: reply(q, dns.RcodeRefused), action: "refused"}
+	}
+	// A timeline held for the first query starts with this one, which is
+	// then decided in it.
+	if p.awaitFirst.Load() && p.awaitFirst.CompareAndSwap(true, false) {
+		p.onFirst(q.arrived)
 	}
 	// One atomic load gives the plan, the timeline and the abort state
 	// together, so an abort is seen by the very next query.

@@ -75,7 +75,13 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 		s.mux.Close()
 		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
-	p.state.Store(&runState{plan: pl, timeline: sc.Timeline(p.started, cfg.Speed)})
+	st := &runState{plan: pl, timeline: sc.Timeline(p.started, cfg.Speed)}
+	if cfg.StartOnFirstQuery {
+		st.off = offAwaiting
+		p.onFirst = s.startOnFirstQuery
+		p.awaitFirst.Store(true)
+	}
+	p.state.Store(st)
 	return s, nil
 }
 

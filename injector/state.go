@@ -25,6 +25,7 @@ const (
 	offMaxDuration = "max-duration reached"
 	offEnded       = "timeline ended"
 	offNotStarted  = "timeline not started"
+	offAwaiting    = "waiting for the first query"
 )
 
 // update applies change to a copy of the current state and stores it.
@@ -108,12 +109,17 @@ func (s *Server) Heartbeat() {
 }
 
 // JumpTo moves the timeline so the named phase begins now. An abort stays
-// in force: jumping does not turn faults back on.
+// in force: jumping does not turn faults back on. A timeline waiting for
+// its first query starts with the jump: the operator took over.
 func (s *Server) JumpTo(phase, who string) error {
 	err := s.update(func(st *runState) error {
 		for i, p := range st.plan.scenario.Phases {
 			if p.Name == phase {
 				st.timeline = st.timeline.JumpTo(i, s.cfg.Now())
+				if st.off == offAwaiting {
+					st.off = ""
+					s.pipe.awaitFirst.Store(false)
+				}
 				return nil
 			}
 		}
@@ -183,4 +189,22 @@ type reloadResult struct {
 	At     time.Time
 	Origin string
 	Err    error
+}
+
+// startOnFirstQuery starts the timeline held for the first query (Config.
+// StartOnFirstQuery), which arrived at.
+func (s *Server) startOnFirstQuery(at time.Time) {
+	var started scenarios.Timeline
+	s.update(func(st *runState) error {
+		st.timeline = st.plan.scenario.Timeline(at, s.cfg.Speed)
+		if st.off == offAwaiting {
+			st.off = ""
+		}
+		started = st.timeline
+		return nil
+	})
+	s.cfg.Logger.Info("the first query started the timeline", "at", at.UTC())
+	if s.cfg.OnTimelineStart != nil {
+		s.cfg.OnTimelineStart(started)
+	}
 }

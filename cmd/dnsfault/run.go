@@ -19,6 +19,7 @@ import (
 	"github.com/dnsfault/dnsfault/injector/record"
 	"github.com/dnsfault/dnsfault/injector/report"
 	"github.com/dnsfault/dnsfault/injector/safefile"
+	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 func runCommand() *cli.Command {
@@ -37,6 +38,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE`"},
 			&cli.StringFlag{Name: "junit", Usage: "write the report as JUnit XML to `FILE`"},
 			&cli.BoolFlag{Name: "allow-unexercised", Usage: "report rules that never fired, but do not fail for them (for scenarios with rules for names this command does not use)"},
+			&cli.StringFlag{Name: "start-when", Value: "now", Usage: "when the timeline begins: `now`, or first-query (at the client's first DNS query, so a slow start does not eat the first phase)"},
 			&cli.BoolFlag{Name: "resolv-conf", Usage: "Linux, root: run COMMAND with an /etc/resolv.conf naming dnsfault (on port 53 of a loopback address of its own)"},
 		}, serverFlags()...),
 		Action: runAction,
@@ -62,6 +64,13 @@ func runAction(c *cli.Context) error {
 		return cannotRun("%v", err)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	switch c.String("start-when") {
+	case "now":
+	case "first-query":
+		cfg.StartOnFirstQuery = true
+	default:
+		return cannotRun("--start-when %q: want now or first-query", c.String("start-when"))
+	}
 	resolvConf := c.Bool("resolv-conf")
 	if resolvConf {
 		if err := canRewriteResolvConf(); err != nil {
@@ -107,6 +116,7 @@ func runAction(c *cli.Context) error {
 			recorder.Observe(ev)
 		}
 	}
+	cfg.OnTimelineStart = func(tl scenarios.Timeline) { collector.Restart(tl) }
 	listens := []string{cfg.Listen}
 	if resolvConf {
 		listens = resolvConfAddrs(20)
@@ -144,7 +154,7 @@ func runAction(c *cli.Context) error {
 		})
 	}
 	defer stopAutosave()
-	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d%s\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed(), ttlNote(cfg))
+	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d%s\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed(), ttlNote(cfg)+startNote(cfg))
 
 	nameserver := ""
 	if resolvConf {
@@ -160,7 +170,7 @@ func runAction(c *cli.Context) error {
 		return cannotRun("%v", err)
 	}
 
-	r := collector.Report(report.Run{Seed: srv.Seed(), Speed: cfg.Speed, TTLScale: cfg.TTLScale(), Command: command, CommandExitCode: exitCode, Started: started, Ended: ended,
+	r := collector.Report(report.Run{Seed: srv.Seed(), Speed: cfg.Speed, TTLScale: cfg.TTLScale(), StartWhen: c.String("start-when"), Command: command, CommandExitCode: exitCode, Started: started, Ended: ended,
 		AllowUnexercised: c.Bool("allow-unexercised")})
 	fmt.Fprintln(os.Stderr)
 	r.WriteText(os.Stderr)
@@ -257,4 +267,12 @@ func writeReports(r *report.Report, jsonPath, junitPath string) error {
 		return safefile.Write(junitPath, r.WriteJUnit)
 	}
 	return nil
+}
+
+// startNote says, for the banner, when the timeline begins.
+func startNote(cfg injector.Config) string {
+	if cfg.StartOnFirstQuery {
+		return ", timeline held for the first query"
+	}
+	return ""
 }

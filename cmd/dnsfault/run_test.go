@@ -278,3 +278,34 @@ rules: [{name: gone, match: {names: [gone.shop.test]}, action: nxdomain}]
 	require.NoError(t, err)
 	assert.NotContains(t, string(data), "127.53.", "the host's resolv.conf is never touched")
 }
+
+// TestStartWhenFirstQuery: with --start-when first-query, a client that
+// starts 3 s late, past the whole healthy phase by the clock, still finds
+// the timeline at its start: healthy first, then the outage.
+func TestStartWhenFirstQuery(t *testing.T) {
+	dig := requireTool(t, "dig", "bind9-dnsutils")
+	scenario := scenarioFile(t, `version: 1
+upstream: none
+zones: [{origin: late.test., records: ["a.late.test. 60 IN A 192.0.2.1"]}]
+phases:
+  - {name: healthy, duration: 2s}
+  - {name: outage, rules: [{name: a-fails, match: {names: [a.late.test]}, action: servfail}]}
+`)
+	ask := dig + ` @$DNSFAULT_HOST -p $DNSFAULT_PORT +tcp +tries=3 +time=5 a.late.test | grep -o 'status: [A-Z]*' | head -1`
+	// The first answer, then asks until the outage answers (bounded).
+	script := `sleep 3; ` + ask + `; for i in $(seq 1 100); do s=$(` + ask + `); [ "$s" = "status: SERVFAIL" ] && echo "$s" && exit 0; sleep 0.1; done; exit 1`
+	report := filepath.Join(t.TempDir(), "report.json")
+	r := runDnsfault(t, "run", "-s", scenario, "--start-when", "first-query", "--report", report, "--", "sh", "-c", script)
+	require.Equal(t, 0, r.code, r.stdout+r.stderr)
+	assert.Equal(t, "status: NOERROR\nstatus: SERVFAIL\n", r.stdout, "healthy at the first query, 3 s after the start; the outage after")
+	data, err := os.ReadFile(report)
+	require.NoError(t, err)
+	var rep struct {
+		StartWhen     string   `json:"start_when"`
+		TimelineStart *float64 `json:"timeline_start_seconds"`
+	}
+	require.NoError(t, json.Unmarshal(data, &rep))
+	assert.Equal(t, "first-query", rep.StartWhen)
+	require.NotNil(t, rep.TimelineStart)
+	assert.GreaterOrEqual(t, *rep.TimelineStart, 3.0, "the timeline began with the first query, after the client's 3 s")
+}

@@ -41,8 +41,9 @@ const (
 // events, and within bounds (MaxNames, MaxQuestions), so a long run costs
 // little memory. Observe is safe for concurrent use.
 type Collector struct {
-	sc       *scenarios.Scenario
-	timeline scenarios.Timeline
+	sc        *scenarios.Scenario
+	timeline  scenarios.Timeline
+	restarted bool // the timeline began at the first query
 
 	mu        sync.Mutex
 	total     int
@@ -119,12 +120,12 @@ func NewCollector(sc *scenarios.Scenario, timeline scenarios.Timeline) *Collecto
 
 // Observe records one answered query; pass it as injector.Config.Observe.
 func (c *Collector) Observe(ev *injector.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	phase := outside
 	if pos := c.timeline.At(ev.Time); pos.State == scenarios.Running {
 		phase = c.sc.Phases[pos.Phase].Name
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.total++
 	if _, known := c.queried[ev.Name]; !known && len(c.queried) >= MaxNames {
 		c.countOther(ev.Name)
@@ -199,4 +200,13 @@ func (c *Collector) countOther(name string) {
 		c.otherSeen[name] = true
 	}
 	c.otherNames++
+}
+
+// Restart places the phases on a timeline that began later (run
+// --start-when first-query); pass it as injector.Config.OnTimelineStart.
+// It is called before the query that started it is observed.
+func (c *Collector) Restart(tl scenarios.Timeline) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timeline, c.restarted = tl, true
 }

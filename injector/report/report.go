@@ -29,15 +29,20 @@ type Report struct {
 	Speed    float64 `json:"speed"`
 	// TTLScale is what the TTLs served were divided by: the speed, or 1
 	// with --keep-ttls.
-	TTLScale        float64     `json:"ttl_scale"`
-	Command         []string    `json:"command"`
-	CommandExitCode int         `json:"command_exit_code"`
-	Started         time.Time   `json:"started"`
-	DurationSeconds float64     `json:"duration_seconds"`
-	Queries         int         `json:"queries"`
-	Phases          []Phase     `json:"phases"`
-	Unexercised     []RuleRef   `json:"unexercised"`
-	Unmatched       []NameCount `json:"unmatched_names"`
+	TTLScale        float64   `json:"ttl_scale"`
+	Command         []string  `json:"command"`
+	CommandExitCode int       `json:"command_exit_code"`
+	Started         time.Time `json:"started"`
+	// StartWhen is when the timeline began: now (with the run) or
+	// first-query; TimelineStartSeconds is that instant, in seconds from
+	// the run's start (absent when no query ever started it).
+	StartWhen            string      `json:"start_when"`
+	TimelineStartSeconds *float64    `json:"timeline_start_seconds,omitempty"`
+	DurationSeconds      float64     `json:"duration_seconds"`
+	Queries              int         `json:"queries"`
+	Phases               []Phase     `json:"phases"`
+	Unexercised          []RuleRef   `json:"unexercised"`
+	Unmatched            []NameCount `json:"unmatched_names"`
 	// Overflow says what the report's bounds left out, when they did.
 	Overflow     *Overflow      `json:"overflow,omitempty"`
 	Clients      []NameBehavior `json:"client_behavior"`
@@ -136,6 +141,8 @@ type Run struct {
 	Command         []string
 	CommandExitCode int
 	Started, Ended  time.Time
+	// StartWhen is run's --start-when: now (the default) or first-query.
+	StartWhen string
 	// AllowUnexercised reports rules that never fired without failing.
 	AllowUnexercised bool
 }
@@ -149,6 +156,14 @@ func (c *Collector) Report(run Run) *Report {
 		Command: run.Command, CommandExitCode: run.CommandExitCode,
 		Started: run.Started.UTC(), DurationSeconds: run.Ended.Sub(run.Started).Seconds(), Queries: c.total,
 		Unexercised: []RuleRef{}, Unmatched: []NameCount{}, Clients: []NameBehavior{}, Expectations: []Expectation{},
+		StartWhen: run.StartWhen,
+	}
+	if r.StartWhen == "" {
+		r.StartWhen = "now"
+	}
+	if r.StartWhen == "now" || c.restarted {
+		at := max(c.timeline.Start.Sub(run.Started).Seconds(), 0)
+		r.TimelineStartSeconds = &at
 	}
 	windows := map[string]span{} // each phase's part of the run
 	for i, p := range c.sc.Phases {

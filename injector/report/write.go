@@ -26,6 +26,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		ttls = fmt.Sprintf(" (TTLs divided by %g)", r.TTLScale)
 	}
 	fmt.Fprintf(tw, "dnsfault run: scenario %s, seed %d, speed %gx%s: %.1fs, %d queries\n", r.Scenario, r.Seed, r.Speed, ttls, r.DurationSeconds, r.Queries)
+	if r.StartWhen == "first-query" {
+		if r.TimelineStartSeconds != nil {
+			fmt.Fprintf(tw, "The timeline began with the first query, %.1fs into the run.\n", *r.TimelineStartSeconds)
+		} else {
+			fmt.Fprintln(tw, "No query came, so the timeline never began.")
+		}
+	}
 	fmt.Fprintln(tw, "\nPHASE\tTIME\tRULE\tACTION\tQUERIES\tANSWERS")
 	for _, p := range r.Phases {
 		when := "not reached"
