@@ -50,6 +50,13 @@ type Expect struct {
 	// HonoursTTL, when true, requires clients not to re-ask a question
 	// before the TTL of the answer they got ran out.
 	HonoursTTL bool
+	// MinAvailability bounds the share (percent) of the service's calls
+	// that succeed, by phase name; the key "" bounds every phase. The
+	// calls are what `run` learns from DNSFAULT_EVENTS.
+	MinAvailability map[string]float64
+	// MaxRecovery bounds the time, in scenario time, from the end of the
+	// last phase with faults to the service's first run of successes.
+	MaxRecovery time.Duration
 	// Baseline is the phase whose rates count as healthy: the first phase
 	// unless named, whenever there are two phases or more (amplification
 	// is reported whether or not an expectation bounds it).

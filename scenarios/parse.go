@@ -124,7 +124,13 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 // comes before the faults.
 func (d *decoder) parseExpect(n *yaml.Node, phases []Phase) Expect {
 	var e Expect
-	f := d.fields(n, "expect", "max_amplification", "max_peak_amplification", "max_qps", "honours_ttl", "baseline")
+	f := d.fields(n, "expect", "max_amplification", "max_peak_amplification", "max_qps", "honours_ttl", "baseline", "min_availability", "max_recovery")
+	if v := f["min_availability"]; v != nil {
+		e.MinAvailability = d.minAvailability(v, phases)
+	}
+	if v := f["max_recovery"]; v != nil {
+		e.MaxRecovery, _ = d.duration(v, "max_recovery")
+	}
 	for key, bound := range map[string]*float64{"max_amplification": &e.MaxAmplification, "max_peak_amplification": &e.MaxPeakAmplification} {
 		if v := f[key]; v != nil {
 			*bound, _ = d.float(v, key, 1, 1e9)
@@ -274,3 +280,30 @@ func inFolder(dir string) func(name string) ([]byte, error) {
 
 // maxZoneFile bounds a zone file read for a scenario.
 const maxZoneFile = 64 << 20
+
+// minAvailability reads `min_availability`: a percentage for every phase,
+// or a map of phase names to percentages.
+func (d *decoder) minAvailability(n *yaml.Node, phases []Phase) map[string]float64 {
+	out := map[string]float64{}
+	if n.Kind != yaml.MappingNode {
+		if v, ok := d.float(n, "min_availability", 0, 100); ok {
+			out[""] = v
+		}
+		return out
+	}
+	names := make([]string, len(phases))
+	for i, p := range phases {
+		names[i] = p.Name
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !contains(names, k.Value) {
+			d.errorf(k, "min_availability: no phase named %q%s", k.Value, didYouMean(k.Value, names))
+			continue
+		}
+		if pct, ok := d.float(v, "min_availability of "+k.Value, 0, 100); ok {
+			out[k.Value] = pct
+		}
+	}
+	return out
+}

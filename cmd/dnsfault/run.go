@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -27,7 +28,7 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "run a command with the scenario's faults in force, and fail when it or its DNS behaviour fails",
 		ArgsUsage: "-- COMMAND [ARGS...]",
-		Description: "Starts dnsfault, exports DNSFAULT_ADDR, DNSFAULT_HOST, DNSFAULT_PORT and DNSFAULT_CONTROL\n" +
+		Description: "Starts dnsfault, exports DNSFAULT_ADDR, DNSFAULT_HOST, DNSFAULT_PORT, DNSFAULT_CONTROL and DNSFAULT_EVENTS\n" +
 			"to COMMAND, runs it, and exits with its status; or, when it passed, with 120 when a client\n" +
 			"broke an expectation of the scenario, 121 when a rule never fired; 125 when dnsfault itself\n" +
 			"could not run.",
@@ -160,8 +161,23 @@ func runAction(c *cli.Context) error {
 	if resolvConf {
 		nameserver, _, _ = net.SplitHostPort(srv.Addr())
 	}
-	exitCode, err := runChild(command, childEnv(srv.Addr(), api.Addr()), nameserver)
+	eventsDir, err := os.MkdirTemp("", "dnsfault-events-")
+	if err != nil {
+		stopServer()
+		return cannotRun("%v", err)
+	}
+	defer os.RemoveAll(eventsDir)
+	eventsPath := filepath.Join(eventsDir, "events.jsonl")
+	stopEvents, err := watchEvents(eventsPath, collector.Call)
+	if err != nil {
+		stopServer()
+		return cannotRun("DNSFAULT_EVENTS: %v", err)
+	}
+	exitCode, err := runChild(command, append(childEnv(srv.Addr(), api.Addr()), "DNSFAULT_EVENTS="+eventsPath), nameserver)
 	ended := time.Now()
+	if unread := stopEvents(ended); unread != "" {
+		fmt.Fprintln(os.Stderr, "dnsfault run: "+unread)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	api.Shutdown(ctx)
 	cancel()

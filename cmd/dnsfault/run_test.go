@@ -16,6 +16,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 )
 
 // scenarioFile writes a scenario into the test's folder.
@@ -308,4 +310,92 @@ phases:
 	assert.Equal(t, "first-query", rep.StartWhen)
 	require.NotNil(t, rep.TimelineStart)
 	assert.GreaterOrEqual(t, *rep.TimelineStart, 3.0, "the timeline began with the first query, after the client's 3 s")
+}
+
+// serviceClient builds testdata/service once per test.
+func serviceClient(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "service")
+	out, err := exec.Command("go", "build", "-o", path, "./testdata/service").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return path
+}
+
+// TestServiceEventsGiveAvailabilityAndRecovery: the bundled DynamoDB
+// outage at high speed, against a service whose calls resolve the
+// endpoint through dnsfault and write DNSFAULT_EVENTS. The report shows
+// the service's availability near 100% before and after the outage and
+// near 0% in it, a time to recover, and amplification with no expect
+// block written.
+func TestServiceEventsGiveAvailabilityAndRecovery(t *testing.T) {
+	up := dnstest.Start(t, dnstest.AnswerA("192.0.2.7"))
+	report := filepath.Join(t.TempDir(), "report.json")
+	r := runDnsfault(t, "run", "-s", "aws-dynamodb-us-east-1-2025", "--speed", "1800", "--start-when", "first-query",
+		"--upstream", up.Addr, "--report", report, "--", serviceClient(t), "dynamodb.us-east-1.amazonaws.com")
+	require.Equal(t, 0, r.code, r.stdout+r.stderr)
+	t.Log(r.stderr)
+	data, err := os.ReadFile(report)
+	require.NoError(t, err)
+	var rep struct {
+		Service []struct {
+			Phase        string         `json:"phase"`
+			Calls        int            `json:"calls"`
+			Availability float64        `json:"availability"`
+			Errors       map[string]int `json:"errors"`
+		} `json:"service"`
+		Recovery *struct {
+			Seconds *float64 `json:"seconds"`
+		} `json:"recovery"`
+		Clients []struct {
+			Phases []struct {
+				Phase         string   `json:"phase"`
+				Amplification *float64 `json:"amplification"`
+			} `json:"phases"`
+		} `json:"client_behavior"`
+	}
+	require.NoError(t, json.Unmarshal(data, &rep))
+	byPhase := map[string]float64{}
+	for _, sp := range rep.Service {
+		byPhase[sp.Phase] = sp.Availability
+	}
+	assert.GreaterOrEqual(t, byPhase["healthy"], 90.0, "healthy: %v", rep.Service)
+	assert.LessOrEqual(t, byPhase["records-gone"], 10.0, "the outage: %v", rep.Service)
+	assert.GreaterOrEqual(t, byPhase["recovered"], 90.0, "recovered: %v", rep.Service)
+	require.NotNil(t, rep.Recovery)
+	require.NotNil(t, rep.Recovery.Seconds, "the service recovered")
+	require.Len(t, rep.Clients, 1)
+	amplified := false
+	for _, p := range rep.Clients[0].Phases {
+		amplified = amplified || p.Phase == "records-gone" && p.Amplification != nil
+	}
+	assert.True(t, amplified, "amplification for the outage, with no expect written")
+}
+
+// TestServiceExpectationsFailTheRun: min_availability and max_recovery
+// fail the run (120) when broken and pass when not.
+func TestServiceExpectationsFailTheRun(t *testing.T) {
+	client := serviceClient(t)
+	const base = `version: 1
+upstream: none
+zones: [{origin: svc.test., records: ["api.svc.test. 60 IN A 192.0.2.1"]}]
+phases:
+  - {name: healthy, duration: 500ms}
+  - {name: outage, duration: 500ms, rules: [{name: api-fails, match: {names: [api.svc.test]}, action: servfail}]}
+  - {name: recovered}
+`
+	for _, tc := range []struct {
+		expect string
+		code   int
+		want   string
+	}{
+		{"expect: {min_availability: {healthy: 90, recovered: 90}, max_recovery: 10s}\n", 0, "expect max_recovery: 10s: met"},
+		{"expect: {min_availability: 90}\n", 120, "expect min_availability: 90%: BROKEN\n  phase outage: "},
+		{"expect: {max_recovery: 1ns}\n", 120, "recovered"},
+	} {
+		t.Run(tc.expect, func(t *testing.T) {
+			r := runDnsfault(t, "run", "-s", scenarioFile(t, base+tc.expect), "--start-when", "first-query", "--", client, "api.svc.test")
+			assert.Equal(t, tc.code, r.code, r.stderr)
+			assert.Contains(t, r.stderr, tc.want)
+		})
+	}
 }

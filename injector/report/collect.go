@@ -57,6 +57,9 @@ type Collector struct {
 	// questions not followed.
 	otherNames, otherQueries, unfollowed int
 	otherSeen                            map[string]bool // nil until MaxNames is reached; bounded too
+
+	calls        []Call // the service's, up to maxCalls
+	callsDropped int
 }
 
 type ruleKey struct{ phase, rule string }

@@ -44,8 +44,12 @@ type Report struct {
 	Unexercised          []RuleRef   `json:"unexercised"`
 	Unmatched            []NameCount `json:"unmatched_names"`
 	// Overflow says what the report's bounds left out, when they did.
-	Overflow     *Overflow      `json:"overflow,omitempty"`
-	Clients      []NameBehavior `json:"client_behavior"`
+	Overflow *Overflow      `json:"overflow,omitempty"`
+	Clients  []NameBehavior `json:"client_behavior"`
+	// Service is what the service's own calls saw (DNSFAULT_EVENTS), per
+	// phase; Recovery how long it took to come back after the faults.
+	Service      []ServicePhase `json:"service"`
+	Recovery     *Recovery      `json:"recovery,omitempty"`
 	Expectations []Expectation  `json:"expectations"`
 	// Verdict is pass, command-failed, expectation-failed or unexercised.
 	Verdict  string `json:"verdict"`
@@ -155,7 +159,7 @@ func (c *Collector) Report(run Run) *Report {
 		Scenario: c.sc.Name, Seed: run.Seed, Speed: run.Speed, TTLScale: max(run.TTLScale, 1),
 		Command: run.Command, CommandExitCode: run.CommandExitCode,
 		Started: run.Started.UTC(), DurationSeconds: run.Ended.Sub(run.Started).Seconds(), Queries: c.total,
-		Unexercised: []RuleRef{}, Unmatched: []NameCount{}, Clients: []NameBehavior{}, Expectations: []Expectation{},
+		Unexercised: []RuleRef{}, Unmatched: []NameCount{}, Clients: []NameBehavior{}, Expectations: []Expectation{}, Service: []ServicePhase{},
 		StartWhen: run.StartWhen,
 	}
 	if r.StartWhen == "" {
@@ -195,7 +199,8 @@ func (c *Collector) Report(run Run) *Report {
 		return a.Queries > b.Queries || a.Queries == b.Queries && a.Name < b.Name
 	})
 	r.Clients = c.behavior(windows)
-	r.Expectations = c.expectations(r.Clients)
+	r.Service, r.Recovery = c.service(windows, run)
+	r.Expectations = append(c.expectations(r.Clients), c.serviceExpectations(r.Service, r.Recovery, max(run.Speed, 1))...)
 	r.Verdict, r.ExitCode = verdict(r, run.AllowUnexercised)
 	return r
 }

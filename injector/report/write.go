@@ -82,6 +82,28 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		}
 	}
+	if len(r.Service) > 0 {
+		fmt.Fprintln(tw, "\nSERVICE\tPHASE\tCALLS\tAVAILABLE\tP50\tP99\tERRORS")
+		for _, sp := range r.Service {
+			p50, p99 := "-", "-"
+			if sp.LatencyP50Ms != nil {
+				p50, p99 = fmt.Sprintf("%.1f ms", *sp.LatencyP50Ms), fmt.Sprintf("%.1f ms", *sp.LatencyP99Ms)
+			}
+			var errs []string
+			for class, n := range sp.Errors {
+				errs = append(errs, fmt.Sprintf("%s %d", class, n))
+			}
+			sort.Strings(errs)
+			fmt.Fprintf(tw, "\t%s\t%d\t%.1f%%\t%s\t%s\t%s\n", sp.Phase, sp.Calls, sp.Availability, p50, p99, strings.Join(errs, ", "))
+		}
+	}
+	if rec := r.Recovery; rec != nil {
+		if rec.Seconds != nil {
+			fmt.Fprintf(tw, "\nThe service recovered %.1fs after the faults ended (%d successes in a row).\n", *rec.Seconds, RecoveryRun)
+		} else if len(r.Service) > 0 {
+			fmt.Fprintf(tw, "\nThe service did not recover after the faults ended (%d successes in a row) within the run.\n", RecoveryRun)
+		}
+	}
 	for _, e := range r.Expectations {
 		if e.OK {
 			fmt.Fprintf(tw, "\nexpect %s: %s: met\n", e.Name, e.Limit)

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/dnsfault/dnsfault/injector/report"
+)
+
+// eventsPoll is how often the events file is read while the command runs:
+// a line without a time gets the time it was read.
+const eventsPoll = 50 * time.Millisecond
+
+// eventLine is one line of DNSFAULT_EVENTS: a call the service made.
+type eventLine struct {
+	OK        *bool     `json:"ok"`
+	LatencyMs float64   `json:"latency_ms"`
+	Error     string    `json:"error"`
+	Time      time.Time `json:"time"`
+}
+
+// eventsReader follows the file the command appends its calls to
+// (DNSFAULT_EVENTS), giving each to call as it is written.
+type eventsReader struct {
+	f       *os.File
+	call    func(report.Call)
+	partial []byte // a line not yet ended
+	line    int
+	bad     []string // the first bad lines, for the message
+	badN    int
+}
+
+// watchEvents creates path and follows it until the returned stop, which
+// reads what is left (lines without a time get the time the command
+// ended) and returns a description of the lines it could not read, or ""
+// when there were none.
+func watchEvents(path string, call func(report.Call)) (stop func(ended time.Time) string, err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	r := &eventsReader{f: f, call: call}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(eventsPoll)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				r.read(false, time.Now())
+			}
+		}
+	}()
+	return func(ended time.Time) string {
+		close(done)
+		<-stopped
+		r.read(true, ended)
+		f.Close()
+		if r.badN == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%d lines of DNSFAULT_EVENTS were not read: %v", r.badN, r.bad)
+	}, nil
+}
+
+// read takes the lines written since the last read; at the end, a last
+// line without its newline too.
+func (r *eventsReader) read(end bool, now time.Time) {
+	data, _ := io.ReadAll(r.f)
+	r.partial = append(r.partial, data...)
+	for {
+		i := bytes.IndexByte(r.partial, '\n')
+		if i < 0 {
+			break
+		}
+		r.parse(r.partial[:i], now)
+		r.partial = r.partial[i+1:]
+	}
+	if end && len(bytes.TrimSpace(r.partial)) > 0 {
+		r.parse(r.partial, now)
+		r.partial = nil
+	}
+}
+
+func (r *eventsReader) parse(b []byte, now time.Time) {
+	r.line++
+	if len(bytes.TrimSpace(b)) == 0 {
+		return
+	}
+	var ev eventLine
+	err := json.NewDecoder(bufio.NewReader(bytes.NewReader(b))).Decode(&ev)
+	if err == nil && ev.OK == nil {
+		err = errors.New(`no "ok"`)
+	}
+	if err != nil {
+		r.badN++
+		if len(r.bad) < 3 {
+			r.bad = append(r.bad, fmt.Sprintf("line %d: %v", r.line, err))
+		}
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = now
+	}
+	r.call(report.Call{Time: ev.Time, OK: *ev.OK, Latency: time.Duration(ev.LatencyMs * float64(time.Millisecond)), Error: ev.Error})
+}
