@@ -96,6 +96,9 @@ type Config struct {
 	// when set, is told the timeline then.
 	StartOnFirstQuery bool
 	OnTimelineStart   func(scenarios.Timeline)
+	// HoldTimeline holds the timeline, faults off, until StartTimeline is
+	// called (run --start-when probe: the first successful probe).
+	HoldTimeline bool
 }
 
 // DefaultConfig is the configuration the command line starts from: the

@@ -28,6 +28,10 @@ type metrics struct {
 	// queryLogErrors counts the query log's lines that could not be
 	// written.
 	queryLogErrors prometheus.Counter
+	// probes count the service probes' results, and probeUp says whether
+	// each probe's last try succeeded.
+	probes  *prometheus.CounterVec
+	probeUp *prometheus.GaugeVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -51,7 +55,11 @@ func newMetrics(s *Server) *metrics {
 		Name: "dnsfault_panics_total", Help: "Queries whose handling panicked; each was answered SERVFAIL."})
 	m.queryLogErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dnsfault_query_log_errors_total", Help: "Lines of --log-queries that could not be written (a full disk, say): each is a query missing from the log."})
-	m.registry.MustRegister(m.queries, m.upstream, m.rateLimited, m.heldDropped, m.panics, m.queryLogErrors, &stateCollector{s: s},
+	m.probes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dnsfault_probes_total", Help: "Service probes (--probe) tried, by probe and outcome (ok or failed)."}, []string{"probe", "outcome"})
+	m.probeUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dnsfault_probe_up", Help: "1 when the probe's last try succeeded, 0 when it failed."}, []string{"probe"})
+	m.registry.MustRegister(m.queries, m.upstream, m.rateLimited, m.heldDropped, m.panics, m.queryLogErrors, m.probes, m.probeUp, &stateCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -132,4 +140,15 @@ func boolValue(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// Probed counts one try of a service probe (--probe) in the metrics.
+func (s *Server) Probed(probe string, ok bool) {
+	m := s.pipe.obs.metrics
+	outcome, up := "failed", 0.0
+	if ok {
+		outcome, up = "ok", 1
+	}
+	m.probes.WithLabelValues(probe, outcome).Inc()
+	m.probeUp.WithLabelValues(probe).Set(up)
 }

@@ -31,10 +31,11 @@ type pipeline struct {
 	obs      observer
 	// awaitFirst holds the timeline for the first query, which calls
 	// onFirst (Config.StartOnFirstQuery).
-	awaitFirst atomic.Bool
-	onFirst    func(time.Time)
-	held       heldQueries
-	lives      lifetimes
+	awaitFirst  atomic.Bool
+	onFirst     func(time.Time)
+	heldStarted atomic.Bool // a held timeline has started, once
+	held        heldQueries
+	lives       lifetimes
 	// ctx ends when shutdown starts, so delayed queries stop waiting and
 	// are answered at once.
 	ctx    context.Context

@@ -76,8 +76,10 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
 	st := &runState{plan: pl, timeline: sc.Timeline(p.started, cfg.Speed)}
-	if cfg.StartOnFirstQuery {
+	if cfg.StartOnFirstQuery || cfg.HoldTimeline {
 		st.off = offAwaiting
+	}
+	if cfg.StartOnFirstQuery {
 		p.onFirst = s.startOnFirstQuery
 		p.awaitFirst.Store(true)
 	}

@@ -25,7 +25,7 @@ const (
 	offMaxDuration = "max-duration reached"
 	offEnded       = "timeline ended"
 	offNotStarted  = "timeline not started"
-	offAwaiting    = "waiting for the first query"
+	offAwaiting    = "timeline held until it starts (--start-when)"
 )
 
 // update applies change to a copy of the current state and stores it.
@@ -119,6 +119,7 @@ func (s *Server) JumpTo(phase, who string) error {
 				if st.off == offAwaiting {
 					st.off = ""
 					s.pipe.awaitFirst.Store(false)
+					s.pipe.heldStarted.Store(true)
 				}
 				return nil
 			}
@@ -191,9 +192,25 @@ type reloadResult struct {
 	Err    error
 }
 
+// StartTimeline starts a timeline held by Config.HoldTimeline now; it does
+// nothing to one that has started.
+func (s *Server) StartTimeline(why string) {
+	if s.pipe.heldStarted.CompareAndSwap(false, true) {
+		s.pipe.awaitFirst.Store(false)
+		s.startHeld(s.cfg.Now(), why)
+	}
+}
+
 // startOnFirstQuery starts the timeline held for the first query (Config.
 // StartOnFirstQuery), which arrived at.
 func (s *Server) startOnFirstQuery(at time.Time) {
+	if s.pipe.heldStarted.CompareAndSwap(false, true) {
+		s.startHeld(at, "the first query")
+	}
+}
+
+// startHeld starts the held timeline at at.
+func (s *Server) startHeld(at time.Time, why string) {
 	var started scenarios.Timeline
 	s.update(func(st *runState) error {
 		st.timeline = st.plan.scenario.Timeline(at, s.cfg.Speed)
@@ -203,7 +220,7 @@ func (s *Server) startOnFirstQuery(at time.Time) {
 		started = st.timeline
 		return nil
 	})
-	s.cfg.Logger.Info("the first query started the timeline", "at", at.UTC())
+	s.cfg.Logger.Info("the timeline starts", "by", why, "at", at.UTC())
 	if s.cfg.OnTimelineStart != nil {
 		s.cfg.OnTimelineStart(started)
 	}

@@ -31,6 +31,9 @@ type Scenario struct {
 	// Expect states how clients must behave under the scenario; `dnsfault
 	// run` fails when they do not.
 	Expect Expect
+	// Probes check the service while the scenario runs (run and serve
+	// --probe add to them): http://, https://, tcp://HOST:PORT, exec:CMD.
+	Probes []string
 	// Phases always holds at least one phase: a file with top-level rules
 	// and no phases yields one endless phase named "default".
 	Phases []Phase

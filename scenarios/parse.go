@@ -40,7 +40,7 @@ func Load(path string, opts Options) (*Scenario, error) {
 	return Parse(path, data, opts)
 }
 
-var topLevelKeys = []string{"version", "name", "description", "source", "params", "upstream", "zones", "seed", "startAt", "expect", "rules", "phases"}
+var topLevelKeys = []string{"version", "name", "description", "source", "params", "upstream", "zones", "seed", "startAt", "expect", "probes", "rules", "phases"}
 
 // Parse parses and validates a scenario; file names it in messages. On any
 // problem it returns a nil Scenario and an ErrorList holding every problem.
@@ -105,6 +105,17 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 		d.checkZoneOrigins(n, sc.Zones)
 	}
 	sc.Phases = d.parsePhases(root, top["phases"], top["rules"])
+	if n := top["probes"]; n != nil {
+		for _, item := range d.list(n, "probes") {
+			if s, ok := d.scalar(item, "probe"); ok {
+				if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") && !strings.HasPrefix(s, "tcp://") && !strings.HasPrefix(s, "exec:") {
+					d.errorf(item, "probe %q: want http://URL, https://URL, tcp://HOST:PORT or exec:COMMAND", s)
+					continue
+				}
+				sc.Probes = append(sc.Probes, s)
+			}
+		}
+	}
 	if n := top["expect"]; n != nil {
 		sc.Expect = d.parseExpect(n, sc.Phases)
 	}

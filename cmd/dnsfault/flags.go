@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/probe"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -41,6 +43,9 @@ func serverFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "keep-ttls", Usage: "serve TTLs as written, whatever --speed"},
 		&cli.DurationFlag{Name: "max-duration", Usage: "turn every fault off for good after `D`"},
 		&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
+		&cli.StringSliceFlag{Name: "probe", Usage: "check the service every --probe-interval while the scenario runs: http(s)://URL (2xx), tcp://HOST:PORT (connects) or exec:COMMAND (exits 0); a host name resolves through dnsfault (repeatable)"},
+		&cli.DurationFlag{Name: "probe-interval", Value: 500 * time.Millisecond, Usage: "how often each probe runs"},
+		&cli.DurationFlag{Name: "probe-timeout", Value: 2 * time.Second, Usage: "how long one probe may take before it counts as failed"},
 		recordFlag,
 		setFlag,
 		seedFlag,
@@ -97,4 +102,32 @@ func parseAllow(values []string) ([]netip.Prefix, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// startProbes starts the scenario's probes and --probe's against the
+// server at dnsAddr, giving each result to report (and the server's
+// metrics). It returns nil when there are none.
+func startProbes(c *cli.Context, sc *scenarios.Scenario, srv *injector.Server, report func(probe.Result)) (*probe.Prober, error) {
+	specs := append(append([]string{}, sc.Probes...), c.StringSlice("probe")...)
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	checks := map[string]probe.Check{}
+	for _, spec := range specs {
+		check, err := probe.Parse(spec, srv.Addr())
+		if err != nil {
+			return nil, fmt.Errorf("--probe: %w", err)
+		}
+		checks[spec] = check
+	}
+	interval, timeout := c.Duration("probe-interval"), c.Duration("probe-timeout")
+	if interval <= 0 || timeout <= 0 {
+		return nil, fmt.Errorf("--probe-interval and --probe-timeout must be above 0")
+	}
+	return probe.Start(checks, interval, timeout, func(r probe.Result) {
+		srv.Probed(r.Probe, r.OK)
+		if report != nil {
+			report(r)
+		}
+	}), nil
 }

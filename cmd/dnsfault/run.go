@@ -17,6 +17,7 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/probe"
 	"github.com/dnsfault/dnsfault/injector/record"
 	"github.com/dnsfault/dnsfault/injector/report"
 	"github.com/dnsfault/dnsfault/injector/safefile"
@@ -39,7 +40,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE`"},
 			&cli.StringFlag{Name: "junit", Usage: "write the report as JUnit XML to `FILE`"},
 			&cli.BoolFlag{Name: "allow-unexercised", Usage: "report rules that never fired, but do not fail for them (for scenarios with rules for names this command does not use)"},
-			&cli.StringFlag{Name: "start-when", Value: "now", Usage: "when the timeline begins: `now`, or first-query (at the client's first DNS query, so a slow start does not eat the first phase)"},
+			&cli.StringFlag{Name: "start-when", Value: "now", Usage: "when the timeline begins: `now`, first-query (at the client's first DNS query, so a slow start does not eat the first phase) or probe (at the first successful --probe)"},
 			&cli.BoolFlag{Name: "resolv-conf", Usage: "Linux, root: run COMMAND with an /etc/resolv.conf naming dnsfault (on port 53 of a loopback address of its own)"},
 		}, serverFlags()...),
 		Action: runAction,
@@ -69,8 +70,10 @@ func runAction(c *cli.Context) error {
 	case "now":
 	case "first-query":
 		cfg.StartOnFirstQuery = true
+	case "probe":
+		cfg.HoldTimeline = true
 	default:
-		return cannotRun("--start-when %q: want now or first-query", c.String("start-when"))
+		return cannotRun("--start-when %q: want now, first-query or probe", c.String("start-when"))
 	}
 	resolvConf := c.Bool("resolv-conf")
 	if resolvConf {
@@ -173,8 +176,27 @@ func runAction(c *cli.Context) error {
 		stopServer()
 		return cannotRun("DNSFAULT_EVENTS: %v", err)
 	}
+	prober, err := startProbes(c, sc, srv, func(r probe.Result) {
+		if r.OK && cfg.HoldTimeline {
+			srv.StartTimeline("the first successful probe")
+		}
+		collector.Call(report.Call{Time: r.Time, OK: r.OK, Latency: r.Latency, Error: r.Error})
+	})
+	if err != nil {
+		stopEvents(time.Now())
+		stopServer()
+		return cannotRun("%v", err)
+	}
+	if cfg.HoldTimeline && prober == nil {
+		stopEvents(time.Now())
+		stopServer()
+		return cannotRun("--start-when probe needs a probe: --probe URL, or probes: in the scenario")
+	}
 	exitCode, err := runChild(command, append(childEnv(srv.Addr(), api.Addr()), "DNSFAULT_EVENTS="+eventsPath), nameserver)
 	ended := time.Now()
+	if prober != nil {
+		prober.Stop()
+	}
 	if unread := stopEvents(ended); unread != "" {
 		fmt.Fprintln(os.Stderr, "dnsfault run: "+unread)
 	}

@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"encoding/xml"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -398,4 +399,45 @@ phases:
 			assert.Contains(t, r.stderr, tc.want)
 		})
 	}
+}
+
+// TestProbesGiveAvailabilityAndRecovery: the same outage seen by a probe
+// of a local HTTP service whose handler resolves the endpoint through
+// dnsfault; the timeline starts at the first successful probe.
+func TestProbesGiveAvailabilityAndRecovery(t *testing.T) {
+	up := dnstest.Start(t, dnstest.AnswerA("192.0.2.7"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close() // the service listens there
+	report := filepath.Join(t.TempDir(), "report.json")
+	r := runDnsfault(t, "run", "-s", "aws-dynamodb-us-east-1-2025", "--speed", "1800", "--start-when", "probe",
+		"--probe", "http://127.0.0.1:"+port+"/", "--probe-interval", "20ms",
+		"--upstream", up.Addr, "--report", report, "--", serviceClient(t), "-http", port, "dynamodb.us-east-1.amazonaws.com")
+	require.Equal(t, 0, r.code, r.stdout+r.stderr)
+	t.Log(r.stderr)
+	data, err := os.ReadFile(report)
+	require.NoError(t, err)
+	var rep struct {
+		StartWhen string `json:"start_when"`
+		Service   []struct {
+			Phase        string         `json:"phase"`
+			Availability float64        `json:"availability"`
+			Errors       map[string]int `json:"errors"`
+		} `json:"service"`
+		Recovery *struct {
+			Seconds *float64 `json:"seconds"`
+		} `json:"recovery"`
+	}
+	require.NoError(t, json.Unmarshal(data, &rep))
+	assert.Equal(t, "probe", rep.StartWhen)
+	byPhase := map[string]float64{}
+	for _, sp := range rep.Service {
+		byPhase[sp.Phase] = sp.Availability
+	}
+	assert.GreaterOrEqual(t, byPhase["healthy"], 90.0, "%+v", rep.Service)
+	assert.LessOrEqual(t, byPhase["records-gone"], 10.0, "%+v", rep.Service)
+	assert.GreaterOrEqual(t, byPhase["recovered"], 80.0, "%+v", rep.Service)
+	require.NotNil(t, rep.Recovery)
+	assert.NotNil(t, rep.Recovery.Seconds, "the service recovered")
 }

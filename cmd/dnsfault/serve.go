@@ -118,6 +118,15 @@ func serve(c *cli.Context) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "dnsfault: serving %q on %s (udp and tcp), control API on http://%s, seed %d%s\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed(), ttlNote(cfg))
+	prober, err := startProbes(c, sc, srv, nil)
+	if err != nil {
+		api.Shutdown(context.Background())
+		srv.Shutdown(context.Background())
+		return cli.Exit(err.Error(), 2)
+	}
+	if prober != nil {
+		defer prober.Stop()
+	}
 	stopAutosave := func() {}
 	if recorder != nil {
 		fmt.Fprintf(os.Stderr, "dnsfault: recording every question into %s (written every %v and at exit)\n", recordPath, record.AutosaveInterval)

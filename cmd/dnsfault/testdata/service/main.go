@@ -2,7 +2,8 @@
 // through dnsfault ($DNSFAULT_ADDR) with Go's resolver and no cache, as a
 // call to a backend would, every 20 ms, and appends each call's outcome to
 // $DNSFAULT_EVENTS. It stops once it has made 5 good calls in a row in
-// the timeline's last phase (or after 60 s).
+// the timeline's last phase (or after 60 s). With -http PORT it serves
+// HTTP instead, resolving NAME for each request, for a probe to check.
 package main
 
 import (
@@ -16,9 +17,17 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: service NAME (run it under dnsfault run)")
+	if len(os.Args) != 2 && (len(os.Args) != 4 || os.Args[1] != "-http") {
+		fmt.Fprintln(os.Stderr, "usage: service NAME           (calls, reported in $DNSFAULT_EVENTS)\n       service -http PORT NAME (a server to probe)\nRun it under dnsfault run.")
 		os.Exit(2)
+	}
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, os.Getenv("DNSFAULT_ADDR"))
+	}}
+	if os.Args[1] == "-http" {
+		serveHTTP(os.Args[2], os.Args[3], r)
+		return
 	}
 	events, err := os.OpenFile(os.Getenv("DNSFAULT_EVENTS"), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -26,10 +35,6 @@ func main() {
 		os.Exit(2)
 	}
 	defer events.Close()
-	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, os.Getenv("DNSFAULT_ADDR"))
-	}}
 	enc := json.NewEncoder(events)
 	good := 0
 	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
