@@ -351,10 +351,16 @@ func TestServiceEventsGiveAvailabilityAndRecovery(t *testing.T) {
 			Phases []struct {
 				Phase         string   `json:"phase"`
 				Amplification *float64 `json:"amplification"`
+				EarlyReasks   int      `json:"early_reasks"`
 			} `json:"phases"`
 		} `json:"client_behavior"`
 	}
 	require.NoError(t, json.Unmarshal(data, &rep))
+	for _, b := range rep.Clients {
+		for _, p := range b.Phases {
+			assert.Zero(t, p.EarlyReasks, "Go's resolver has no cache: no TTL figure flags it (phase %s)", p.Phase)
+		}
+	}
 	byPhase := map[string]float64{}
 	for _, sp := range rep.Service {
 		byPhase[sp.Phase] = sp.Availability

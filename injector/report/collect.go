@@ -23,6 +23,14 @@ const RetryWindow = 10 * time.Second
 // ttlSlack forgives re-asking a second early: clients round TTLs down.
 const ttlSlack = time.Second
 
+// cacheGap tells a client with no cache from one that re-asks early: a
+// client that asks a question again sooner than this after a positive
+// answer it could have cached for longer has no cache (Go's resolver,
+// glibc without nscd), and no TTL figure is counted for it; a re-ask
+// this long or longer after the last, yet before the TTL ran out, is a
+// cache that keeps answers too briefly.
+const cacheGap = time.Second
+
 // outside names the time outside every phase (before a startAt, or after
 // the last timed phase).
 const outside = "(no phase)"
@@ -60,6 +68,10 @@ type Collector struct {
 
 	calls        []Call // the service's, up to maxCalls
 	callsDropped int
+
+	// noCache are the clients seen re-asking within cacheGap of a
+	// positive answer that could be cached longer (up to MaxNames).
+	noCache map[string]bool
 }
 
 type ruleKey struct{ phase, rule string }
@@ -117,7 +129,7 @@ func NewCollector(sc *scenarios.Scenario, timeline scenarios.Timeline) *Collecto
 	return &Collector{
 		sc: sc, timeline: timeline,
 		rules: map[ruleKey]*ruleTally{}, names: map[nameKey]*nameTally{},
-		taken: map[string]bool{}, queried: map[string]int{}, questions: map[questionKey]*asked{},
+		taken: map[string]bool{}, queried: map[string]int{}, questions: map[questionKey]*asked{}, noCache: map[string]bool{},
 	}
 }
 
@@ -164,7 +176,12 @@ func (c *Collector) Observe(ev *injector.Event) {
 		if prev.failed && ev.Time.Sub(prev.last) < RetryWindow {
 			n.retries++
 		}
-		if !prev.expires.IsZero() && ev.Time.Add(ttlSlack).Before(prev.expires) {
+		gap := ev.Time.Sub(prev.last)
+		cacheable := !prev.failed && prev.expires.Sub(prev.last) > 2*cacheGap
+		if cacheable && gap < cacheGap && len(c.noCache) < MaxNames {
+			c.noCache[q.client] = true
+		}
+		if !prev.expires.IsZero() && ev.Time.Add(ttlSlack).Before(prev.expires) && gap >= cacheGap && !c.noCache[q.client] {
 			n.early++
 		}
 	}

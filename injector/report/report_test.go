@@ -163,3 +163,45 @@ func TestAmplificationWithoutAnExpectBlock(t *testing.T) {
 	require.NotNil(t, r.Clients[0].Phases[1].Amplification)
 	assert.Empty(t, r.Expectations)
 }
+
+// TestTTLFiguresTellNoCacheFromAShortCache: a client with no cache (it
+// asks on every call, 10 a second, as Go's resolver does) is not flagged
+// by any TTL figure; a client that caches 60 s answers for only 5 s is.
+func TestTTLFiguresTellNoCacheFromAShortCache(t *testing.T) {
+	for _, tc := range []struct {
+		desc  string
+		every time.Duration
+		early bool
+	}{
+		{"no cache: asks on every call", 100 * time.Millisecond, false},
+		{"a 5 s cache of 60 s answers", 5 * time.Second, true},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			c := collector(t)
+			for at := time.Duration(0); at < 20*time.Second; at += tc.every {
+				rule := "" // a target name: a rule takes it in the outage, answering normally
+				if at >= 10*time.Second {
+					rule = "ddb"
+				}
+				c.Observe(event(at, "ddb.test.", rule, dns.RcodeSuccess, 60))
+			}
+			r := c.Report(report.Run{Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
+			early := 0
+			for _, b := range r.Clients {
+				for _, np := range b.Phases {
+					early += np.EarlyReasks
+				}
+			}
+			for _, e := range r.Expectations {
+				if e.Name == "honours_ttl" {
+					assert.Equal(t, !tc.early, e.OK, "honours_ttl")
+				}
+			}
+			if tc.early {
+				assert.Positive(t, early)
+			} else {
+				assert.Zero(t, early)
+			}
+		})
+	}
+}
