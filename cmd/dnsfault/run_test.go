@@ -145,7 +145,7 @@ func checkout(t *testing.T) string {
 // runExample runs examples/ci as its README says, with a retry policy.
 func runExample(t *testing.T, retry string, extra ...string) result {
 	t.Helper()
-	args := append([]string{"run", "-s", "../../examples/ci/scenario.yaml"}, extra...)
+	args := append([]string{"run", "-s", "../../examples/ci/scenario.yaml", "--start-when", "first-query"}, extra...)
 	args = append(args, "--", "../../examples/ci/test.sh")
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "CHECKOUT="+checkout(t), "RETRY="+retry)

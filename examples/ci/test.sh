@@ -1,6 +1,6 @@
 #!/bin/sh
 # The integration test CI runs under dnsfault:
-#   dnsfault run -s examples/ci/scenario.yaml -- examples/ci/test.sh
+#   dnsfault run -s examples/ci/scenario.yaml --start-when first-query -- examples/ci/test.sh
 # The checkout service must keep serving through the DNS outage.
 # CHECKOUT may name a built checkout binary; RETRY picks its retry policy.
 set -eu
