@@ -173,6 +173,7 @@ func (s *Server) Live() control.Live {
 	l.mu.Lock()
 	out.Latest = append([]control.LatestQuery{}, l.latest...)
 	l.mu.Unlock()
+	out.Probes = s.probeStatuses()
 	return out
 }
 

@@ -2,6 +2,7 @@ package injector
 
 import (
 	"net/http"
+	"sort"
 	"sync"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/dnsfault/dnsfault/injector/control"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -142,8 +144,9 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-// Probed counts one try of a service probe (--probe) in the metrics.
-func (s *Server) Probed(probe string, ok bool) {
+// Probed records one try of a service probe (--probe): in the metrics,
+// and as the probe's latest result on the dashboard.
+func (s *Server) Probed(probe string, ok bool, at time.Time, latency time.Duration, errMsg string) {
 	m := s.pipe.obs.metrics
 	outcome, up := "failed", 0.0
 	if ok {
@@ -151,4 +154,31 @@ func (s *Server) Probed(probe string, ok bool) {
 	}
 	m.probes.WithLabelValues(probe, outcome).Inc()
 	m.probeUp.WithLabelValues(probe).Set(up)
+	s.probesMu.Lock()
+	defer s.probesMu.Unlock()
+	if s.probes == nil {
+		s.probes = map[string]*control.ProbeStatus{}
+	}
+	ps := s.probes[probe]
+	if ps == nil {
+		ps = &control.ProbeStatus{Probe: probe}
+		s.probes[probe] = ps
+	}
+	ps.OK, ps.Time, ps.LatencyMs, ps.Error = ok, at.UTC(), float64(latency.Microseconds())/1000, errMsg
+	ps.Tries++
+	if !ok {
+		ps.Failures++
+	}
+}
+
+// probeStatuses are the probes' latest results, by probe.
+func (s *Server) probeStatuses() []control.ProbeStatus {
+	s.probesMu.Lock()
+	defer s.probesMu.Unlock()
+	out := []control.ProbeStatus{}
+	for _, ps := range s.probes {
+		out = append(out, *ps)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Probe < out[j].Probe })
+	return out
 }

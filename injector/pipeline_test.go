@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/control"
 	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
@@ -172,4 +173,16 @@ rules: [{match: {names: [r.s.test]}, action: answer, records: ["@ 300 IN A 192.0
 	assert.Equal(t, uint32(300), answer)
 	assert.Equal(t, float64(1), kept.Status().TTLScale)
 	assert.Equal(t, float64(60), fast.Status().TTLScale)
+}
+
+// TestProbesReachTheLiveFigures: a probe's latest result and tally are
+// in Live, for the dashboard.
+func TestProbesReachTheLiveFigures(t *testing.T) {
+	srv := newServer(t, inProcess, injector.Config{})
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	srv.Probed("http://svc/", true, at, 3*time.Millisecond, "")
+	srv.Probed("http://svc/", false, at.Add(time.Second), time.Millisecond, "http 503")
+	probes := srv.Live().Probes
+	require.Len(t, probes, 1)
+	assert.Equal(t, control.ProbeStatus{Probe: "http://svc/", OK: false, Time: at.Add(time.Second), LatencyMs: 1, Error: "http 503", Tries: 2, Failures: 1}, probes[0])
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsfault/dnsfault/injector/control"
 	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/injector/ratelimit"
 	"github.com/dnsfault/dnsfault/injector/upstream"
@@ -31,6 +32,9 @@ type Server struct {
 	limiter *ratelimit.Limiter // nil: no limit
 	mux     *upstream.Mux      // forwarded UDP queries, for every plan
 	cancel  context.CancelFunc // ends pipe.ctx
+
+	probesMu sync.Mutex
+	probes   map[string]*control.ProbeStatus // the service probes' latest results
 
 	listeners []listener
 	addr      string

@@ -125,7 +125,7 @@ func startProbes(c *cli.Context, sc *scenarios.Scenario, srv *injector.Server, r
 		return nil, fmt.Errorf("--probe-interval and --probe-timeout must be above 0")
 	}
 	return probe.Start(checks, interval, timeout, func(r probe.Result) {
-		srv.Probed(r.Probe, r.OK)
+		srv.Probed(r.Probe, r.OK, r.Time, r.Latency, r.Error)
 		if report != nil {
 			report(r)
 		}

@@ -40,6 +40,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE`"},
 			&cli.StringFlag{Name: "junit", Usage: "write the report as JUnit XML to `FILE`"},
 			&cli.BoolFlag{Name: "allow-unexercised", Usage: "report rules that never fired, but do not fail for them (for scenarios with rules for names this command does not use)"},
+			&cli.IntFlag{Name: "recovery-run", Value: report.DefaultRecoveryRun, Usage: "how many successful calls of the service in a row (probes, DNSFAULT_EVENTS) count as recovered"},
 			&cli.StringFlag{Name: "start-when", Value: "now", Usage: "when the timeline begins: `now`, first-query (at the client's first DNS query, so a slow start does not eat the first phase) or probe (at the first successful --probe)"},
 			&cli.BoolFlag{Name: "resolv-conf", Usage: "Linux, root: run COMMAND with an /etc/resolv.conf naming dnsfault (on port 53 of a loopback address of its own)"},
 		}, serverFlags()...),
@@ -208,7 +209,7 @@ func runAction(c *cli.Context) error {
 		return cannotRun("%v", err)
 	}
 
-	r := collector.Report(report.Run{Seed: srv.Seed(), Speed: cfg.Speed, TTLScale: cfg.TTLScale(), StartWhen: c.String("start-when"), Command: command, CommandExitCode: exitCode, Started: started, Ended: ended,
+	r := collector.Report(report.Run{Seed: srv.Seed(), Speed: cfg.Speed, TTLScale: cfg.TTLScale(), StartWhen: c.String("start-when"), RecoveryRun: c.Int("recovery-run"), Command: command, CommandExitCode: exitCode, Started: started, Ended: ended,
 		AllowUnexercised: c.Bool("allow-unexercised")})
 	fmt.Fprintln(os.Stderr)
 	r.WriteText(os.Stderr)

@@ -434,9 +434,21 @@ func TestProbesGiveAvailabilityAndRecovery(t *testing.T) {
 		Recovery *struct {
 			Seconds *float64 `json:"seconds"`
 		} `json:"recovery"`
+		Clients []struct {
+			Phases []struct {
+				Phase         string   `json:"phase"`
+				Amplification *float64 `json:"amplification"`
+			} `json:"phases"`
+		} `json:"client_behavior"`
 	}
 	require.NoError(t, json.Unmarshal(data, &rep))
 	assert.Equal(t, "probe", rep.StartWhen)
+	require.Len(t, rep.Clients, 1)
+	for _, p := range rep.Clients[0].Phases {
+		if p.Phase != "healthy" {
+			assert.NotNil(t, p.Amplification, "amplification in phase %s, with no expect written", p.Phase)
+		}
+	}
 	byPhase := map[string]float64{}
 	for _, sp := range rep.Service {
 		byPhase[sp.Phase] = sp.Availability

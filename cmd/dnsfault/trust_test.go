@@ -199,3 +199,35 @@ func TestAFullDiskUnderTheQueryLogShows(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	assert.Regexp(t, `dnsfault_query_log_errors_total [3-9]`, string(body))
 }
+
+// TestServeShowsProbesLive: serve's probes are in /metrics as they run:
+// up while the service accepts, down once it stops.
+func TestServeShowsProbesLive(t *testing.T) {
+	svc, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() {
+		for {
+			c, err := svc.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	spec := "tcp://" + svc.Addr().String()
+	s := serve(t, "-s", "demo", "--probe", spec, "--probe-interval", "20ms")
+	up := func(want string) func() bool {
+		return func() bool {
+			resp, err := http.Get("http://" + s.control + "/metrics")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return strings.Contains(string(body), `dnsfault_probe_up{probe="`+spec+`"} `+want)
+		}
+	}
+	require.Eventually(t, up("1"), 10*time.Second, 20*time.Millisecond, "the probe is up")
+	svc.Close()
+	require.Eventually(t, up("0"), 10*time.Second, 20*time.Millisecond, "the probe is down once the service stops")
+}

@@ -76,7 +76,9 @@ type Live struct {
 	// Seconds are the last 180 seconds, oldest first.
 	Seconds  []LiveSecond    `json:"seconds"`
 	TopNames []NameTreatment `json:"top_names"`
-	Latest   []LatestQuery   `json:"latest"`
+	// Probes are the service probes' latest results (--probe), by probe.
+	Probes []ProbeStatus `json:"probes"`
+	Latest []LatestQuery `json:"latest"`
 }
 
 // LiveSecond is one second's queries by outcome.
@@ -103,4 +105,15 @@ type LatestQuery struct {
 	Action    string    `json:"action"`
 	Rcode     string    `json:"rcode"`
 	LatencyMs float64   `json:"latency_ms"`
+}
+
+// ProbeStatus is one service probe's latest result and its tally.
+type ProbeStatus struct {
+	Probe     string    `json:"probe"`
+	OK        bool      `json:"ok"`
+	Time      time.Time `json:"time"`
+	LatencyMs float64   `json:"latency_ms"`
+	Error     string    `json:"error,omitempty"`
+	Tries     int64     `json:"tries"`
+	Failures  int64     `json:"failures"`
 }

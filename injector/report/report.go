@@ -147,6 +147,9 @@ type Run struct {
 	Started, Ended  time.Time
 	// StartWhen is run's --start-when: now (the default) or first-query.
 	StartWhen string
+	// RecoveryRun is how many successful calls in a row count as
+	// recovered (default DefaultRecoveryRun).
+	RecoveryRun int
 	// AllowUnexercised reports rules that never fired without failing.
 	AllowUnexercised bool
 }

@@ -20,8 +20,9 @@ type Call struct {
 	Error   string        // why it failed, as the caller said it
 }
 
-// RecoveryRun is how many successes in a row count as recovered.
-const RecoveryRun = 3
+// DefaultRecoveryRun is how many successes in a row count as recovered
+// unless Run.RecoveryRun says otherwise (--recovery-run).
+const DefaultRecoveryRun = 3
 
 // maxCalls bounds the calls kept for latency percentiles and recovery;
 // past it calls are counted, not kept.
@@ -48,9 +49,11 @@ type Recovery struct {
 	// FaultsEnded is when the last phase with rules ended, in seconds
 	// from the run's start.
 	FaultsEndedSeconds float64 `json:"faults_ended_seconds"`
-	// Seconds is from then to the first of RecoveryRun successes in a
-	// row; absent when the service never recovered within the run.
+	// Seconds is from then to the first of Run successes in a row;
+	// absent when the service never recovered within the run.
 	Seconds *float64 `json:"seconds,omitempty"`
+	// Run is how many successes in a row counted as recovered.
+	Run int `json:"run"`
 }
 
 // Call records one call of the service; safe for concurrent use.
@@ -108,7 +111,7 @@ func (c *Collector) service(windows map[string]span, run Run) ([]ServicePhase, *
 }
 
 // recovery measures from the end of the last phase with rules to the
-// first of RecoveryRun successes in a row after it; nil when no phase
+// first of run.RecoveryRun successes in a row after it; nil when no phase
 // with rules ended within the run.
 func (c *Collector) recovery(calls []Call, windows map[string]span, run Run) *Recovery {
 	var ended time.Time
@@ -123,7 +126,10 @@ func (c *Collector) recovery(calls []Call, windows map[string]span, run Run) *Re
 	if ended.IsZero() {
 		return nil
 	}
-	r := &Recovery{FaultsEndedSeconds: ended.Sub(run.Started).Seconds()}
+	r := &Recovery{FaultsEndedSeconds: ended.Sub(run.Started).Seconds(), Run: run.RecoveryRun}
+	if r.Run < 1 {
+		r.Run = DefaultRecoveryRun
+	}
 	streak := 0
 	var first time.Time
 	for _, call := range calls {
@@ -137,7 +143,7 @@ func (c *Collector) recovery(calls []Call, windows map[string]span, run Run) *Re
 		if streak == 0 {
 			first = call.Time
 		}
-		if streak++; streak == RecoveryRun {
+		if streak++; streak == r.Run {
 			s := first.Sub(ended).Seconds()
 			r.Seconds = &s
 			break
@@ -209,7 +215,7 @@ func (c *Collector) serviceExpectations(phases []ServicePhase, rec *Recovery, sp
 			x.Breaches = append(x.Breaches, "the faults did not end within the run")
 		case rec.Seconds == nil:
 			x.OK = false
-			x.Breaches = append(x.Breaches, fmt.Sprintf("the service did not recover (%d successes in a row) after the faults ended", RecoveryRun))
+			x.Breaches = append(x.Breaches, fmt.Sprintf("the service did not recover (%d successes in a row) after the faults ended", rec.Run))
 		default:
 			// In scenario time, like every duration of the scenario.
 			took := time.Duration(*rec.Seconds * speed * float64(time.Second))

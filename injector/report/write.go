@@ -99,9 +99,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if rec := r.Recovery; rec != nil {
 		if rec.Seconds != nil {
-			fmt.Fprintf(tw, "\nThe service recovered %.1fs after the faults ended (%d successes in a row).\n", *rec.Seconds, RecoveryRun)
+			fmt.Fprintf(tw, "\nThe service recovered %.1fs after the faults ended (%d successes in a row).\n", *rec.Seconds, rec.Run)
 		} else if len(r.Service) > 0 {
-			fmt.Fprintf(tw, "\nThe service did not recover after the faults ended (%d successes in a row) within the run.\n", RecoveryRun)
+			fmt.Fprintf(tw, "\nThe service did not recover after the faults ended (%d successes in a row) within the run.\n", rec.Run)
 		}
 	}
 	for _, e := range r.Expectations {

@@ -92,6 +92,9 @@
     renderStatus(live.status);
     renderChart(live);
     fill($('names'), live.top_names.map((n) => [n.name, String(n.queries), n.treatment]));
+    $('probes-section').hidden = !live.probes || live.probes.length === 0;
+    fill($('probes'), (live.probes || []).map((p) => [
+      p.probe, p.ok ? 'up' : 'DOWN', p.latency_ms.toFixed(1) + ' ms', String(p.tries - p.failures) + ' of ' + String(p.tries), p.error || '']));
     fill($('latest'), live.latest.slice().reverse().map((q) => [
       new Date(q.time).toLocaleTimeString(), q.name, q.type, q.client, q.action, q.rcode, q.latency_ms.toFixed(1) + ' ms']));
   }
