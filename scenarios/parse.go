@@ -25,6 +25,10 @@ type Options struct {
 	// path relative to the scenario file. When nil, naming a file is an
 	// error.
 	ReadFile func(name string) ([]byte, error)
+	// NoProbes refuses `probes:`, which connect out and run commands: a
+	// scenario sent over the control API may not (they run only from the
+	// scenario dnsfault starts with).
+	NoProbes bool
 }
 
 // Load reads and parses the scenario file at path; zone files are read
@@ -105,7 +109,9 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 		d.checkZoneOrigins(n, sc.Zones)
 	}
 	sc.Phases = d.parsePhases(root, top["phases"], top["rules"])
-	if n := top["probes"]; n != nil {
+	if n := top["probes"]; n != nil && opts.NoProbes {
+		d.errorf(n, "probes connect out and run commands: give them in the scenario dnsfault starts with (-s) or with --probe, not over the control API")
+	} else if n != nil {
 		for _, item := range d.list(n, "probes") {
 			if s, ok := d.scalar(item, "probe"); ok {
 				if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") && !strings.HasPrefix(s, "tcp://") && !strings.HasPrefix(s, "exec:") {

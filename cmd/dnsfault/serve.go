@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"syscall"
 	"time"
 
@@ -110,6 +111,9 @@ func serve(c *cli.Context) error {
 			if err != nil {
 				srv.ReloadFailed(file, err)
 				return
+			}
+			if !slices.Equal(next.Probes, sc.Probes) {
+				cfg.Logger.Warn("the scenario's probes changed; they take effect at the next start", "file", file)
 			}
 			srv.Load(next, file, false)
 		})

@@ -129,7 +129,7 @@ func (a *api) load(w http.ResponseWriter, r *http.Request) {
 }
 
 func loadOptions(r *http.Request) (scenarios.Options, error) {
-	var opts scenarios.Options
+	opts := scenarios.Options{NoProbes: true} // and no ReadFile: no zone files either
 	set, err := scenarios.ParseSet(r.URL.Query()["set"])
 	if err != nil {
 		return opts, fmt.Errorf("set %w", err)

@@ -134,3 +134,16 @@ func TestACrossOriginFormCannotAbort(t *testing.T) {
 		})
 	}
 }
+
+// TestALoadedScenarioCannotRunProbes: probes connect out and run
+// commands, so a scenario sent over the API may not name them.
+func TestALoadedScenarioCannotRunProbes(t *testing.T) {
+	f := startFixture(t, failing, "")
+	_, err := f.client.Load(t.Context(), []byte("version: 1\nprobes: [\"exec:touch /tmp/pwned\"]\n"), nil)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "scenario not loaded")
+	st, err := f.client.Status(t.Context())
+	require.NoError(t, err)
+	require.NotNil(t, st.LastReload)
+	assert.Equal(t, []string{`scenario.yaml:2:9: probes connect out and run commands: give them in the scenario dnsfault starts with (-s) or with --probe, not over the control API`}, st.LastReload.Errors)
+}
