@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector/dnstest"
+	"github.com/dnsfault/dnsfault/injector/report"
 )
 
 // scenarioFile writes a scenario into the test's folder.
@@ -297,11 +298,11 @@ phases:
 	ask := dig + ` @$DNSFAULT_HOST -p $DNSFAULT_PORT +tcp +tries=3 +time=5 a.late.test | grep -o 'status: [A-Z]*' | head -1`
 	// The first answer, then asks until the outage answers (bounded).
 	script := `sleep 3; ` + ask + `; for i in $(seq 1 100); do s=$(` + ask + `); [ "$s" = "status: SERVFAIL" ] && echo "$s" && exit 0; sleep 0.1; done; exit 1`
-	report := filepath.Join(t.TempDir(), "report.json")
-	r := runDnsfault(t, "run", "-s", scenario, "--start-when", "first-query", "--report", report, "--", "sh", "-c", script)
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	r := runDnsfault(t, "run", "-s", scenario, "--start-when", "first-query", "--report", reportFile, "--", "sh", "-c", script)
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
 	assert.Equal(t, "status: NOERROR\nstatus: SERVFAIL\n", r.stdout, "healthy at the first query, 3 s after the start; the outage after")
-	data, err := os.ReadFile(report)
+	data, err := os.ReadFile(reportFile)
 	require.NoError(t, err)
 	var rep struct {
 		StartWhen     string   `json:"start_when"`
@@ -330,31 +331,14 @@ func serviceClient(t *testing.T) string {
 // block written.
 func TestServiceEventsGiveAvailabilityAndRecovery(t *testing.T) {
 	up := dnstest.Start(t, dnstest.AnswerA("192.0.2.7"))
-	report := filepath.Join(t.TempDir(), "report.json")
+	reportFile := filepath.Join(t.TempDir(), "report.json")
 	r := runDnsfault(t, "run", "-s", "aws-dynamodb-us-east-1-2025", "--speed", "1800", "--start-when", "first-query",
-		"--upstream", up.Addr, "--report", report, "--", serviceClient(t), "dynamodb.us-east-1.amazonaws.com")
+		"--upstream", up.Addr, "--report", reportFile, "--", serviceClient(t), "dynamodb.us-east-1.amazonaws.com")
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
 	t.Log(r.stderr)
-	data, err := os.ReadFile(report)
+	data, err := os.ReadFile(reportFile)
 	require.NoError(t, err)
-	var rep struct {
-		Service []struct {
-			Phase        string         `json:"phase"`
-			Calls        int            `json:"calls"`
-			Availability float64        `json:"availability"`
-			Errors       map[string]int `json:"errors"`
-		} `json:"service"`
-		Recovery *struct {
-			Seconds *float64 `json:"seconds"`
-		} `json:"recovery"`
-		Clients []struct {
-			Phases []struct {
-				Phase         string   `json:"phase"`
-				Amplification *float64 `json:"amplification"`
-				EarlyReasks   int      `json:"early_reasks"`
-			} `json:"phases"`
-		} `json:"client_behavior"`
-	}
+	var rep report.Report
 	require.NoError(t, json.Unmarshal(data, &rep))
 	for _, b := range rep.Clients {
 		for _, p := range b.Phases {
@@ -416,31 +400,15 @@ func TestProbesGiveAvailabilityAndRecovery(t *testing.T) {
 	require.NoError(t, err)
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close() // the service listens there
-	report := filepath.Join(t.TempDir(), "report.json")
+	reportFile := filepath.Join(t.TempDir(), "report.json")
 	r := runDnsfault(t, "run", "-s", "aws-dynamodb-us-east-1-2025", "--speed", "1800", "--start-when", "probe",
 		"--probe", "http://127.0.0.1:"+port+"/", "--probe-interval", "20ms",
-		"--upstream", up.Addr, "--report", report, "--", serviceClient(t), "-http", port, "dynamodb.us-east-1.amazonaws.com")
+		"--upstream", up.Addr, "--report", reportFile, "--", serviceClient(t), "-http", port, "dynamodb.us-east-1.amazonaws.com")
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
 	t.Log(r.stderr)
-	data, err := os.ReadFile(report)
+	data, err := os.ReadFile(reportFile)
 	require.NoError(t, err)
-	var rep struct {
-		StartWhen string `json:"start_when"`
-		Service   []struct {
-			Phase        string         `json:"phase"`
-			Availability float64        `json:"availability"`
-			Errors       map[string]int `json:"errors"`
-		} `json:"service"`
-		Recovery *struct {
-			Seconds *float64 `json:"seconds"`
-		} `json:"recovery"`
-		Clients []struct {
-			Phases []struct {
-				Phase         string   `json:"phase"`
-				Amplification *float64 `json:"amplification"`
-			} `json:"phases"`
-		} `json:"client_behavior"`
-	}
+	var rep report.Report
 	require.NoError(t, json.Unmarshal(data, &rep))
 	assert.Equal(t, "probe", rep.StartWhen)
 	require.Len(t, rep.Clients, 1)
