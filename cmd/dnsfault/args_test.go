@@ -16,6 +16,10 @@ func TestFlagsFirst(t *testing.T) {
 		{[]string{"serve", "-s", "demo"}, []string{"serve", "-s", "demo"}},
 		{[]string{"unknown", "x", "--y"}, []string{"unknown", "x", "--y"}},
 		{[]string{"validate", "a.yaml", "--", "--set", "x"}, []string{"validate", "a.yaml", "--", "--set", "x"}},
+		// Flags before the subcommand, as git, kubectl and docker take them.
+		{[]string{"ctl", "--control", "x:1", "status"}, []string{"ctl", "status", "--control", "x:1"}},
+		{[]string{"ctl", "--json", "--control=x:1", "status"}, []string{"ctl", "status", "--json", "--control=x:1"}},
+		{[]string{"ctl", "--control", "x:1", "phase", "outage", "--json"}, []string{"ctl", "phase", "--control", "x:1", "--json", "outage"}},
 	}
 	for _, tc := range cases {
 		got := flagsFirst(append(app, tc.in...), []*cli.Command{serveCommand(), validateCommand(), ctlCommand()})

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/dnsfault/dnsfault/injector/report"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -31,10 +34,17 @@ func run(args []string) int {
 			ctlCommand(),
 			runCommand(),
 			depsCommand(),
+			versionCommand(),
 			enterNamespaceCommand(),
 		},
 		// Errors are turned into exit statuses below, not inside the library.
 		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   usageError("dnsfault", exitUsage),
+	}
+	onUsageErrors(app.Commands, "dnsfault")
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && args[1] != "help" && find(app.Commands, args[1]) == nil {
+		fmt.Fprintf(os.Stderr, "dnsfault: no command %q (dnsfault --help lists them)\n", args[1])
+		return exitUsage
 	}
 	err := app.Run(flagsFirst(args, app.Commands))
 	if err == nil {
@@ -49,4 +59,40 @@ func run(args []string) int {
 	}
 	fmt.Fprintln(os.Stderr, "dnsfault:", err)
 	return 1
+}
+
+// exitUsage is the exit status of a usage error (a bad flag, a missing
+// argument), as in git, kubectl and docker; run's own errors exit 125 so
+// they cannot be taken for the command's.
+const exitUsage = 2
+
+// onUsageErrors makes every command's usage errors exit 2 (run's 125)
+// with one line that names the command, instead of a help dump.
+func onUsageErrors(cmds []*cli.Command, parent string) {
+	for _, c := range cmds {
+		name := parent + " " + c.Name
+		code := exitUsage
+		if c.Name == "run" {
+			code = report.ExitCannotRun
+		}
+		c.OnUsageError = usageError(name, code)
+		onUsageErrors(c.Subcommands, name)
+	}
+}
+
+func usageError(name string, code int) cli.OnUsageErrorFunc {
+	return func(_ *cli.Context, err error, _ bool) error {
+		return cli.Exit(fmt.Sprintf("%s: %v (%s --help lists the flags)", name, err, name), code)
+	}
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print dnsfault's version",
+		Action: func(c *cli.Context) error {
+			fmt.Printf("dnsfault %s\n", version)
+			return nil
+		},
+	}
 }

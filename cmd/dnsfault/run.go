@@ -34,7 +34,7 @@ func runCommand() *cli.Command {
 			"broke an expectation of the scenario, 121 when a rule never fired; 125 when dnsfault itself\n" +
 			"could not run.",
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Required: true, Usage: "scenario `FILE` or bundled name"},
+			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "scenario `FILE` or bundled name (required)"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "UDP and TCP `ADDR`ess (default: a free port)"},
 			&cli.StringFlag{Name: "control", Value: "127.0.0.1:0", Usage: "control API `ADDR`ess (default: a free port)"},
 			&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE`"},
@@ -55,6 +55,9 @@ func cannotRun(format string, args ...any) error {
 
 func runAction(c *cli.Context) error {
 	command := c.Args().Slice()
+	if c.String("scenario") == "" {
+		return cannotRun("give the scenario to replay: -s FILE, or a bundled name (dnsfault scenarios list)")
+	}
 	if len(command) == 0 {
 		return cannotRun("give the command to run after --, such as: dnsfault run -s demo -- ./integration-tests.sh")
 	}

@@ -1,0 +1,51 @@
+package main_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCtlFlagsGoBeforeOrAfterTheSubcommand: as in git, kubectl and
+// docker, both orders reach the server.
+func TestCtlFlagsGoBeforeOrAfterTheSubcommand(t *testing.T) {
+	s := serve(t, "-s", "demo")
+	for _, args := range [][]string{
+		{"ctl", "--control", s.control, "status"},
+		{"ctl", "status", "--control", s.control},
+		{"ctl", "--control=" + s.control, "--json", "status"},
+	} {
+		r := runDnsfault(t, args...)
+		require.Equal(t, 0, r.code, "%v: %s", args, r.stderr)
+		assert.Contains(t, r.stdout, "demo", "%v", args)
+	}
+}
+
+// TestUsageErrorsExitTwo: a usage error exits 2 with one line naming the
+// command (run's own exit 125, so they are not taken for the command's),
+// and `dnsfault version` prints the version.
+func TestUsageErrorsExitTwo(t *testing.T) {
+	cases := []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"frobnicate"}, 2, `dnsfault: no command "frobnicate" (dnsfault --help lists them)`},
+		{[]string{"serve", "--bogus"}, 2, "dnsfault serve: flag provided but not defined: -bogus"},
+		{[]string{"ctl", "--bogus", "status"}, 2, "dnsfault ctl status: flag provided but not defined: -bogus"},
+		{[]string{"validate", "--bogus", "x.yaml"}, 2, "dnsfault validate: flag provided but not defined: -bogus"},
+		{[]string{"run", "--bogus", "-s", "demo", "--", "true"}, 125, "dnsfault run: flag provided but not defined: -bogus"},
+		{[]string{"run", "--speed", "abc", "-s", "demo", "--", "true"}, 125, `dnsfault run: invalid value "abc" for flag -speed`},
+		{[]string{"run", "--", "true"}, 125, "give the scenario to replay: -s FILE"},
+	}
+	for _, tc := range cases {
+		r := runDnsfault(t, tc.args...)
+		assert.Equal(t, tc.code, r.code, "%v: %s", tc.args, r.stderr)
+		assert.Contains(t, r.stderr, tc.stderr, "%v", tc.args)
+		assert.NotContains(t, r.stderr, "USAGE:", "%v: one line, not a help dump", tc.args)
+	}
+	r := runDnsfault(t, "version")
+	assert.Equal(t, 0, r.code)
+	assert.Regexp(t, `^dnsfault \S+\n$`, r.stdout)
+}
