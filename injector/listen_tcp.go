@@ -2,7 +2,6 @@ package injector
 
 import (
 	"context"
-	"errors"
 	"net"
 
 	"github.com/dnsfault/dnsfault/injector/listen"
@@ -35,12 +34,4 @@ func (s *Server) serveTCP(ln net.Listener) (listener, error) {
 	return tcpListener{srv}, nil
 }
 
-func (l tcpListener) shutdown(ctx context.Context) error {
-	err := l.srv.Shutdown(ctx)
-	if err != nil && isClosed(err) {
-		return nil
-	}
-	return err
-}
-
-func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
+func (l tcpListener) shutdown(ctx context.Context) error { return l.srv.Shutdown(ctx) }

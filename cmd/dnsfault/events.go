@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -97,7 +96,7 @@ func (r *eventsReader) parse(b []byte, now time.Time) {
 		return
 	}
 	var ev eventLine
-	err := json.NewDecoder(bufio.NewReader(bytes.NewReader(b))).Decode(&ev)
+	err := json.Unmarshal(b, &ev)
 	if err == nil && ev.OK == nil {
 		err = errors.New(`no "ok"`)
 	}

@@ -302,16 +302,10 @@ phases:
 	r := runDnsfault(t, "run", "-s", scenario, "--start-when", "first-query", "--report", reportFile, "--", "sh", "-c", script)
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
 	assert.Equal(t, "status: NOERROR\nstatus: SERVFAIL\n", r.stdout, "healthy at the first query, 3 s after the start; the outage after")
-	data, err := os.ReadFile(reportFile)
-	require.NoError(t, err)
-	var rep struct {
-		StartWhen     string   `json:"start_when"`
-		TimelineStart *float64 `json:"timeline_start_seconds"`
-	}
-	require.NoError(t, json.Unmarshal(data, &rep))
+	rep := readReport(t, reportFile)
 	assert.Equal(t, "first-query", rep.StartWhen)
-	require.NotNil(t, rep.TimelineStart)
-	assert.GreaterOrEqual(t, *rep.TimelineStart, 3.0, "the timeline began with the first query, after the client's 3 s")
+	require.NotNil(t, rep.TimelineStartSeconds)
+	assert.GreaterOrEqual(t, *rep.TimelineStartSeconds, 3.0, "the timeline began with the first query, after the client's 3 s")
 }
 
 // serviceClient builds testdata/service once per test.
@@ -336,10 +330,7 @@ func TestServiceEventsGiveAvailabilityAndRecovery(t *testing.T) {
 		"--upstream", up.Addr, "--report", reportFile, "--", serviceClient(t), "dynamodb.us-east-1.amazonaws.com")
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
 	t.Log(r.stderr)
-	data, err := os.ReadFile(reportFile)
-	require.NoError(t, err)
-	var rep report.Report
-	require.NoError(t, json.Unmarshal(data, &rep))
+	rep := readReport(t, reportFile)
 	for _, b := range rep.Clients {
 		for _, p := range b.Phases {
 			assert.Zero(t, p.EarlyReasks, "Go's resolver has no cache: no TTL figure flags it (phase %s)", p.Phase)
@@ -398,10 +389,7 @@ func TestProbesGiveAvailabilityAndRecovery(t *testing.T) {
 		"--upstream", up.Addr, "--report", reportFile, "--", serviceClient(t), "-http", port, "dynamodb.us-east-1.amazonaws.com")
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
 	t.Log(r.stderr)
-	data, err := os.ReadFile(reportFile)
-	require.NoError(t, err)
-	var rep report.Report
-	require.NoError(t, json.Unmarshal(data, &rep))
+	rep := readReport(t, reportFile)
 	assert.Equal(t, "probe", rep.StartWhen)
 	require.Len(t, rep.Clients, 1)
 	for _, p := range rep.Clients[0].Phases {
@@ -426,4 +414,14 @@ func assertTheServiceSawTheOutage(t *testing.T, rep *report.Report, minRecovered
 	assert.GreaterOrEqual(t, byPhase["recovered"], minRecovered, "%+v", rep.Service)
 	require.NotNil(t, rep.Recovery)
 	require.NotNil(t, rep.Recovery.Seconds, "the service recovered")
+}
+
+// readReport reads a report that run wrote with --report.
+func readReport(t *testing.T, path string) report.Report {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var rep report.Report
+	require.NoError(t, json.Unmarshal(data, &rep))
+	return rep
 }
