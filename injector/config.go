@@ -38,6 +38,9 @@ type Config struct {
 	Listen string
 	// Upstream, when set, overrides the scenario's upstream.
 	Upstream []string
+	// Zones are added to every scenario the server loads (--zone); each
+	// replaces the scenario's zone of the same origin, if it has one.
+	Zones []scenarios.Zone
 	// UpstreamTimeout bounds the wait for an upstream answer (default
 	// upstream.DefaultTimeout).
 	UpstreamTimeout time.Duration

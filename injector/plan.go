@@ -61,7 +61,7 @@ func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m 
 	p := &plan{
 		scenario: sc,
 		seed:     uint64(seed),
-		source:   &source{zones: zone.NewSet(sc.Zones), fwd: fwd, limiter: limiter, metrics: m},
+		source:   &source{zones: zone.NewSet(scenarios.MergeZones(sc.Zones, cfg.Zones)), fwd: fwd, limiter: limiter, metrics: m},
 	}
 	for pi := range sc.Phases {
 		ph := &sc.Phases[pi]

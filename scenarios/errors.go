@@ -34,10 +34,19 @@ func (l ErrorList) Error() string {
 	return strings.Join(msgs, "\n")
 }
 
-// sorted returns the list ordered by position, keeping the order of errors
-// at the same place.
+// sorted returns the list ordered by file (in the order each first
+// appears) and position, keeping the order of errors at the same place.
 func (l ErrorList) sorted() ErrorList {
+	rank := map[string]int{}
+	for _, e := range l {
+		if _, ok := rank[e.File]; !ok {
+			rank[e.File] = len(rank)
+		}
+	}
 	sort.SliceStable(l, func(i, j int) bool {
+		if l[i].File != l[j].File {
+			return rank[l[i].File] < rank[l[j].File]
+		}
 		if l[i].Line != l[j].Line {
 			return l[i].Line < l[j].Line
 		}

@@ -56,7 +56,11 @@ func Open(nameOrPath string, opts Options) (*Scenario, error) {
 		return nil, err
 	}
 	if opts.ReadFile == nil {
-		opts.ReadFile = func(name string) ([]byte, error) { return library.ReadFile(path.Join("library", name)) }
+		opts.ReadFile = readBundled
 	}
 	return Parse("bundled:"+nameOrPath+".yaml", data, opts)
 }
+
+// readBundled reads a file of the bundled library (a zone file a bundled
+// scenario names).
+func readBundled(name string) ([]byte, error) { return library.ReadFile(path.Join("library", name)) }

@@ -29,6 +29,12 @@ type Options struct {
 	// scenario sent over the control API may not (they run only from the
 	// scenario dnsfault starts with).
 	NoProbes bool
+
+	// depth counts the scenarios extending this one; setMayNameOthers lets
+	// Set name parameters the file does not declare (a base scenario gets
+	// the parameters of the file that extends it).
+	depth            int
+	setMayNameOthers bool
 }
 
 // Load reads and parses the scenario file at path; zone files are read
@@ -44,7 +50,7 @@ func Load(path string, opts Options) (*Scenario, error) {
 	return Parse(path, data, opts)
 }
 
-var topLevelKeys = []string{"version", "name", "description", "source", "params", "upstream", "zones", "seed", "startAt", "expect", "probes", "rules", "phases"}
+var topLevelKeys = []string{"version", "extends", "name", "description", "source", "params", "upstream", "zones", "seed", "startAt", "expect", "probes", "rules", "phases"}
 
 // Parse parses and validates a scenario; file names it in messages. On any
 // problem it returns a nil Scenario and an ErrorList holding every problem.
@@ -60,8 +66,16 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 	root := doc.Content[0]
 	top := d.fields(root, "the scenario", topLevelKeys...)
 
-	sc := &Scenario{Name: strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))}
-	d.params = d.parseParams(top["params"], opts.Set)
+	sc := &Scenario{Name: strings.TrimSuffix(filepath.Base(strings.TrimPrefix(file, "bundled:")), filepath.Ext(file))}
+	var base *Scenario
+	if n := top["extends"]; n != nil {
+		base = d.parseExtends(n, top["params"], opts)
+	}
+	var inherited map[string]string
+	if base != nil {
+		inherited = base.Params
+	}
+	d.params = d.parseParams(top["params"], inherited, opts.Set, opts.setMayNameOthers)
 	sc.Params = d.params
 
 	if n := top["version"]; n == nil {
@@ -108,7 +122,11 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 		}
 		d.checkZoneOrigins(n, sc.Zones)
 	}
-	sc.Phases = d.parsePhases(root, top["phases"], top["rules"])
+	if base != nil {
+		d.inherit(sc, base, top)
+	} else if top["extends"] == nil {
+		sc.Phases = d.parsePhases(root, top["phases"], top["rules"])
+	}
 	if n := top["probes"]; n != nil && opts.NoProbes {
 		d.errorf(n, "probes connect out and run commands: give them in the scenario dnsfault starts with (-s) or with --probe, not over the control API")
 	} else if n != nil {
@@ -122,7 +140,7 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 			}
 		}
 	}
-	if n := top["expect"]; n != nil {
+	if n := top["expect"]; n != nil && len(sc.Phases) > 0 {
 		sc.Expect = d.parseExpect(n, sc.Phases)
 	}
 	if sc.Expect.Baseline == "" && len(sc.Phases) > 1 {
@@ -197,10 +215,14 @@ func syntaxError(file string, err error) Error {
 
 var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
-// parseParams returns the parameter values: the file's defaults, then the
-// overrides, each of which must name a declared parameter.
-func (d *decoder) parseParams(n *yaml.Node, set map[string]string) map[string]string {
+// parseParams returns the parameter values: those inherited from a base
+// scenario, the file's defaults, then the overrides, each of which must
+// name a declared parameter unless setMayNameOthers.
+func (d *decoder) parseParams(n *yaml.Node, inherited, set map[string]string, setMayNameOthers bool) map[string]string {
 	params := map[string]string{}
+	for k, v := range inherited {
+		params[k] = v
+	}
 	if n != nil {
 		if n.Kind != yaml.MappingNode {
 			d.errorf(n, "params must be a mapping of name: default value, got %s", describe(n))
@@ -220,6 +242,9 @@ func (d *decoder) parseParams(n *yaml.Node, set map[string]string) map[string]st
 	}
 	for _, name := range sortedKeys(set) {
 		if _, ok := params[name]; !ok {
+			if setMayNameOthers {
+				continue
+			}
 			known := sortedKeys(params)
 			hint := didYouMean(name, known)
 			if hint == "" && len(known) > 0 {

@@ -35,6 +35,7 @@ func scenarioOptions(c *cli.Context) (scenarios.Options, error) {
 // has its own.
 func serverFlags() []cli.Flag {
 	return append([]cli.Flag{
+		&cli.StringSliceFlag{Name: "zone", Usage: "answer from the RFC 1035 zone `FILE` (origin: its SOA's owner or $ORIGIN), in every scenario; it replaces the scenario's zone of the same origin (repeatable)"},
 		&cli.StringFlag{Name: "upstream", Usage: "`system`, none, or HOST:PORT[,HOST:PORT] (overrides the scenario's)"},
 		&cli.DurationFlag{Name: "upstream-timeout", Value: defaults.UpstreamTimeout, Usage: "how long to wait for upstream before answering SERVFAIL"},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"DNSFAULT_TOKEN"}, Usage: "bearer `TOKEN` the control API requires (required when --control is not loopback)"},
@@ -89,6 +90,19 @@ func parseUpstream(s string) ([]string, error) {
 		out = append(out, addr)
 	}
 	return out, nil
+}
+
+// readZones reads --zone files.
+func readZones(files []string) ([]scenarios.Zone, error) {
+	var zones []scenarios.Zone
+	for _, f := range files {
+		z, err := scenarios.ReadZoneFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--zone: %w", err)
+		}
+		zones = append(zones, z)
+	}
+	return zones, nil
 }
 
 // parseAllow reads --allow CIDRs (a bare address means just that address).

@@ -181,6 +181,10 @@ func serverConfig(c *cli.Context) (injector.Config, error) {
 	if err != nil {
 		return injector.Config{}, err
 	}
+	zones, err := readZones(c.StringSlice("zone"))
+	if err != nil {
+		return injector.Config{}, err
+	}
 	cfg := injector.Config{
 		ForwardRate:          c.Float64("rate-limit"),
 		MaxHeld:              c.Int("max-held"),
@@ -189,6 +193,7 @@ func serverConfig(c *cli.Context) (injector.Config, error) {
 		TCPIdleTimeout:       c.Duration("tcp-idle-timeout"),
 		Listen:               c.String("listen"),
 		Upstream:             up,
+		Zones:                zones,
 		UpstreamTimeout:      c.Duration("upstream-timeout"),
 		Allow:                allow,
 		Speed:                c.Float64("speed"),

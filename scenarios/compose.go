@@ -1,0 +1,200 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/miekg/dns"
+	"go.yaml.in/yaml/v3"
+)
+
+// maxExtends bounds a chain of scenarios extending each other, so a cycle
+// ends with an error.
+const maxExtends = 8
+
+// parseExtends reads the base scenario that `extends` names: a bundled
+// scenario by name, or a file beside this one (read the way zone files are,
+// so a scenario cannot reach outside its folder). The base sees this
+// file's parameter defaults and the --set overrides for the parameters it
+// declares. Its errors keep their own file name and lines.
+func (d *decoder) parseExtends(n, paramsNode *yaml.Node, opts Options) *Scenario {
+	ref, ok := d.scalar(n, "extends")
+	if !ok {
+		return nil
+	}
+	if opts.depth >= maxExtends {
+		d.errorf(n, "extends %q: scenarios extend each other more than %d deep; is there a cycle?", ref, maxExtends)
+		return nil
+	}
+	set := map[string]string{}
+	if paramsNode != nil && paramsNode.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(paramsNode.Content); i += 2 {
+			set[paramsNode.Content[i].Value] = paramsNode.Content[i+1].Value
+		}
+	}
+	for k, v := range opts.Set {
+		set[k] = v
+	}
+	baseOpts := Options{Set: set, NoProbes: opts.NoProbes, depth: opts.depth + 1, setMayNameOthers: true}
+	var file string
+	var data []byte
+	var err error
+	if strings.ContainsAny(ref, `/\`) || strings.HasSuffix(ref, ".yaml") || strings.HasSuffix(ref, ".yml") {
+		if opts.ReadFile == nil {
+			d.errorf(n, "extends %q: this scenario cannot name files (it was not loaded from a folder); extend a bundled scenario by name, or load the files with -s", ref)
+			return nil
+		}
+		data, err = opts.ReadFile(ref)
+		file = path.Join(path.Dir(d.file), ref)
+		baseOpts.ReadFile = func(name string) ([]byte, error) { return opts.ReadFile(path.Join(path.Dir(ref), name)) }
+	} else {
+		data, err = BundledSource(ref)
+		file = "bundled:" + ref + ".yaml"
+		baseOpts.ReadFile = readBundled
+	}
+	if err != nil {
+		d.errorf(n, "extends: %v", err)
+		return nil
+	}
+	base, err := Parse(file, data, baseOpts)
+	if err != nil {
+		var list ErrorList
+		if errors.As(err, &list) {
+			d.errorf(n, "extends %q: the base scenario has %s (listed after this)", ref, plural(len(list), "error"))
+			d.errs = append(d.errs, list...)
+		} else {
+			d.errorf(n, "extends %q: %v", ref, err)
+		}
+		return nil
+	}
+	return base
+}
+
+// inherit completes sc, a scenario that extends base: the base's
+// timeline with this file's rules first in every phase, and for each other
+// setting this file's value when it gives one, else the base's. Zones are
+// merged; a zone here replaces the base's zone of the same origin.
+func (d *decoder) inherit(sc, base *Scenario, top map[string]*yaml.Node) {
+	if n := top["phases"]; n != nil {
+		d.errorf(n, "a scenario that extends another takes its phases: add rules with top-level `rules:` (they apply in every phase), or copy the base to change its timeline")
+	}
+	var own []Rule
+	if n := top["rules"]; n != nil {
+		own = d.parseRules(n, sc.Name)
+	}
+	sc.Phases = make([]Phase, len(base.Phases))
+	for i, p := range base.Phases {
+		for _, r := range own {
+			for _, br := range p.Rules {
+				if br.Name == r.Name {
+					d.errs = append(d.errs, Error{File: d.file, Line: r.Line, Column: r.Column,
+						Msg: fmt.Sprintf("rule name %q is also a rule of phase %q of the base scenario: name it differently", r.Name, p.Name)})
+				}
+			}
+		}
+		p.Rules = append(append([]Rule(nil), own...), p.Rules...)
+		sc.Phases[i] = p
+	}
+	if top["description"] == nil {
+		sc.Description = base.Description
+	}
+	if top["source"] == nil {
+		sc.Source = base.Source
+	}
+	if top["upstream"] == nil {
+		sc.Upstream = base.Upstream
+	}
+	if top["seed"] == nil && !sc.HasSeed {
+		sc.Seed, sc.HasSeed = base.Seed, base.HasSeed
+	}
+	if top["startAt"] == nil {
+		sc.StartAt = base.StartAt
+	}
+	if top["expect"] == nil {
+		sc.Expect = base.Expect
+	}
+	sc.Probes = append(append([]string(nil), base.Probes...), sc.Probes...)
+	sc.Zones = MergeZones(base.Zones, sc.Zones)
+}
+
+// MergeZones returns base's zones with over's added; a zone of over
+// replaces base's zone of the same origin.
+func MergeZones(base, over []Zone) []Zone {
+	out := make([]Zone, 0, len(base)+len(over))
+	for _, z := range base {
+		if !hasOrigin(over, z.Origin) {
+			out = append(out, z)
+		}
+	}
+	return append(out, over...)
+}
+
+func hasOrigin(zones []Zone, origin string) bool {
+	for _, z := range zones {
+		if z.Origin == origin {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadZoneFile reads an RFC 1035 zone file given on the command line
+// (--zone). Its origin is the owner of its SOA record or, without one, its
+// first $ORIGIN. Errors name the file, line and column.
+func ReadZoneFile(file string) (Zone, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return Zone{}, err
+	}
+	zp := dns.NewZoneParser(strings.NewReader(string(data)), ".", file)
+	zp.SetIncludeAllowed(false)
+	var records []dns.RR
+	origin := ""
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if soa, isSOA := rr.(*dns.SOA); isSOA && origin == "" {
+			origin = strings.ToLower(soa.Hdr.Name)
+		}
+		records = append(records, rr)
+	}
+	if err := zp.Err(); err != nil {
+		msg, line, col := splitParseError(err)
+		return Zone{}, Error{File: file, Line: line, Column: col, Msg: msg}
+	}
+	if origin == "" {
+		origin = firstOrigin(string(data))
+	}
+	if origin == "" {
+		return Zone{}, Error{File: file, Msg: "no SOA record and no $ORIGIN: dnsfault takes the zone's origin from one of them"}
+	}
+	if len(records) == 0 {
+		return Zone{}, Error{File: file, Msg: "no records"}
+	}
+	for _, rr := range records {
+		if !dns.IsSubDomain(origin, rr.Header().Name) {
+			return Zone{}, Error{File: file, Msg: fmt.Sprintf("record %s %s is outside the zone %s", rr.Header().Name, dns.TypeToString[rr.Header().Rrtype], origin)}
+		}
+	}
+	return Zone{Origin: origin, Records: records}, nil
+}
+
+// firstOrigin finds the first $ORIGIN directive of a zone file.
+func firstOrigin(text string) string {
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && strings.EqualFold(f[0], "$ORIGIN") {
+			return strings.ToLower(dns.Fqdn(f[1]))
+		}
+	}
+	return ""
+}
+
+// plural writes n with its noun, "1 phase" or "2 phases".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
