@@ -21,6 +21,7 @@ type Event struct {
 	Transport scenarios.Transport
 	Phase     string // "" when faults were off
 	Rule      string // "" when no rule took the query
+	AdHoc     bool   // Rule is an ad-hoc rule (Server.AddRule)
 	Action    string
 	// Sent is what went back: SentMessage, SentNothing or SentGarbage.
 	Sent  string

@@ -165,10 +165,15 @@ func (s *Server) Live() control.Live {
 	st := s.pipe.state.Load()
 	pos, off := s.pipe.position(st, now)
 	for i := range out.TopNames {
-		out.TopNames[i].Treatment = "answered normally"
-		if off == "" {
-			out.TopNames[i].Treatment = st.plan.phases[pos.Phase].treatment(out.TopNames[i].Name)
+		name, t := out.TopNames[i].Name, "answered normally"
+		if st.adhoc != nil && !safetyOff(off) {
+			t = treatment(st.adhoc.matcher, name, func(i int) *scenarios.Rule { return st.adhoc.rules[i].plan.spec })
 		}
+		if t == "answered normally" && off == "" {
+			ph := st.plan.phases[pos.Phase]
+			t = treatment(ph.matcher, name, func(i int) *scenarios.Rule { return ph.rules[i].spec })
+		}
+		out.TopNames[i].Treatment = t
 	}
 	l.mu.Lock()
 	out.Latest = append([]control.LatestQuery{}, l.latest...)
@@ -177,17 +182,20 @@ func (s *Server) Live() control.Live {
 	return out
 }
 
-// treatment says what the phase does to queries for name: "answered
+// treatment says what the rules of m do to queries for name: "answered
 // normally", or "RULE: ACTION", marked "(some queries)" when the rule
 // takes only some of them (a probability, or conditions on the type, the
-// client or the transport).
-func (ph *phasePlan) treatment(name string) string {
+// client or the transport). rule gives the matcher's i-th rule.
+func treatment(m *match.Matcher, name string, rule func(i int) *scenarios.Rule) string {
 	mq := match.Query{Name: name, NameOnly: true}
-	r := ph.matcher.First(&mq, anyRule)
-	if r < 0 {
+	i := m.First(&mq, anyRule)
+	if i < 0 {
 		return "answered normally"
 	}
-	rule := ph.rules[r].spec
+	return describeTreatment(rule(i))
+}
+
+func describeTreatment(rule *scenarios.Rule) string {
 	out := rule.Name + ": " + string(rule.Action)
 	m := rule.Match
 	if rule.Probability != scenarios.Always || len(m.Types) > 0 || len(m.Clients) > 0 || m.Transport != scenarios.AnyTransport {

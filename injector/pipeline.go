@@ -48,6 +48,7 @@ type verdict struct {
 	out    fault.Outcome
 	phase  string // "" when no phase is active
 	rule   string // "" when no rule took the query
+	adhoc  bool   // the rule is an ad-hoc one
 	action string
 	ede    *dns.EDNS0_EDE
 	err    error // why the normal answer failed, if it did
@@ -105,10 +106,17 @@ func (p *pipeline) decide(q *query) verdict {
 	q.src.source = pl.source
 	v := verdict{action: "pass"}
 	var rule *rulePlan
-	if pos, off := p.position(st, q.arrived); off == "" {
-		phase := pl.phases[pos.Phase]
-		v.phase = phase.name
-		rule = phase.choose(pl.seed, q, pos.Progress)
+	pos, off := p.position(st, q.arrived)
+	if off == "" {
+		v.phase = pl.phases[pos.Phase].name
+	}
+	// Ad-hoc rules come first, and only a kill switch holds them.
+	if st.adhoc != nil && !safetyOff(off) {
+		rule = st.adhoc.choose(pl.seed, q)
+		v.adhoc = rule != nil
+	}
+	if rule == nil && off == "" {
+		rule = pl.phases[pos.Phase].choose(pl.seed, q, pos.Progress)
 	}
 	if rule == nil {
 		// No rule: answer normally. Over batched UDP, without waiting for

@@ -200,19 +200,33 @@ func (p *pipeline) serveRaw(query []byte, from netip.AddrPort, out []byte) (n in
 	}
 	ev := Event{Time: arrived, Client: client, Name: a.name, Type: q.qtype, Transport: scenarios.UDP,
 		Action: "pass", Sent: SentMessage, Rcode: a.rcode, TTL: a.ttl, Answer: a.answer}
-	if pos, off := p.position(st, arrived); off == "" {
+	pos, off := p.position(st, arrived)
+	if off != "" && (st.adhoc == nil || safetyOff(off)) {
+		return p.sendPrepacked(query, out, a, q, &ev, began)
+	}
+	// A rule may take it: its decisions are made the full way.
+	mq := matchQuery(a.name, q.qtype, client, scenarios.UDP)
+	if !safetyOff(off) && st.adhoc.mayTake(&mq) {
+		return 0
+	}
+	if off == "" {
 		ph := pl.phases[pos.Phase]
-		mq := matchQuery(a.name, q.qtype, client, scenarios.UDP)
 		if ph.matcher.First(&mq, anyRule) >= 0 {
-			return 0 // a rule may take it: its decisions are made the full way
+			return 0
 		}
 		ev.Phase = ph.name
 	}
-	n = copy(out, a.wire)
+	return p.sendPrepacked(query, out, a, q, &ev, began)
+}
+
+// sendPrepacked writes the prepacked answer a to query into out, and
+// observes it.
+func (p *pipeline) sendPrepacked(query, out []byte, a *prepacked, q rawQuestion, ev *Event, began time.Time) int {
+	n := copy(out, a.wire)
 	copy(out[:2], query[:2])               // the query's ID
 	copy(out[12:12+q.nameLen], query[12:]) // and its case (0x20)
 	ev.Latency = time.Since(began)
-	p.obs.observe(&ev, &a.counters)
+	p.obs.observe(ev, &a.counters)
 	return n
 }
 

@@ -40,6 +40,7 @@ type logLine struct {
 	Transport string    `json:"transport"`
 	Phase     string    `json:"phase,omitempty"`
 	Rule      string    `json:"rule,omitempty"`
+	AdHoc     bool      `json:"ad_hoc,omitempty"` // the rule was added at runtime
 	Action    string    `json:"action"`
 	Rcode     string    `json:"rcode"` // none for a drop, garbage for garbage
 	LatencyMs float64   `json:"latency_ms"`
@@ -55,6 +56,7 @@ func (l *queryLog) write(ev *Event) {
 		Transport: ev.Transport.String(),
 		Phase:     ev.Phase,
 		Rule:      ev.Rule,
+		AdHoc:     ev.AdHoc,
 		Action:    ev.Action,
 		Rcode:     ev.RcodeName(),
 		LatencyMs: float64(ev.Latency.Microseconds()) / 1000,

@@ -35,19 +35,25 @@ phases:
       - {name: silent, match: {names: [quiet.log.test]}, action: drop}
 `, injector.Config{QueryLog: &log, Observe: func(*injector.Event) { answered <- struct{}{} }})
 
-	for range 3 { // the same query thrice: the second and third are prepacked
-		assert.Equal(t, dns.RcodeSuccess, ask(t, srv, "udp", "www.log.test.", dns.TypeA).Rcode)
-	}
-	assert.Equal(t, dns.RcodeNameError, ask(t, srv, "tcp", "gone.log.test.", dns.TypeAAAA).Rcode)
-	_, _, err := dnstest.Exchange(srv.Addr(), "udp", dnstest.Query("quiet.log.test.", dns.TypeA), 200*time.Millisecond)
-	require.Error(t, err, "dropped")
-	for i := range 5 { // the drop is logged when the server reads it, which a busy machine may do late
+	// A query's line is written after its answer goes out: wait for each
+	// before the next, so the lines come in the order of the queries.
+	observed := func(what string) {
+		t.Helper()
 		select {
 		case <-answered:
 		case <-time.After(10 * time.Second):
-			t.Fatalf("the server observed %d of 5 queries", i)
+			t.Fatalf("the server did not observe %s", what)
 		}
 	}
+	for range 3 { // the same query thrice: the second and third are prepacked
+		assert.Equal(t, dns.RcodeSuccess, ask(t, srv, "udp", "www.log.test.", dns.TypeA).Rcode)
+		observed("www.log.test")
+	}
+	assert.Equal(t, dns.RcodeNameError, ask(t, srv, "tcp", "gone.log.test.", dns.TypeAAAA).Rcode)
+	observed("gone.log.test")
+	_, _, err := dnstest.Exchange(srv.Addr(), "udp", dnstest.Query("quiet.log.test.", dns.TypeA), 200*time.Millisecond)
+	require.Error(t, err, "dropped")
+	observed("the drop") // logged when the server reads it, which a busy machine may do late
 	require.NoError(t, srv.Shutdown(context.Background()))
 
 	type line struct {

@@ -25,16 +25,21 @@ import (
 // Server is a running dnsfault DNS server: it owns the listeners and the
 // lifecycle, and steers the pipeline that answers queries (state.go).
 type Server struct {
-	cfg     Config
-	pipe    *pipeline
-	mu      sync.Mutex // serialises control actions; queries never take it
-	reload  atomic.Pointer[reloadResult]
-	limiter *ratelimit.Limiter // nil: no limit
-	mux     *upstream.Mux      // forwarded UDP queries, for every plan
-	cancel  context.CancelFunc // ends pipe.ctx
+	cfg  Config
+	pipe *pipeline
+	mu   sync.Mutex // serialises control actions; queries never take it
+	// adhocSeq numbers the ad-hoc rules added, for their random streams.
+	adhocSeq uint64
+	reload   atomic.Pointer[reloadResult]
+	limiter  *ratelimit.Limiter // nil: no limit
+	mux      *upstream.Mux      // forwarded UDP queries, for every plan
+	cancel   context.CancelFunc // ends pipe.ctx
 
 	probesMu sync.Mutex
 	probes   map[string]*control.ProbeStatus // the service probes' latest results
+
+	announcer announcer
+	watching  chan struct{} // closed when watchTimeline returns; nil before Start
 
 	listeners []listener
 	addr      string
@@ -60,7 +65,7 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 	if realClock {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, mux: upstream.NewMux()}
+	s := &Server{cfg: cfg, mux: upstream.NewMux(), announcer: announcer{wake: make(chan struct{}, 1)}}
 	if cfg.ForwardRate > 0 {
 		s.limiter = ratelimit.New(cfg.ForwardRate, 2*cfg.ForwardRate, cfg.Now)
 	}
@@ -76,6 +81,13 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 	pl, err := compile(sc, &s.cfg, s.limiter, p.obs.metrics, s.mux)
 	if err != nil {
 		s.cancel()
+		if a := s.pipe.state.Load().adhoc; a != nil {
+			for _, r := range a.rules {
+				if r.timer != nil {
+					r.timer.Stop()
+				}
+			}
+		}
 		s.mux.Close()
 		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
@@ -115,6 +127,11 @@ func (s *Server) Start() error {
 	s.listeners = []listener{udp, tcp}
 	pl := s.pipe.state.Load().plan
 	s.cfg.Logger.Info("serving", "addr", s.addr, "scenario", pl.scenario.Name, "seed", int64(pl.seed))
+	s.watching = make(chan struct{})
+	go func() {
+		defer close(s.watching)
+		s.watchTimeline()
+	}()
 	return nil
 }
 
@@ -156,6 +173,9 @@ func (s *Server) Addr() string { return s.addr }
 // included.
 func (s *Server) InFlight() int64 { return s.pipe.lives.inFlight.Load() }
 
+// Params are the parameter values of the scenario in force.
+func (s *Server) Params() map[string]string { return s.pipe.state.Load().plan.scenario.Params }
+
 // Seed is the seed in use, to print and report so a run can be replayed.
 func (s *Server) Seed() int64 { return int64(s.pipe.state.Load().plan.seed) }
 
@@ -174,6 +194,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		var errs []error
 		for _, l := range s.listeners {
 			errs = append(errs, l.shutdown(ctx))
+		}
+		if s.watching != nil {
+			<-s.watching
 		}
 		s.stopErr = errors.Join(errs...)
 	})

@@ -1,6 +1,7 @@
 package injector
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 type runState struct {
 	plan     *plan
 	timeline scenarios.Timeline
+	// adhoc is the ad-hoc rules (adhoc.go), nil when there are none.
+	adhoc *adhocSet
 	// off, when not empty, says why an operator or a safety switch turned
 	// every fault off: offAborted or offHeartbeat.
 	off string
@@ -38,6 +41,7 @@ func (s *Server) update(change func(st *runState) error) error {
 		return err
 	}
 	s.pipe.state.Store(&next)
+	s.announcer.poke()
 	return nil
 }
 
@@ -69,8 +73,7 @@ func (p *pipeline) heartbeatMissed(now time.Time) bool {
 func (s *Server) trip(why string) {
 	s.update(func(st *runState) error {
 		if st.off == "" {
-			st.off = why
-			s.cfg.Logger.Warn("faults off", "why", why)
+			st.off = why // announced when it happened (announce.go)
 		}
 		return nil
 	})
@@ -86,26 +89,51 @@ func (s *Server) Abort(who string) {
 	s.cfg.Logger.Warn("abort: every fault off", "by", who)
 }
 
+// ErrMaxDurationReached is why Resume cannot turn faults back on.
+var ErrMaxDurationReached = errors.New("max-duration reached: faults stay off for good (start dnsfault again for a new window)")
+
+// ErrNoHeartbeat is what Heartbeat says to a server without a dead-man
+// switch: the heartbeat changes nothing.
+var ErrNoHeartbeat = errors.New("this server has no dead-man switch (serve --heartbeat D): a heartbeat changes nothing")
+
 // Resume turns faults back on after an abort or a missed heartbeat, and
-// counts as a heartbeat. It cannot undo --max-duration.
-func (s *Server) Resume(who string) {
+// counts as a heartbeat. It cannot undo --max-duration: it then says so
+// and changes nothing. Faults the timeline holds off (not started, ended)
+// stay off; the status says so.
+func (s *Server) Resume(who string) error {
+	now := s.cfg.Now()
+	if s.cfg.MaxDuration > 0 && now.Sub(s.pipe.started) >= s.cfg.MaxDuration {
+		s.cfg.Logger.Warn("resume refused: max-duration reached, faults stay off for good", "by", who)
+		return ErrMaxDurationReached
+	}
 	s.Heartbeat()
 	s.update(func(st *runState) error {
 		st.off = ""
 		return nil
 	})
+	_, off := s.pipe.position(s.pipe.state.Load(), now)
+	if off != "" {
+		s.cfg.Logger.Info("resume: the switches are off, but the timeline holds faults off", "why", off, "by", who)
+		return nil
+	}
 	s.cfg.Logger.Info("resume: faults on", "by", who)
+	return nil
 }
 
 // Heartbeat tells the dead-man switch the operator is still there. A
 // heartbeat that comes after one was missed does not turn faults back on:
-// it latches them off, as the miss did, until resume or load.
-func (s *Server) Heartbeat() {
+// it latches them off, as the miss did, until resume or load. Without a
+// switch (Config.Heartbeat 0) it returns ErrNoHeartbeat.
+func (s *Server) Heartbeat() error {
 	now := s.cfg.Now()
 	if s.pipe.heartbeatMissed(now) {
 		s.trip(offHeartbeat)
 	}
 	s.pipe.lastBeat.Store(now.UnixNano())
+	if s.cfg.Heartbeat == 0 {
+		return ErrNoHeartbeat
+	}
+	return nil
 }
 
 // JumpTo moves the timeline so the named phase begins now. An abort stays
@@ -116,6 +144,9 @@ func (s *Server) JumpTo(phase, who string) error {
 		for i, p := range st.plan.scenario.Phases {
 			if p.Name == phase {
 				st.timeline = st.timeline.JumpTo(i, s.cfg.Now())
+				// Logged before the state is stored, so the phase it
+				// begins is announced after it.
+				s.cfg.Logger.Info("jump", "phase", phase, "by", who)
 				if st.off == offAwaiting {
 					st.off = ""
 					s.pipe.awaitFirst.Store(false)
@@ -127,7 +158,7 @@ func (s *Server) JumpTo(phase, who string) error {
 		return fmt.Errorf("%w: %q; the scenario has: %s", ErrNoSuchPhase, phase, phaseNames(st.plan.scenario))
 	})
 	if err == nil {
-		s.cfg.Logger.Info("jump", "phase", phase, "by", who)
+		s.announce(s.cfg.Now())
 	}
 	return err
 }
@@ -163,6 +194,9 @@ func (s *Server) Load(sc *scenarios.Scenario, origin string, resume bool) error 
 		s.Heartbeat()
 	}
 	s.update(func(st *runState) error {
+		// Logged before the state is stored, so the phase it begins is
+		// announced after it.
+		s.cfg.Logger.Info("scenario loaded; the timeline restarts", "scenario", sc.Name, "from", origin, "seed", int64(p.seed), "phases", len(sc.Phases))
 		st.plan = p
 		st.timeline = sc.Timeline(s.cfg.Now(), s.cfg.Speed)
 		if resume {
@@ -174,7 +208,7 @@ func (s *Server) Load(sc *scenarios.Scenario, origin string, resume bool) error 
 	// queries waiting on them are answered.
 	s.mux.Retain(upstream.AddrsOf(p.source.fwd))
 	s.reload.Store(&reloadResult{At: s.cfg.Now(), Origin: origin})
-	s.cfg.Logger.Info("scenario loaded; the timeline restarts", "scenario", sc.Name, "from", origin, "seed", int64(p.seed))
+	s.announce(s.cfg.Now())
 	return nil
 }
 
@@ -213,6 +247,7 @@ func (s *Server) startOnFirstQuery(at time.Time) {
 func (s *Server) startHeld(at time.Time, why string) {
 	var started scenarios.Timeline
 	s.update(func(st *runState) error {
+		s.cfg.Logger.Info("the timeline starts", "by", why, "at", at.UTC())
 		st.timeline = st.plan.scenario.Timeline(at, s.cfg.Speed)
 		if st.off == offAwaiting {
 			st.off = ""
@@ -220,7 +255,7 @@ func (s *Server) startHeld(at time.Time, why string) {
 		started = st.timeline
 		return nil
 	})
-	s.cfg.Logger.Info("the timeline starts", "by", why, "at", at.UTC())
+	s.announce(s.cfg.Now())
 	if s.cfg.OnTimelineStart != nil {
 		s.cfg.OnTimelineStart(started)
 	}

@@ -10,6 +10,7 @@ import (
 // Status reports the server's state now.
 func (s *Server) Status() control.Status {
 	now := s.cfg.Now()
+	s.announce(now)
 	st := s.pipe.state.Load()
 	sc := st.plan.scenario
 	pos, off := s.pipe.position(st, now)
@@ -45,6 +46,7 @@ func (s *Server) Status() control.Status {
 	if s.cfg.Heartbeat > 0 {
 		out.HeartbeatLeftSeconds = seconds(max(s.cfg.Heartbeat-now.Sub(time.Unix(0, s.pipe.lastBeat.Load())), 0))
 	}
+	out.AdHoc = st.adhoc.status(now)
 	for i, p := range sc.Phases {
 		ps := control.PhaseStatus{Name: p.Name, DurationSeconds: p.Duration.Seconds(), Rules: []control.RuleStatus{}}
 		for _, r := range st.plan.phases[i].rules {

@@ -38,13 +38,13 @@ func (d *decoder) parseExtends(n, paramsNode *yaml.Node, opts Options) *Scenario
 	for k, v := range opts.Set {
 		set[k] = v
 	}
-	baseOpts := Options{Set: set, NoProbes: opts.NoProbes, depth: opts.depth + 1, setMayNameOthers: true}
+	baseOpts := Options{Set: set, NoProbes: opts.NoProbes, NoFilesWhy: opts.NoFilesWhy, depth: opts.depth + 1, setMayNameOthers: true}
 	var file string
 	var data []byte
 	var err error
 	if strings.ContainsAny(ref, `/\`) || strings.HasSuffix(ref, ".yaml") || strings.HasSuffix(ref, ".yml") {
 		if opts.ReadFile == nil {
-			d.errorf(n, "extends %q: this scenario cannot name files (it was not loaded from a folder); extend a bundled scenario by name, or load the files with -s", ref)
+			d.errorf(n, "extends %q: %s; extend a bundled scenario by name", ref, noFiles(opts.NoFilesWhy))
 			return nil
 		}
 		data, err = opts.ReadFile(ref)
@@ -189,6 +189,14 @@ func firstOrigin(text string) string {
 		}
 	}
 	return ""
+}
+
+// noFiles says why a scenario may not name files.
+func noFiles(why string) string {
+	if why != "" {
+		return why
+	}
+	return "this scenario cannot name files (it was not loaded from a folder)"
 }
 
 // plural writes n with its noun, "1 phase" or "2 phases".

@@ -29,6 +29,9 @@ type Options struct {
 	// scenario sent over the control API may not (they run only from the
 	// scenario dnsfault starts with).
 	NoProbes bool
+	// NoFilesWhy, with ReadFile nil, says why the scenario may not name
+	// files, in the error a zone file or an extended file gets.
+	NoFilesWhy string
 
 	// depth counts the scenarios extending this one; setMayNameOthers lets
 	// Set name parameters the file does not declare (a base scenario gets
@@ -116,7 +119,7 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 	}
 	if n := top["zones"]; n != nil {
 		for _, zn := range d.list(n, "zones") {
-			if z, ok := d.parseZone(zn, opts.ReadFile); ok {
+			if z, ok := d.parseZone(zn, opts); ok {
 				sc.Zones = append(sc.Zones, z)
 			}
 		}

@@ -16,7 +16,7 @@ import (
 const inlineTTL = 60
 
 // parseZone reads one entry of `zones`.
-func (d *decoder) parseZone(n *yaml.Node, readFile func(string) ([]byte, error)) (Zone, bool) {
+func (d *decoder) parseZone(n *yaml.Node, opts Options) (Zone, bool) {
 	f := d.fields(n, "zone", "origin", "records", "file")
 	on := f["origin"]
 	if on == nil {
@@ -38,7 +38,7 @@ func (d *decoder) parseZone(n *yaml.Node, readFile func(string) ([]byte, error))
 	}
 	if fn := f["file"]; fn != nil {
 		if name, ok := d.scalar(fn, "zone file"); ok {
-			z.Records = append(z.Records, d.zoneFile(fn, name, origin, readFile)...)
+			z.Records = append(z.Records, d.zoneFile(fn, name, origin, opts)...)
 		}
 	}
 	for _, rr := range z.Records {
@@ -63,9 +63,10 @@ func (d *decoder) checkZoneOrigins(n *yaml.Node, zones []Zone) {
 
 // zoneFile parses an RFC 1035 zone file; its errors are positioned in the
 // zone file itself.
-func (d *decoder) zoneFile(n *yaml.Node, name, origin string, readFile func(string) ([]byte, error)) []dns.RR {
+func (d *decoder) zoneFile(n *yaml.Node, name, origin string, opts Options) []dns.RR {
+	readFile := opts.ReadFile
 	if readFile == nil {
-		d.errorf(n, "zone file %q: this scenario cannot name files (it was not loaded from a folder)", name)
+		d.errorf(n, "zone file %q: %s", name, noFiles(opts.NoFilesWhy))
 		return nil
 	}
 	data, err := readFile(name)

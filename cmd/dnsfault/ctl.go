@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // ctlFlags are given after the subcommand: `dnsfault ctl status --control ADDR`.
@@ -27,8 +30,8 @@ func ctlFlags(extra ...cli.Flag) []cli.Flag {
 func ctlCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "ctl",
-		Usage: "steer a running server: status, abort, resume, phase, load, heartbeat",
-		Subcommands: []*cli.Command{
+		Usage: "steer a running server: status, abort, resume, phase, load, heartbeat, add, remove, reset, rules",
+		Subcommands: append([]*cli.Command{
 			ctlAction("status", "show the scenario, the phase, the safety switches and the rules' hits", "",
 				func(ctx context.Context, c *control.Client, _ *cli.Context) (control.Status, string, error) {
 					st, err := c.Status(ctx)
@@ -42,12 +45,15 @@ func ctlCommand() *cli.Command {
 			ctlAction("resume", "turn faults back on after an abort or a missed heartbeat", "",
 				func(ctx context.Context, c *control.Client, _ *cli.Context) (control.Status, string, error) {
 					st, err := c.Resume(ctx)
-					return st, "resumed", err
+					if err == nil && !st.FaultsActive {
+						return st, "resumed the switches, but faults stay off: " + st.FaultsOff, nil
+					}
+					return st, "resumed: faults are on", err
 				}),
 			ctlAction("heartbeat", "tell the dead-man switch (serve --heartbeat) the operator is still there", "",
 				func(ctx context.Context, c *control.Client, _ *cli.Context) (control.Status, string, error) {
 					st, err := c.Heartbeat(ctx)
-					return st, "heartbeat sent", err
+					return st, "heartbeat received" + left(st.HeartbeatLeftSeconds, "; the dead-man switch has %s left"), err
 				}),
 			ctlAction("phase", "jump to a phase: it begins now", "NAME",
 				func(ctx context.Context, c *control.Client, cc *cli.Context) (control.Status, string, error) {
@@ -57,7 +63,7 @@ func ctlCommand() *cli.Command {
 					st, err := c.Phase(ctx, cc.Args().First())
 					return st, "jumped to phase " + cc.Args().First(), err
 				}),
-			ctlAction("load", "validate a scenario file and swap it in (its timeline starts now)", "FILE",
+			ctlAction("load", "validate a scenario file (or a bundled scenario's name) and swap it in: its timeline starts now", "FILE|NAME",
 				func(ctx context.Context, c *control.Client, cc *cli.Context) (control.Status, string, error) {
 					if cc.NArg() != 1 {
 						return control.Status{}, "", cli.Exit("dnsfault ctl load: name one scenario FILE", 2)
@@ -66,14 +72,14 @@ func ctlCommand() *cli.Command {
 					if err != nil {
 						return control.Status{}, "", cli.Exit(err.Error(), 2)
 					}
-					data, err := os.ReadFile(cc.Args().First())
+					file, data, err := scenarioSource(cc.Args().First())
 					if err != nil {
 						return control.Status{}, "", err
 					}
-					st, err := c.Load(ctx, data, opts.Set)
+					st, err := c.Load(ctx, file, data, opts.Set)
 					return st, "loaded " + cc.Args().First(), err
 				}, setFlag),
-		},
+		}, ctlRuleCommands()...),
 	}
 }
 
@@ -97,9 +103,7 @@ func ctlAction(name, usage, args string, do ctlFunc, extra ...cli.Flag) *cli.Com
 				return cli.Exit("dnsfault ctl "+name+": "+err.Error(), 1)
 			}
 			if cc.Bool("json") {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return printJSON(st)
 			}
 			if done != "" {
 				fmt.Println(done)
@@ -108,6 +112,25 @@ func ctlAction(name, usage, args string, do ctlFunc, extra ...cli.Flag) *cli.Com
 			return nil
 		},
 	}
+}
+
+// scenarioSource reads a scenario file, or the YAML of a bundled scenario
+// when no such file exists, and the name to give it in errors.
+func scenarioSource(nameOrPath string) (string, []byte, error) {
+	data, err := os.ReadFile(nameOrPath)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return nameOrPath, data, err
+	}
+	if data, berr := scenarios.BundledSource(nameOrPath); berr == nil {
+		return "bundled:" + nameOrPath + ".yaml", data, nil
+	}
+	return "", nil, fmt.Errorf("%w, and no bundled scenario is named %q (dnsfault scenarios list)", err, nameOrPath)
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // printStatus writes a status for people: state first, then the phases.
@@ -151,6 +174,17 @@ func printStatus(w io.Writer, st control.Status) {
 		}
 	}
 	fmt.Fprintln(tw)
+	if len(st.AdHoc) > 0 {
+		fmt.Fprintln(tw, "\tAD-HOC RULE\tLEFT\tHITS\tDOES")
+		for _, r := range st.AdHoc {
+			leftFor := "until removed"
+			if r.LeftSeconds != nil {
+				leftFor = left(r.LeftSeconds, "%s")
+			}
+			fmt.Fprintf(tw, "\t%s\t%s\t%d\t%s\n", r.Name, leftFor, r.Hits, r.Summary)
+		}
+		fmt.Fprintln(tw)
+	}
 	fmt.Fprintln(tw, "\tPHASE\tDURATION\tRULE\tACTION\tHITS")
 	for i, p := range st.Phases {
 		marker := ""

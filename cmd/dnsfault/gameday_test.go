@@ -147,7 +147,7 @@ func TestCtlErrorsAreClear(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte("version: 1\nrules: [{action: nxdomian}]\n"), 0o644))
 	r = runDnsfault(t, "ctl", "load", file, "--control", s.control, "--token", "s3cret")
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, `scenario.yaml:2:18: unknown action "nxdomian" (did you mean "nxdomain"?)`)
+	assert.Contains(t, r.stderr, file+`:2:18: unknown action "nxdomian" (did you mean "nxdomain"?)`, "the errors name the file ctl load read")
 }
 
 func TestServeRefusesAnExposedControlAPIWithoutAToken(t *testing.T) {

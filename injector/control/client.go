@@ -32,14 +32,15 @@ func NewClient(addr, token string) *Client {
 // ErrUnauthorized is returned when the API refuses the token.
 var ErrUnauthorized = errors.New("the control API refused the token (401): give the server's token with --token or DNSFAULT_TOKEN")
 
-// LoadError is returned when the server refuses a scenario; Errors holds
-// its positioned errors.
+// LoadError is returned when the server refuses a scenario or a rule;
+// Errors holds its positioned errors.
 type LoadError struct {
+	What   string // "scenario not loaded; the running one keeps serving"
 	Errors []string
 }
 
 func (e *LoadError) Error() string {
-	return "scenario not loaded; the running one keeps serving:\n" + strings.Join(e.Errors, "\n")
+	return e.What + ":\n" + strings.Join(e.Errors, "\n")
 }
 
 // Status returns the server's state.
@@ -69,16 +70,31 @@ func (c *Client) Phase(ctx context.Context, name string) (Status, error) {
 
 // Load sends a scenario's YAML, with parameter overrides, to be validated
 // and swapped in.
-func (c *Client) Load(ctx context.Context, yaml []byte, set map[string]string) (Status, error) {
-	path := "/v1/scenario"
-	if len(set) > 0 {
-		q := url.Values{}
-		for k, v := range set {
-			q.Add("set", k+"="+v)
-		}
-		path += "?" + q.Encode()
+// file names the scenario in the server's errors.
+func (c *Client) Load(ctx context.Context, file string, yaml []byte, set map[string]string) (Status, error) {
+	q := url.Values{}
+	q.Set("file", file)
+	for k, v := range set {
+		q.Add("set", k+"="+v)
 	}
+	path := "/v1/scenario?" + q.Encode()
 	return c.call(ctx, http.MethodPut, path, yaml)
+}
+
+// AddRule sends one ad-hoc rule (YAML or JSON, scenario syntax with a
+// name and an optional `for`).
+func (c *Client) AddRule(ctx context.Context, rule []byte) (Status, error) {
+	return c.call(ctx, http.MethodPost, "/v1/rules", rule)
+}
+
+// RemoveRule removes the named ad-hoc rule.
+func (c *Client) RemoveRule(ctx context.Context, name string) (Status, error) {
+	return c.call(ctx, http.MethodDelete, "/v1/rules/"+url.PathEscape(name), nil)
+}
+
+// Reset removes every ad-hoc rule.
+func (c *Client) Reset(ctx context.Context) (Status, error) {
+	return c.call(ctx, http.MethodPost, "/v1/reset", nil)
 }
 
 func (c *Client) call(ctx context.Context, method, path string, body []byte) (Status, error) {
@@ -111,7 +127,7 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte) (St
 			return status, fmt.Errorf("%s %s: %s", method, path, resp.Status)
 		}
 		if len(p.Errors) > 0 {
-			return status, &LoadError{Errors: p.Errors}
+			return status, &LoadError{What: p.Error, Errors: p.Errors}
 		}
 		return status, errors.New(p.Error)
 	}

@@ -7,11 +7,13 @@ package control
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/dnsfault/dnsfault/scenarios"
@@ -28,13 +30,29 @@ type Engine interface {
 	Status() Status
 	Live() Live
 	Abort(who string)
-	Resume(who string)
-	Heartbeat()
+	// Resume fails when faults cannot come back on (max-duration), and
+	// Heartbeat when the server has no dead-man switch.
+	Resume(who string) error
+	Heartbeat() error
 	JumpTo(phase, who string) error
 	Load(sc *scenarios.Scenario, origin string, resume bool) error
 	ReloadFailed(origin string, err error)
 	Metrics() http.Handler
+	// Ad-hoc rules: AddRule fails with an error wrapping ErrRuleExists
+	// for a name in use, RemoveRule with one wrapping ErrNoSuchRule.
+	AddRule(r scenarios.AdHocRule, who string) error
+	RemoveRule(name, who string) error
+	ResetRules(who string) int
+	// Params are the running scenario's parameters, for ${name} in
+	// ad-hoc rules.
+	Params() map[string]string
 }
+
+// Errors an Engine's ad-hoc rule actions wrap.
+var (
+	ErrRuleExists = errors.New("an ad-hoc rule of that name exists")
+	ErrNoSuchRule = errors.New("no ad-hoc rule of that name")
+)
 
 // Handler returns the control API and the dashboard. With a token, every
 // request must carry it as `Authorization: Bearer TOKEN`, or in the cookie
@@ -59,6 +77,9 @@ func Handler(e Engine, token string, logger *slog.Logger, closing <-chan struct{
 	mux.HandleFunc("POST /v1/heartbeat", api.heartbeat)
 	mux.HandleFunc("POST /v1/phase/{name}", api.phase)
 	mux.HandleFunc("PUT /v1/scenario", api.load)
+	mux.HandleFunc("POST /v1/rules", api.addRule)
+	mux.HandleFunc("DELETE /v1/rules/{name}", api.removeRule)
+	mux.HandleFunc("POST /v1/reset", api.reset)
 	mux.Handle("GET /metrics", e.Metrics())
 	if token == "" {
 		return guard(hosts, mux)
@@ -83,12 +104,18 @@ func (a *api) abort(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) resume(w http.ResponseWriter, r *http.Request) {
-	a.e.Resume(r.RemoteAddr)
+	if err := a.e.Resume(r.RemoteAddr); err != nil {
+		writeJSON(w, http.StatusConflict, Problem{Error: err.Error()})
+		return
+	}
 	writeJSON(w, http.StatusOK, a.e.Status())
 }
 
 func (a *api) heartbeat(w http.ResponseWriter, _ *http.Request) {
-	a.e.Heartbeat()
+	if err := a.e.Heartbeat(); err != nil {
+		writeJSON(w, http.StatusConflict, Problem{Error: err.Error()})
+		return
+	}
 	writeJSON(w, http.StatusOK, a.e.Status())
 }
 
@@ -115,7 +142,13 @@ func (a *api) load(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin := "PUT /v1/scenario from " + r.RemoteAddr
-	sc, err := scenarios.Parse("scenario.yaml", body, opts)
+	// The client names the file in errors (ctl load sends the path it
+	// read); it is only a label.
+	file := r.URL.Query().Get("file")
+	if file == "" || len(file) > 256 || strings.ContainsAny(file, "\n\r") {
+		file = "scenario.yaml"
+	}
+	sc, err := scenarios.Parse(file, body, opts)
 	if err == nil {
 		err = a.e.Load(sc, origin, true)
 	} else {
@@ -128,8 +161,51 @@ func (a *api) load(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a.e.Status())
 }
 
+// maxRuleBytes bounds an ad-hoc rule sent with POST /v1/rules.
+const maxRuleBytes = 64 << 10
+
+// addRule adds one ad-hoc rule, in scenario syntax (YAML or JSON) with a
+// name and an optional `for`; errors are positioned in the body.
+func (a *api) addRule(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRuleBytes))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, Problem{Error: fmt.Sprintf("reading the rule: %v", err)})
+		return
+	}
+	rule, err := scenarios.ParseAdHocRule("rule", body, a.e.Params())
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, Problem{Error: "rule not added", Errors: scenarios.Messages(err)})
+		return
+	}
+	if err := a.e.AddRule(rule, r.RemoteAddr); err != nil {
+		code := http.StatusBadRequest
+		if errors.Is(err, ErrRuleExists) {
+			code = http.StatusConflict
+		}
+		writeJSON(w, code, Problem{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, a.e.Status())
+}
+
+func (a *api) removeRule(w http.ResponseWriter, r *http.Request) {
+	if err := a.e.RemoveRule(r.PathValue("name"), r.RemoteAddr); err != nil {
+		writeJSON(w, http.StatusNotFound, Problem{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, a.e.Status())
+}
+
+// reset removes every ad-hoc rule: the scenario serves as loaded. The
+// kill switch stays as it is: only resume turns faults back on.
+func (a *api) reset(w http.ResponseWriter, r *http.Request) {
+	a.e.ResetRules(r.RemoteAddr)
+	writeJSON(w, http.StatusOK, a.e.Status())
+}
+
 func loadOptions(r *http.Request) (scenarios.Options, error) {
-	opts := scenarios.Options{NoProbes: true} // and no ReadFile: no zone files either
+	// No ReadFile: a scenario sent over the API names no files.
+	opts := scenarios.Options{NoProbes: true, NoFilesWhy: "a scenario sent over the control API may not name files, since the server would read them from its own disk on a client's word: put the records inline, or give the file to the server itself (dnsfault serve --zone FILE, or -s FILE)"}
 	set, err := scenarios.ParseSet(r.URL.Query()["set"])
 	if err != nil {
 		return opts, fmt.Errorf("set %w", err)

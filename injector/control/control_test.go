@@ -169,12 +169,12 @@ func TestBadScenarioIsRefusedAndTheOldOneKeepsServing(t *testing.T) {
 	_, err := f.client.Phase(ctx, "storm")
 	require.NoError(t, err)
 
-	_, err = f.client.Load(ctx, []byte("version: 1\nrules:\n  - action: nxdomian\n  - {action: drop, delay: soon}\n"), nil)
+	_, err = f.client.Load(ctx, "drill.yaml", []byte("version: 1\nrules:\n  - action: nxdomian\n  - {action: drop, delay: soon}\n"), nil)
 	var loadErr *control.LoadError
 	require.ErrorAs(t, err, &loadErr)
 	assert.Equal(t, []string{
-		`scenario.yaml:3:13: unknown action "nxdomian" (did you mean "nxdomain"?)`,
-		`scenario.yaml:4:27: delay must be a duration such as 250ms, 30s or 2h30m, got "soon"`,
+		`drill.yaml:3:13: unknown action "nxdomian" (did you mean "nxdomain"?)`,
+		`drill.yaml:4:27: delay must be a duration such as 250ms, 30s or 2h30m, got "soon"`,
 	}, loadErr.Errors)
 
 	assert.Equal(t, dns.RcodeServerFailure, f.rcode(t, "a.t.test."), "the running scenario is untouched")
@@ -198,7 +198,7 @@ func TestGoodScenarioIsSwappedIn(t *testing.T) {
 	f := startFixture(t, failing, "")
 	ctx := context.Background()
 	next := "version: 1\nname: next\nparams: {victim: a}\nupstream: none\nzones: [{origin: t.test., records: [\"b.t.test. 60 IN A 192.0.2.2\"]}]\nrules: [{match: {names: [\"${victim}.t.test\"]}, action: refused}]\n"
-	st, err := f.client.Load(ctx, []byte(next), map[string]string{"victim": "b"})
+	st, err := f.client.Load(ctx, "next.yaml", []byte(next), map[string]string{"victim": "b"})
 	require.NoError(t, err)
 	assert.Equal(t, "next", st.Scenario)
 	assert.True(t, st.LastReload.OK)
@@ -298,8 +298,8 @@ func TestUnreachableServerIsSaidPlainly(t *testing.T) {
 
 func TestScenariosSentOverTheAPICannotReadFiles(t *testing.T) {
 	f := startFixture(t, failing, "")
-	_, err := f.client.Load(context.Background(), []byte("version: 1\nzones: [{origin: x.test., file: /etc/passwd}]\n"), nil)
+	_, err := f.client.Load(context.Background(), "", []byte("version: 1\nzones: [{origin: x.test., file: /etc/passwd}]\n"), nil)
 	var loadErr *control.LoadError
 	require.ErrorAs(t, err, &loadErr)
-	assert.Equal(t, []string{`scenario.yaml:2:33: zone file "/etc/passwd": this scenario cannot name files (it was not loaded from a folder)`}, loadErr.Errors)
+	assert.Equal(t, []string{`scenario.yaml:2:33: zone file "/etc/passwd": a scenario sent over the control API may not name files, since the server would read them from its own disk on a client's word: put the records inline, or give the file to the server itself (dnsfault serve --zone FILE, or -s FILE)`}, loadErr.Errors)
 }

@@ -139,7 +139,7 @@ func TestACrossOriginFormCannotAbort(t *testing.T) {
 // commands, so a scenario sent over the API may not name them.
 func TestALoadedScenarioCannotRunProbes(t *testing.T) {
 	f := startFixture(t, failing, "")
-	_, err := f.client.Load(t.Context(), []byte("version: 1\nprobes: [\"exec:touch /tmp/pwned\"]\n"), nil)
+	_, err := f.client.Load(t.Context(), "", []byte("version: 1\nprobes: [\"exec:touch /tmp/pwned\"]\n"), nil)
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "scenario not loaded")
 	st, err := f.client.Status(t.Context())

@@ -37,10 +37,13 @@ type Status struct {
 	Panics uint64 `json:"panics"`
 	// QueryLogErrors counts the --log-queries lines that could not be
 	// written, and QueryLogError is the last reason.
-	QueryLogErrors uint64        `json:"query_log_errors,omitempty"`
-	QueryLogError  string        `json:"query_log_error,omitempty"`
-	Phases         []PhaseStatus `json:"phases"`
-	LastReload     *ReloadStatus `json:"last_reload,omitempty"`
+	QueryLogErrors uint64 `json:"query_log_errors,omitempty"`
+	QueryLogError  string `json:"query_log_error,omitempty"`
+	// AdHoc lists the ad-hoc rules (POST /v1/rules), which come before
+	// the phase's rules.
+	AdHoc      []AdHocRule   `json:"ad_hoc_rules"`
+	Phases     []PhaseStatus `json:"phases"`
+	LastReload *ReloadStatus `json:"last_reload,omitempty"`
 }
 
 // PhaseStatus is one phase of the scenario and its rules' hits.
@@ -56,6 +59,17 @@ type RuleStatus struct {
 	Name   string `json:"name"`
 	Action string `json:"action"`
 	Hits   uint64 `json:"hits"`
+}
+
+// AdHocRule is one ad-hoc rule and its hits since it was added.
+type AdHocRule struct {
+	RuleStatus
+	// Summary says what the rule does to which queries, in one line.
+	Summary string    `json:"summary"`
+	Added   time.Time `json:"added"`
+	By      string    `json:"by,omitempty"`
+	// LeftSeconds is how long the rule has left; absent: until removed.
+	LeftSeconds *float64 `json:"left_seconds,omitempty"`
 }
 
 // ReloadStatus is the outcome of the last load or reload.

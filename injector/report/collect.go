@@ -76,6 +76,10 @@ type Collector struct {
 
 type ruleKey struct{ phase, rule string }
 
+// adHocPhase keys the tallies of ad-hoc rules, which belong to no phase
+// (a phase name cannot hold a NUL).
+const adHocPhase = "\x00ad-hoc"
+
 type ruleTally struct {
 	action string
 	hits   int
@@ -196,6 +200,9 @@ func (c *Collector) Observe(ev *injector.Event) {
 // tallyRule counts ev for the rule that took it.
 func (c *Collector) tallyRule(ev *injector.Event) {
 	k := ruleKey{ev.Phase, ev.Rule}
+	if ev.AdHoc {
+		k = ruleKey{adHocPhase, ev.Rule}
+	}
 	r := c.rules[k]
 	if r == nil {
 		r = &ruleTally{action: ev.Action, rcodes: map[string]int{}}

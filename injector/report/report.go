@@ -36,13 +36,16 @@ type Report struct {
 	// StartWhen is when the timeline began: now (with the run) or
 	// first-query; TimelineStartSeconds is that instant, in seconds from
 	// the run's start (absent when no query ever started it).
-	StartWhen            string      `json:"start_when"`
-	TimelineStartSeconds *float64    `json:"timeline_start_seconds,omitempty"`
-	DurationSeconds      float64     `json:"duration_seconds"`
-	Queries              int         `json:"queries"`
-	Phases               []Phase     `json:"phases"`
-	Unexercised          []RuleRef   `json:"unexercised"`
-	Unmatched            []NameCount `json:"unmatched_names"`
+	StartWhen            string   `json:"start_when"`
+	TimelineStartSeconds *float64 `json:"timeline_start_seconds,omitempty"`
+	DurationSeconds      float64  `json:"duration_seconds"`
+	Queries              int      `json:"queries"`
+	Phases               []Phase  `json:"phases"`
+	// AdHocRules are the rules added at runtime (ctl add) that took
+	// queries, over the whole run; absent when none did.
+	AdHocRules  []Rule      `json:"ad_hoc_rules,omitempty"`
+	Unexercised []RuleRef   `json:"unexercised"`
+	Unmatched   []NameCount `json:"unmatched_names"`
 	// Overflow says what the report's bounds left out, when they did.
 	Overflow *Overflow      `json:"overflow,omitempty"`
 	Clients  []NameBehavior `json:"client_behavior"`
@@ -189,6 +192,12 @@ func (c *Collector) Report(run Run) *Report {
 		}
 		r.Phases = append(r.Phases, ph)
 	}
+	for k, t := range c.rules {
+		if k.phase == adHocPhase {
+			r.AdHocRules = append(r.AdHocRules, Rule{Name: k.rule, Action: t.action, Hits: t.hits, Rcodes: t.rcodes, Exercised: true})
+		}
+	}
+	sort.Slice(r.AdHocRules, func(i, j int) bool { return r.AdHocRules[i].Name < r.AdHocRules[j].Name })
 	for name, n := range c.queried {
 		if !c.taken[name] {
 			r.Unmatched = append(r.Unmatched, NameCount{Name: name, Queries: n})

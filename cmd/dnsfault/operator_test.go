@@ -1,0 +1,106 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// ctl runs `dnsfault ctl ARGS --control ADDR`.
+func (s *server) ctl(t *testing.T, args ...string) result {
+	t.Helper()
+	return runDnsfault(t, append(append([]string{"ctl"}, args...), "--control", s.control)...)
+}
+
+// TestAdHocFaultsFromCtl: ctl add serves the fault at once, in front of
+// the phase's rules; remove, the `for` expiry and reset end it.
+func TestAdHocFaultsFromCtl(t *testing.T) {
+	requireTool(t, "dig", "bind9-dnsutils")
+	file := filepath.Join(t.TempDir(), "drill.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(drill), 0o644))
+	s := serve(t, "-s", file)
+	require.Equal(t, "NOERROR", s.digStatus(t, "a.drill.test"))
+
+	r := s.ctl(t, "add", "burn", "--names", "a.drill.test", "--action", "nxdomain", "--types", "A")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "added burn")
+	assert.Contains(t, r.stdout, "burn: nxdomain of a.drill.test A")
+	assert.Equal(t, "NXDOMAIN", s.digStatus(t, "a.drill.test"), "served at once")
+
+	r = s.ctl(t, "rules")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `burn\s+ad-hoc\s+1\s+until removed\s+burn: nxdomain`, r.stdout)
+
+	r = s.ctl(t, "add", "burn", "--action", "refused")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `an ad-hoc rule of that name exists: "burn" (remove it first)`)
+	r = s.ctl(t, "add", "typo", "--names", "a.drill.test", "--action", "servfial")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `--action: unknown action "servfial" (did you mean "servfail"?)`)
+
+	r = s.ctl(t, "remove", "burn")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "NOERROR", s.digStatus(t, "a.drill.test"), "removed")
+	r = s.ctl(t, "remove", "burn")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `no ad-hoc rule of that name: "burn"`)
+
+	r = s.ctl(t, "add", "brief", "--names", "a.drill.test", "--action", "refused", "--for", "1s")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Eventually(t, func() bool { return len(s.status(t).AdHoc) == 0 }, 30*time.Second, 50*time.Millisecond, "for: 1s ends it")
+	assert.Equal(t, "NOERROR", s.digStatus(t, "a.drill.test"))
+	assert.Contains(t, s.log(), `msg="ad-hoc rule ended" rule=brief why="its time ran out"`)
+
+	r = s.ctl(t, "add", "every", "--action", "servfail")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "SERVFAIL", s.digStatus(t, "a.drill.test"))
+	r = s.ctl(t, "reset")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "NOERROR", s.digStatus(t, "a.drill.test"), "reset: the scenario as loaded")
+	assert.Contains(t, s.log(), `msg="ad-hoc rule added" rule=burn does="burn: nxdomain of a.drill.test A" for="until removed" by=127.0.0.1:`)
+}
+
+// TestTheLogTellsTheDrill: a phase change, the end of the timeline and
+// max-duration are logged as they happen; resume after max-duration says
+// why it cannot and exits 1; a heartbeat to a server without the switch
+// says so.
+func TestTheLogTellsTheDrill(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "drill.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(drill), 0o644))
+	s := serve(t, "-s", file, "--speed", "120", "--max-duration", "4s")
+
+	require.Eventually(t, func() bool { return strings.Contains(s.log(), `max-duration reached`) }, 60*time.Second, 20*time.Millisecond)
+	log := s.log()
+	for _, line := range []string{
+		`msg="phase begins" phase=healthy index=1 of=3 lasts=500ms rules=0`,
+		`msg="phase begins" phase=outage index=2 of=3 lasts=1s rules=1`,
+		`msg="phase begins" phase=recovery index=3 of=3 lasts="until the end"`,
+		`level=WARN msg="max-duration reached: every fault is off for good" max_duration=4s`,
+	} {
+		assert.Contains(t, log, line)
+	}
+	r := s.ctl(t, "resume")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "dnsfault ctl resume: max-duration reached: faults stay off for good")
+	assert.Contains(t, s.log(), `msg="resume refused: max-duration reached, faults stay off for good" by=127.0.0.1:`)
+
+	r = s.ctl(t, "heartbeat")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "this server has no dead-man switch (serve --heartbeat D)")
+}
+
+// TestCtlLoadTakesBundledNames: ctl load accepts what serve -s accepts.
+func TestCtlLoadTakesBundledNames(t *testing.T) {
+	s := serve(t)
+	r := s.ctl(t, "load", "demo")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "demo", s.status(t).Scenario)
+	r = s.ctl(t, "load", "dmeo")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `no bundled scenario is named "dmeo"`)
+}
