@@ -52,6 +52,9 @@ type Config struct {
 	Allow []netip.Prefix
 	// QueryLog, when set, receives one JSON line per query.
 	QueryLog io.Writer
+	// QueryLogPath and RecordPath name where the query log and the
+	// recording (--record) go, for the status; the server writes neither.
+	QueryLogPath, RecordPath string
 	// Logger receives server events (default: discarded).
 	Logger *slog.Logger
 	// Now is the clock of the timeline and the safety switches (default

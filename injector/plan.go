@@ -3,6 +3,7 @@ package injector
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +22,10 @@ type plan struct {
 	seed     uint64
 	phases   []*phasePlan
 	source   *source
+	// upstream says where names outside the zones go, with the addresses
+	// in use, for the status.
+	upstream string
+	zones    []string // the origins served
 }
 
 type phasePlan struct {
@@ -58,10 +63,15 @@ func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m 
 	if !sc.HasSeed {
 		seed = rand.Int64() // reported by Server.Seed, so the run can be replayed
 	}
+	zones := scenarios.MergeZones(sc.Zones, cfg.Zones)
 	p := &plan{
 		scenario: sc,
 		seed:     uint64(seed),
-		source:   &source{zones: zone.NewSet(scenarios.MergeZones(sc.Zones, cfg.Zones)), fwd: fwd, limiter: limiter, metrics: m},
+		source:   &source{zones: zone.NewSet(zones), fwd: fwd, limiter: limiter, metrics: m},
+		upstream: describeUpstream(spec, fwd, cfg.ResolvConf),
+	}
+	for _, z := range zones {
+		p.zones = append(p.zones, z.Origin)
 	}
 	for pi := range sc.Phases {
 		ph := &sc.Phases[pi]
@@ -77,6 +87,18 @@ func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m 
 		p.phases = append(p.phases, pp)
 	}
 	return p, nil
+}
+
+// describeUpstream says where names outside the zones are forwarded.
+func describeUpstream(spec []string, fwd upstream.Forwarder, resolvConf string) string {
+	addrs := strings.Join(upstream.AddrsOf(fwd), ", ")
+	switch spec[0] {
+	case "none":
+		return "none (names outside the zones get REFUSED)"
+	case "system":
+		return fmt.Sprintf("system: %s (from %s)", addrs, resolvConf)
+	}
+	return addrs
 }
 
 // takes decides, from the rule's own seeded stream, whether it takes this

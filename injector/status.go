@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -27,6 +28,14 @@ func (s *Server) Status() control.Status {
 		InFlight:     s.InFlight(),
 		Held:         s.pipe.held.n.Load(),
 		Panics:       s.pipe.panics.Load(),
+		Listen:       listen.Display(s.addr),
+		Upstream:     st.plan.upstream,
+		Zones:        append([]string{}, st.plan.zones...),
+		Record:       s.cfg.RecordPath,
+		QueryLog:     s.cfg.QueryLogPath,
+	}
+	for _, p := range s.cfg.Allow {
+		out.Allow = append(out.Allow, p.String())
 	}
 	out.QueryLogErrors, out.QueryLogError = s.pipe.obs.queryLog.lost()
 	switch pos.State {

@@ -141,6 +141,20 @@ func printStatus(w io.Writer, st control.Status) {
 		ttls = fmt.Sprintf("TTLs divided by %g", st.TTLScale)
 	}
 	fmt.Fprintf(tw, "scenario\t%s (seed %d, speed %gx, %s)\n", st.Scenario, st.Seed, st.Speed, ttls)
+	fmt.Fprintf(tw, "dns\t%s\n", st.Listen)
+	fmt.Fprintf(tw, "forwarding\t%s\n", st.Upstream)
+	if len(st.Zones) > 0 {
+		fmt.Fprintf(tw, "zones\t%s\n", strings.Join(st.Zones, " "))
+	}
+	if len(st.Allow) > 0 {
+		fmt.Fprintf(tw, "answering\tonly %s\n", strings.Join(st.Allow, " "))
+	}
+	if st.Record != "" {
+		fmt.Fprintf(tw, "recording\tinto %s\n", st.Record)
+	}
+	if st.QueryLog != "" {
+		fmt.Fprintf(tw, "query log\t%s\n", st.QueryLog)
+	}
 	if st.FaultsActive {
 		fmt.Fprintf(tw, "faults\tON in phase %s (%d of %d)%s\n", st.Phase, st.PhaseIndex+1, len(st.Phases), left(st.PhaseLeftSeconds, ", %s left"))
 	} else {

@@ -96,7 +96,15 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return cannotRun("%v", err)
 	}
+	warning, err := checkSpeed(sc, cfg.Speed)
+	if err != nil {
+		return cannotRun("%v", err)
+	}
+	if warning != "" {
+		cfg.Logger.Warn(warning)
+	}
 	if path := c.String("log-queries"); path != "" {
+		cfg.QueryLogPath = path
 		w, closeLog, err := openLog(path)
 		if err != nil {
 			return cannotRun("--log-queries: %v", err)
@@ -117,6 +125,7 @@ func runAction(c *cli.Context) error {
 	var recorder *record.Recorder
 	if c.String("record") != "" {
 		recorder = record.New()
+		cfg.RecordPath = c.String("record")
 	}
 	cfg.Observe = func(ev *injector.Event) {
 		collector.Observe(ev)
@@ -162,7 +171,8 @@ func runAction(c *cli.Context) error {
 		})
 	}
 	defer stopAutosave()
-	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d%s\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed(), ttlNote(cfg)+startNote(cfg))
+	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d%s\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed(), startNote(cfg))
+	fmt.Fprintf(os.Stderr, "dnsfault run: %s\n", configLine(srv.Status()))
 
 	nameserver := ""
 	if resolvConf {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/injector/record"
 	"github.com/dnsfault/dnsfault/injector/reload"
 	"github.com/dnsfault/dnsfault/injector/safefile"
@@ -66,7 +67,12 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
+	warning, err := checkSpeed(sc, cfg.Speed)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
 	if path := c.String("log-queries"); path != "" {
+		cfg.QueryLogPath = path
 		w, closeLog, err := openLog(path)
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("--log-queries: %v", err), 2)
@@ -83,6 +89,7 @@ func serve(c *cli.Context) error {
 		}
 		recorder = record.New()
 		cfg.Observe = recorder.Observe
+		cfg.RecordPath = recordPath
 	}
 	srv, err := injector.New(cfg, sc)
 	if err != nil {
@@ -97,11 +104,15 @@ func serve(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := srv.Start(); err != nil {
-		return cli.Exit(err.Error(), 1)
-	}
+	// The control API first: when its port is taken, nothing has said
+	// "serving" yet.
 	api, err := control.Listen(controlAddr, srv, token, cfg.Logger, c.StringSlice("control-host")...)
 	if err != nil {
+		srv.Shutdown(context.Background())
+		return cli.Exit(err.Error(), 1)
+	}
+	if err := srv.Start(); err != nil {
+		api.Shutdown(context.Background())
 		srv.Shutdown(context.Background())
 		return cli.Exit(err.Error(), 1)
 	}
@@ -121,7 +132,11 @@ func serve(c *cli.Context) error {
 			cfg.Logger.Warn("hot reload is off", "err", err)
 		}
 	}
-	fmt.Fprintf(os.Stderr, "dnsfault: serving %q on %s (udp and tcp), control API on http://%s, seed %d%s\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed(), ttlNote(cfg))
+	fmt.Fprintf(os.Stderr, "dnsfault: serving %q on %s (udp and tcp), control API on http://%s, seed %d\n", sc.Name, srv.Addr(), listen.Display(api.Addr()), srv.Seed())
+	fmt.Fprintf(os.Stderr, "dnsfault: %s\n", configLine(srv.Status()))
+	if warning != "" {
+		cfg.Logger.Warn(warning)
+	}
 	prober, err := startProbes(c, sc, srv, nil)
 	if err != nil {
 		api.Shutdown(context.Background())
@@ -133,7 +148,7 @@ func serve(c *cli.Context) error {
 	}
 	stopAutosave := func() {}
 	if recorder != nil {
-		fmt.Fprintf(os.Stderr, "dnsfault: recording every question into %s (written every %v and at exit)\n", recordPath, record.AutosaveInterval)
+		fmt.Fprintf(os.Stderr, "dnsfault: recording every question into %s (written every %v and at exit; dnsfault deps reads it)\n", recordPath, record.AutosaveInterval)
 		stopAutosave = recorder.Autosave(recordPath, record.AutosaveInterval, func(err error) {
 			cfg.Logger.Error("--record: the recording could not be written; the previous one is kept, and the next write tries again", "err", err)
 		})
@@ -239,15 +254,4 @@ func openLog(path string) (io.Writer, func(), error) {
 		return nil, nil, err
 	}
 	return f, func() { f.Close() }, nil
-}
-
-// ttlNote says, for the banner, how TTLs relate to --speed.
-func ttlNote(cfg injector.Config) string {
-	switch scale := cfg.TTLScale(); {
-	case scale != 1:
-		return fmt.Sprintf(", TTLs divided by %g (--keep-ttls keeps them)", scale)
-	case cfg.Speed > 0 && cfg.Speed != 1:
-		return ", TTLs as written (--keep-ttls)"
-	}
-	return ""
 }

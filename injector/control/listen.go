@@ -40,7 +40,7 @@ func Listen(addr string, e Engine, token string, logger *slog.Logger, hosts ...s
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("control API: %w", err)
+		return nil, fmt.Errorf("control API: %w%s", err, listen.Hint(err, addr, "--control"))
 	}
 	// Shutdown closes closing, which ends the dashboards' live streams:
 	// they never go idle by themselves.

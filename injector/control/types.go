@@ -15,6 +15,17 @@ type Status struct {
 	// TTLScale is what the TTLs served are divided by: the speed, or 1
 	// when they are kept as written (--keep-ttls).
 	TTLScale float64 `json:"ttl_scale"`
+	// Listen is the DNS address; Upstream says where names outside the
+	// zones are forwarded, with the addresses in use; Zones are the
+	// origins answered from zones; Allow the clients answered (empty:
+	// every client, on loopback); Record and QueryLog where --record and
+	// --log-queries write.
+	Listen   string   `json:"listen"`
+	Upstream string   `json:"upstream"`
+	Zones    []string `json:"zones"`
+	Allow    []string `json:"allow,omitempty"`
+	Record   string   `json:"record,omitempty"`
+	QueryLog string   `json:"query_log,omitempty"`
 	// Timeline is not-started, running or ended.
 	Timeline string `json:"timeline"`
 	// Phase is the phase in force; faults may still be off.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"syscall"
 )
 
 // UDPReadBuffer is the receive buffer dnsfault's UDP sockets ask for,
@@ -37,7 +39,7 @@ func UDPAndTCP(addr string, udpSockets int) ([]*net.UDPConn, net.Listener, error
 	for attempt := 0; attempt < attempts; attempt++ {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, nil, fmt.Errorf("listening on %s/tcp: %w", addr, err)
+			return nil, nil, fmt.Errorf("listening on %s/tcp: %w%s", addr, err, Hint(err, addr, "--listen"))
 		}
 		pcs, err := udp(ln.Addr().String(), max(udpSockets, 1))
 		if err == nil {
@@ -49,7 +51,40 @@ func UDPAndTCP(addr string, udpSockets int) ([]*net.UDPConn, net.Listener, error
 			break
 		}
 	}
-	return nil, nil, fmt.Errorf("listening on %s/udp: %w", addr, lastErr)
+	return nil, nil, fmt.Errorf("listening on %s/udp: %w%s", addr, lastErr, Hint(lastErr, addr, "--listen"))
+}
+
+// Hint says what to do about a failure to bind addr, which flag sets:
+// another program holds the port, or the port needs privileges.
+func Hint(err error, addr, flag string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Sprintf(" (another program holds port %s, perhaps another dnsfault: `ss -lntup 'sport = :%s'` names it; give %s another address, or port 0 for a free one)", port, port, flag)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Sprintf(" (ports below 1024 need privileges: listen on a high port such as 1053 and point clients there, or allow it with `sudo setcap cap_net_bind_service=+ep %s`)", executable())
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Sprintf(" (no interface of this host has that address: give %s one it has, 127.0.0.1 for this host alone)", flag)
+	}
+	return ""
+}
+
+func executable() string {
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return "dnsfault"
+}
+
+// Display is addr as a client would reach it: an unspecified host (every
+// address) is written as the loopback address of its family.
+func Display(addr string) string {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().IsUnspecified() {
+		return addr
+	}
+	// 127.0.0.1 reaches a socket on [::] too (dual stack).
+	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port()).String()
 }
 
 // udp binds n UDP sockets on addr, sharing it when n > 1.
@@ -78,9 +113,12 @@ func IsLoopback(host string) (bool, error) {
 	if host == "localhost" {
 		return true, nil
 	}
+	if host == "" {
+		return false, nil // ":53": every address of the host
+	}
 	a, err := netip.ParseAddr(host)
 	if err != nil {
-		return false, errors.New("the host must be an IP address")
+		return false, errors.New("the host must be an IP address, localhost, or nothing (\":53\") for every address")
 	}
 	return a.IsLoopback(), nil
 }
