@@ -2,10 +2,13 @@ package control_test
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +74,43 @@ func eventually(t *testing.T, ctx context.Context, what string, cond func() bool
 	require.Eventually(t, cond, 20*time.Second, 50*time.Millisecond, what)
 }
 
+// checkChart requires the chart to span at least 90% of its box at the
+// window's width, with a time axis ending at "now" and a q/s axis.
+func checkChart(t *testing.T, ctx context.Context, width int) {
+	t.Helper()
+	eventually(t, ctx, fmt.Sprintf("the chart fills its box at %d px", width), func() bool {
+		share, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => {
+			const c = document.getElementById('chart');
+			return c.getBoundingClientRect().width / c.parentElement.clientWidth;
+		})()`))
+		require.NoError(t, err)
+		vb, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('chart').getAttribute('viewBox')`))
+		require.NoError(t, err)
+		px, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.getElementById('chart').getBoundingClientRect().width`))
+		require.NoError(t, err)
+		// Drawn at the size shown: the viewBox is as wide as the box
+		// (its border aside), so labels keep their size.
+		var drawn float64
+		fmt.Sscanf(vb, "0 0 %g", &drawn)
+		return share >= 0.9 && math.Abs(drawn-px) <= 4
+	})
+	labels, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#chart text.axis')].map((e) => e.textContent)`))
+	require.NoError(t, err)
+	assert.Contains(t, labels, "now", "the time axis ends at now")
+	assert.Contains(t, labels, "−3 min")
+	assert.True(t, slices.ContainsFunc(labels, func(l string) bool { return strings.HasSuffix(l, " q/s") && l != "0 q/s" }), "a q/s axis: %q", labels)
+	nowX, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => {
+		const c = document.getElementById('chart').getBoundingClientRect();
+		const now = [...document.querySelectorAll('#chart text.axis')].find((e) => e.textContent === 'now').getBoundingClientRect();
+		return (c.right - now.right) / c.width;
+	})()`))
+	require.NoError(t, err)
+	assert.Less(t, nowX, 0.05, "now is at the right edge")
+	legend := text(t, ctx, "#legend")
+	assert.Contains(t, legend, "servfail")
+	assert.NotContains(t, legend, "garbage", "the legend lists only what happened")
+}
+
 func TestDashboardInChromium(t *testing.T) {
 	path := chromium(t)
 	sc, err := scenarios.Parse("failing.yaml", []byte(failing), scenarios.Options{})
@@ -102,11 +142,20 @@ func TestDashboardInChromium(t *testing.T) {
 	}))
 	_, err = chromedp.Call(ctx, network.Enable, network.EnableParams{})
 	require.NoError(t, err)
+	for range 3 { // figures for the first paint
+		_, _, err := dnstest.Exchange(srv.Addr(), "udp", dnstest.Query("a.t.test.", dns.TypeA), 2*time.Second)
+		require.NoError(t, err)
+	}
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/"), chromedp.WaitVisible(chromedp.CSS("#phase"))))
 
 	// It loads, shows the phase, and goes live.
 	assert.Equal(t, "storm", text(t, ctx, "#phase"))
 	assert.Equal(t, "ON", text(t, ctx, "#faults"))
+	assert.Contains(t, text(t, ctx, "#config"), "forwarding to none")
+	assert.Contains(t, text(t, ctx, "#legend"), "servfail", "the first paint has the figures")
+	served, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`JSON.parse(document.getElementById('initial').textContent).seconds.reduce((n, s) => n + s.counts.reduce((a, b) => a + b, 0), 0)`))
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, served, 3.0, "the page came with them, before the stream sent any")
 	eventually(t, ctx, "the stream connects", func() bool { return text(t, ctx, "#connection") == "live" })
 
 	// The chart moves while a client queries.
@@ -123,6 +172,10 @@ func TestDashboardInChromium(t *testing.T) {
 		require.Equal(t, dns.RcodeServerFailure, resp.Rcode)
 	}
 	eventually(t, ctx, "the chart counts the queries", func() bool { return total() >= before+40 })
+	checkChart(t, ctx, 1400)
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(800, 1500)))
+	checkChart(t, ctx, 800)
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1400, 1500)))
 	eventually(t, ctx, "the names table shows the treatment", func() bool {
 		return strings.Contains(text(t, ctx, "#names"), "a-fails: servfail")
 	})
@@ -140,6 +193,13 @@ func TestDashboardInChromium(t *testing.T) {
 	eventually(t, ctx, "resumed", func() bool { return text(t, ctx, "#faults") == "ON" })
 	require.NoError(t, chromedp.Do(ctx, chromedp.KeyEvent("A", chromedp.KeyModifiers(chromedp.ModifierShift))))
 	eventually(t, ctx, "Shift+A aborts", func() bool { return text(t, ctx, "#faults") == "OFF: aborted" })
+
+	// An ad-hoc rule shows, and the page removes it.
+	require.NoError(t, srv.AddRule(scenarios.AdHocRule{Rule: scenarios.Rule{Name: "page-test", Action: scenarios.Action("refused"), Probability: scenarios.Always}}, "test"))
+	eventually(t, ctx, "the ad-hoc rule shows", func() bool { return strings.Contains(text(t, ctx, "#adhoc"), "page-test: refused of every name") })
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#adhoc button[data-rule="page-test"]`))))
+	eventually(t, ctx, "the page removed it", func() bool { return len(srv.Status().AdHoc) == 0 })
+	assert.Contains(t, text(t, ctx, "#result"), "Remove page-test: done")
 
 	// A screenshot, kept as the test's artefact.
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 makes a PNG

@@ -35,7 +35,13 @@ func (a *api) dashboard(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	// Nothing on the page comes from anywhere but here.
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'")
-	if err := page.Execute(w, a.e.Status()); err != nil {
+	live := a.e.Live()
+	// The page is rendered with the figures of now, status and chart, so
+	// its first paint holds data (the script reads them from #initial).
+	if err := page.Execute(w, struct {
+		Status
+		Live Live
+	}{live.Status, live}); err != nil {
 		a.log.Error("rendering the dashboard", "err", err)
 	}
 }
