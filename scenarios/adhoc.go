@@ -23,7 +23,7 @@ func ParseAdHocRule(file string, data []byte, params map[string]string) (AdHocRu
 	d := &decoder{file: file, params: params}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return AdHocRule{}, ErrorList{syntaxError(file, err)}
+		return AdHocRule{}, ErrorList{syntaxError(file, data, err)}
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return AdHocRule{}, ErrorList{{File: file, Msg: "empty rule: expected a mapping with name, match and action"}}

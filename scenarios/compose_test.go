@@ -151,3 +151,16 @@ func TestMergeZonesReplacesByOrigin(t *testing.T) {
 	}
 	assert.Equal(t, []string{"a.test.", "b.test.", "c.test."}, got)
 }
+
+// TestErrorsPointAtTheMistake: an indentation slip is reported at its own
+// line, not where its block began; a misspelt type gets a suggestion.
+func TestErrorsPointAtTheMistake(t *testing.T) {
+	for text, want := range map[string]string{
+		"version: 1\nrules:\n  - name: a\n    action: servfail\n   match: {names: [x.test]}\n":    `x.yaml:5:1: YAML syntax: did not find expected '-' indicator`,
+		"version: 1\nrules:\n  - name: a\n    match:\n      names: [x.test]\n     types: [A]\n":   `x.yaml:6:1: YAML syntax: did not find expected key`,
+		"version: 1\nzones:\n  - origin: a.test.\n    records:\n      - \"www 60 IN CNAMEE x\"\n": `x.yaml:5:9: record "www 60 IN CNAMEE x": unknown record type "CNAMEE" (did you mean "CNAME"?)`,
+	} {
+		_, err := scenarios.Parse("x.yaml", []byte(text), scenarios.Options{})
+		assert.EqualError(t, err, want)
+	}
+}

@@ -61,7 +61,7 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 	d := &decoder{file: file, params: map[string]string{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, ErrorList{syntaxError(file, err)}
+		return nil, ErrorList{syntaxError(file, data, err)}
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, ErrorList{{File: file, Msg: "empty scenario file: expected at least `version: 1`"}}
@@ -207,13 +207,32 @@ func (d *decoder) parseExpect(n *yaml.Node, phases []Phase) Expect {
 // yamlLine finds the line number in the yaml package's error messages.
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func syntaxError(file string, err error) Error {
+func syntaxError(file string, data []byte, err error) Error {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return Error{File: file, Line: line, Column: 1, Msg: "YAML syntax: " + m[2]}
+		return Error{File: file, Line: culpritLine(data, line, msg), Column: 1, Msg: "YAML syntax: " + m[2]}
 	}
 	return Error{File: file, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// culpritLine finds the line a YAML error is about. The parser names the
+// line where the block it was reading began (an indentation mistake three
+// lines into a rule is reported at `rules:`); the first prefix of the file
+// that fails the same way ends at the line to look at.
+func culpritLine(data []byte, reported int, msg string) int {
+	lines := strings.SplitAfter(strings.TrimSuffix(string(data), "\n"), "\n")
+	var v any
+	for k := reported + 1; k <= len(lines) && k <= reported+100; k++ {
+		err := yaml.Unmarshal([]byte(strings.Join(lines[:k], "")), &v)
+		if err != nil {
+			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil && m[2] == yamlLine.FindStringSubmatch(msg)[2] {
+				return k
+			}
+			return reported
+		}
+	}
+	return reported
 }
 
 var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)

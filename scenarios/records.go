@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -32,18 +33,23 @@ func (d *decoder) parseZone(n *yaml.Node, opts Options) (Zone, bool) {
 	if rn := f["records"]; rn != nil {
 		for _, item := range d.list(rn, "zone records") {
 			for _, rr := range d.record(item, origin, inlineTTL) {
+				if !dns.IsSubDomain(origin, rr.Header().Name) {
+					d.errorf(item, "record %q: %s is outside the zone %s", item.Value, rr.Header().Name, origin)
+					continue
+				}
 				z.Records = append(z.Records, rr)
 			}
 		}
 	}
 	if fn := f["file"]; fn != nil {
 		if name, ok := d.scalar(fn, "zone file"); ok {
-			z.Records = append(z.Records, d.zoneFile(fn, name, origin, opts)...)
-		}
-	}
-	for _, rr := range z.Records {
-		if !dns.IsSubDomain(origin, rr.Header().Name) {
-			d.errorf(on, "zone %s: record %q is outside the zone", origin, rr.String())
+			for _, rr := range d.zoneFile(fn, name, origin, opts) {
+				if !dns.IsSubDomain(origin, rr.Header().Name) {
+					d.errorf(fn, "zone file %s: record %s %s is outside the zone %s", name, rr.Header().Name, dns.TypeToString[rr.Header().Rrtype], origin)
+					continue
+				}
+				z.Records = append(z.Records, rr)
+			}
 		}
 	}
 	return z, len(d.errs) == errsBefore
@@ -165,7 +171,7 @@ var parseErrorPos = regexp.MustCompile(`^(?:.*?: )?dns: (.*) at line: (\d+):(\d+
 // splitParseError turns a miekg/dns parse error into a message and the
 // line and column it names.
 // quotedToken is the text a zone parser's error quotes.
-var quotedToken = regexp.MustCompile(`:? *"[^"]*"$`)
+var quotedToken = regexp.MustCompile(`:? *"[^"]*"`)
 
 func splitParseError(err error) (msg string, line, col int) {
 	var pe *dns.ParseError
@@ -178,5 +184,43 @@ func splitParseError(err error) (msg string, line, col int) {
 	}
 	line, _ = strconv.Atoi(m[2])
 	col, _ = strconv.Atoi(m[3])
-	return m[1], line, col
+	return plainParseError(m[1]), line, col
 }
+
+// badField matches miekg/dns's terse "bad A A: \"999.1.1.1\"".
+var badField = regexp.MustCompile(`^bad (\S+) (\S+): (".*")$`)
+
+// unknownType matches its message for a type it does not know.
+var unknownType = regexp.MustCompile(`^unknown RR type: "(.*)"$`)
+
+// plainParseError rewrites the zone parser's terse messages in words,
+// with a suggestion for a misspelt type.
+func plainParseError(msg string) string {
+	if m := badField.FindStringSubmatch(msg); m != nil {
+		switch m[1] {
+		case "A":
+			return fmt.Sprintf("%s is not an IPv4 address (such as 192.0.2.1)", m[3])
+		case "AAAA":
+			return fmt.Sprintf("%s is not an IPv6 address (such as 2001:db8::1)", m[3])
+		}
+		return fmt.Sprintf("%s record: %s is not a valid %s", m[1], m[3], strings.ToLower(m[2]))
+	}
+	if m := unknownType.FindStringSubmatch(msg); m != nil {
+		hint := didYouMean(strings.ToUpper(m[1]), knownTypes)
+		if hint == "" {
+			hint = " (types are written as in RFC 1035 zone files: A, AAAA, CNAME, MX, TXT, ...)"
+		}
+		return fmt.Sprintf("unknown record type %q%s", m[1], hint)
+	}
+	return msg
+}
+
+// knownTypes are the record types a zone file may name.
+var knownTypes = func() []string {
+	var out []string
+	for name := range dns.StringToType {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}()

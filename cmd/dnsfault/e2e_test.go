@@ -275,7 +275,7 @@ rules:
 func TestValidateAcceptsGoodFilesAndBundledNames(t *testing.T) {
 	r := runDnsfault(t, "validate", "demo")
 	assert.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "demo: ok (demo: 1 phases, 12 rules)")
+	assert.Contains(t, r.stdout, "demo: ok (demo: 1 phase, 12 rules)")
 }
 
 func TestServeRefusesABadScenarioBeforeListening(t *testing.T) {

@@ -35,7 +35,7 @@ func validateCommand() *cli.Command {
 				for _, p := range sc.Phases {
 					rules += len(p.Rules)
 				}
-				fmt.Printf("%s: ok (%s: %d phases, %d rules)\n", file, sc.Name, len(sc.Phases), rules)
+				fmt.Printf("%s: ok (%s: %s, %s)\n", file, sc.Name, plural(len(sc.Phases), "phase"), plural(rules, "rule"))
 			}
 			if failed > 0 {
 				return cli.Exit(fmt.Sprintf("%d of %d scenario files have errors", failed, c.NArg()), 1)
