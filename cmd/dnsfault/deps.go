@@ -66,6 +66,7 @@ func deps(c *cli.Context) error {
 		if err := safefile.Write(path, m.WriteSVG); err != nil {
 			return cli.Exit(fmt.Sprintf("dnsfault deps: --svg: %v", err), 1)
 		}
+		fmt.Fprintf(os.Stderr, "dnsfault deps: wrote %s (%s)\n", path, plural(len(m.Dependencies), "name"))
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(os.Stdout)

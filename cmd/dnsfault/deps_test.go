@@ -52,6 +52,7 @@ func TestRecordThenDeps(t *testing.T) {
 	svg := filepath.Join(dir, "deps.svg")
 	r = runDnsfault(t, "deps", recording, "--json", "--svg", svg)
 	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "dnsfault deps: wrote "+svg+" (4 names)")
 	var m struct {
 		Summary string `json:"summary"`
 		Groups  []struct {

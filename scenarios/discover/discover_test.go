@@ -130,21 +130,24 @@ func TestThePictureNamesEveryGroupAndName(t *testing.T) {
 	rec := discover.Recording{Version: 1, Questions: []discover.Entry{
 		{Name: "dynamodb.us-east-1.amazonaws.com.", Type: "A", Count: 3, Rcodes: map[string]int{"NOERROR": 3}},
 		{Name: "myaccount.blob.core.windows.net.", Type: "A", Count: 1, Rcodes: map[string]int{"NOERROR": 1}},
-		{Name: "api.stripe.com.", Type: "A", Count: 1, Rcodes: map[string]int{"NOERROR": 1}},
+		{Name: "api.stripe.com.", Type: "A", Count: 2, Rcodes: map[string]int{"NOERROR": 1, "SERVFAIL": 1}},
+		{Name: "www.shop.example.", Type: "A", Count: 1, Rcodes: map[string]int{"NOERROR": 1}, Answers: []string{"www.shop.example. 60 IN CNAME shop.s3.eu-west-1.amazonaws.com."}},
 	}}
 	var svg bytes.Buffer
 	require.NoError(t, discover.Build(rec).WriteSVG(&svg))
 	out := svg.String()
 	assert.True(t, strings.HasPrefix(out, "<svg "))
 	for _, want := range []string{
-		"1 of 3 dependencies resolve into", // the summary
+		"1 of 4 dependencies resolve into", // the summary
 		`data-provider="AWS" data-region="us-east-1"`, "AWS · us-east-1 (1)", "dynamodb.us-east-1.amazonaws.com",
 		`data-provider="Azure"`, "myaccount.blob.core.windows.net",
-		`data-provider="stripe.com"`, "api.stripe.com",
+		`data-provider="stripe.com"`, "api.stripe.com", "✗ 1 of 2 failed",
+		"www.shop.example", "VIA (CNAME)", "→ shop.s3.eu-west-1.amazonaws.com",
 	} {
 		assert.Contains(t, out, want)
 	}
-	assert.Equal(t, 3, strings.Count(out, `<g class="group"`))
+	assert.Equal(t, 1, strings.Count(out, `class="failed"`), "only the name that failed is marked")
+	assert.Equal(t, 4, strings.Count(out, `<g class="group"`))
 }
 
 func writeRecording(r *record.Recorder, w *bytes.Buffer) error {

@@ -14,12 +14,18 @@ var providerColour = map[string]string{
 }
 
 // WriteSVG draws the map: one box per provider and region, largest first,
-// listing its names, under the summary.
+// listing its names with the CNAMEs they go through (VIA) and, marked in
+// red with a word, the names whose queries failed.
 func (m Map) WriteSVG(w io.Writer) error {
-	const width, lineHeight, pad = 900, 18, 12
+	const width, lineHeight, pad, viaX, failX = 1200, 18, 12, 480, 1020
+	byGroup := map[[2]string][]Dependency{}
+	for _, d := range m.Dependencies {
+		k := [2]string{d.Provider, d.Region}
+		byGroup[k] = append(byGroup[k], d)
+	}
 	height := 70
 	for _, g := range m.Groups {
-		height += 40 + lineHeight*len(g.Names) + pad
+		height += 40 + lineHeight*len(byGroup[[2]string{g.Provider, g.Region}]) + pad
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" role="img" aria-label="%s">`+"\n",
@@ -32,7 +38,8 @@ func (m Map) WriteSVG(w io.Writer) error {
 		if !ok {
 			colour = "#888888"
 		}
-		boxHeight := 30 + lineHeight*len(g.Names)
+		deps := byGroup[[2]string{g.Provider, g.Region}]
+		boxHeight := 30 + lineHeight*len(deps)
 		title := g.Provider
 		if g.Region != "" {
 			title += " · " + g.Region
@@ -41,8 +48,20 @@ func (m Map) WriteSVG(w io.Writer) error {
 		fmt.Fprintf(&b, `<g class="group" data-provider="%s" data-region="%s">`+"\n", html.EscapeString(g.Provider), html.EscapeString(g.Region))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="6" fill="%s" fill-opacity="0.15" stroke="%s" stroke-width="2"/>`+"\n", pad, y, width-2*pad, boxHeight, colour, colour)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="16" font-weight="bold">%s</text>`+"\n", 2*pad, y+20, html.EscapeString(title))
-		for i, name := range g.Names {
-			fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="14" font-family="monospace">%s</text>`+"\n", 3*pad, y+20+lineHeight*(i+1), html.EscapeString(strings.TrimSuffix(name, ".")))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" fill="#555">VIA (CNAME)</text>`+"\n", viaX, y+20)
+		for i, d := range deps {
+			line := y + 20 + lineHeight*(i+1)
+			fmt.Fprintf(&b, `<text class="name" x="%d" y="%d" font-size="14" font-family="monospace">%s</text>`+"\n", 3*pad, line, html.EscapeString(strings.TrimSuffix(d.Name, ".")))
+			if len(d.Chain) > 0 {
+				var via []string
+				for _, c := range d.Chain {
+					via = append(via, strings.TrimSuffix(c, "."))
+				}
+				fmt.Fprintf(&b, `<text class="via" x="%d" y="%d" font-size="13" font-family="monospace">→ %s</text>`+"\n", viaX, line, html.EscapeString(strings.Join(via, " → ")))
+			}
+			if d.Failures > 0 {
+				fmt.Fprintf(&b, `<text class="failed" x="%d" y="%d" font-size="13" font-weight="bold" fill="#c00000">✗ %d of %d failed</text>`+"\n", failX, line, d.Failures, d.Queries)
+			}
 		}
 		b.WriteString("</g>\n")
 		y += boxHeight + pad
