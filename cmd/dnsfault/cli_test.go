@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -48,4 +49,19 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 	r := runDnsfault(t, "version")
 	assert.Equal(t, 0, r.code)
 	assert.Regexp(t, `^dnsfault \S+\n$`, r.stdout)
+}
+
+// TestHelpSaysWhatDefaultsMean: no "(default: 0s)" where 0 means off, and
+// every default shown once.
+func TestHelpSaysWhatDefaultsMean(t *testing.T) {
+	for _, cmd := range []string{"serve", "run"} {
+		r := runDnsfault(t, cmd, "--help")
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.NotContains(t, r.stdout, "(default: 0s)", cmd)
+		assert.NotContains(t, r.stdout, "(default: 0)", cmd)
+		assert.Contains(t, r.stdout, "turn every fault off for good D after the start (default: off)", cmd)
+		for _, line := range strings.Split(r.stdout, "\n") {
+			assert.LessOrEqual(t, strings.Count(line, "default"), 1, "%s: %s", cmd, line)
+		}
+	}
 }

@@ -66,6 +66,15 @@ func TestClientExamplesSeeTheFaults(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.client, func(t *testing.T) {
+			argv := tc.command(t)
+			usage := exec.Command(argv[0], argv[1:]...)
+			var stderr strings.Builder
+			usage.Stderr = &stderr
+			err := usage.Run()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "without names it stops")
+			assert.Equal(t, 2, exit.ExitCode())
+			assert.Contains(t, stderr.String(), "usage: ", "without names it says how to run it")
 			args := append([]string{"run", "-s", "demo", "--allow-unexercised", "--"}, tc.command(t)...)
 			r := runDnsfault(t, append(args, names...)...)
 			require.Equal(t, 0, r.code, r.stdout+r.stderr)

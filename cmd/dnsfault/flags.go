@@ -37,16 +37,16 @@ func serverFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringSliceFlag{Name: "zone", Usage: "answer from the RFC 1035 zone `FILE` (origin: its SOA's owner or $ORIGIN), in every scenario; it replaces the scenario's zone of the same origin (repeatable)"},
 		&cli.StringFlag{Name: "upstream", Usage: "`system`, none, or HOST:PORT[,HOST:PORT] (overrides the scenario's)"},
-		&cli.DurationFlag{Name: "upstream-timeout", Value: defaults.UpstreamTimeout, Usage: "how long to wait for upstream before answering SERVFAIL"},
+		&cli.DurationFlag{Name: "upstream-timeout", Value: defaults.UpstreamTimeout, Usage: "how long to wait (`D`) for upstream before answering SERVFAIL"},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"DNSFAULT_TOKEN"}, Usage: "bearer `TOKEN` the control API requires (required when --control is not loopback)"},
 		&cli.StringSliceFlag{Name: "control-host", Usage: "a DNS `NAME` the control API answers to as its Host, besides IP addresses and localhost (repeatable)"},
 		&cli.Float64Flag{Name: "speed", Value: defaults.Speed, Usage: "run every phase duration `N` times faster, and divide the TTLs served by N too (rounded up, at least 1)"},
 		&cli.BoolFlag{Name: "keep-ttls", Usage: "serve TTLs as written, whatever --speed"},
-		&cli.DurationFlag{Name: "max-duration", Usage: "turn every fault off for good after `D`"},
+		&cli.DurationFlag{Name: "max-duration", DefaultText: "off", Usage: "turn every fault off for good `D` after the start"},
 		&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
 		&cli.StringSliceFlag{Name: "probe", Usage: "check the service every --probe-interval while the scenario runs: http(s)://URL (2xx), tcp://HOST:PORT (connects) or exec:COMMAND (exits 0); a host name resolves through dnsfault (repeatable)"},
-		&cli.DurationFlag{Name: "probe-interval", Value: 500 * time.Millisecond, Usage: "how often each probe runs"},
-		&cli.DurationFlag{Name: "probe-timeout", Value: 2 * time.Second, Usage: "how long one probe may take before it counts as failed"},
+		&cli.DurationFlag{Name: "probe-interval", Value: 500 * time.Millisecond, Usage: "how often (`D`) each probe runs"},
+		&cli.DurationFlag{Name: "probe-timeout", Value: 2 * time.Second, Usage: "how long (`D`) one probe may take before it counts as failed"},
 		recordFlag,
 		setFlag,
 		seedFlag,
@@ -59,11 +59,11 @@ var defaults = injector.DefaultConfig()
 // resourceFlags bound what clients can make the server do.
 func resourceFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.Float64Flag{Name: "rate-limit", Value: defaults.ForwardRate, Usage: "forwarded queries a second per client (bursts of twice that); over it: REFUSED; 0: no limit"},
-		&cli.IntFlag{Name: "max-held", Value: defaults.MaxHeld, Usage: "queries held by delays at once; over it: dropped and counted"},
-		&cli.IntFlag{Name: "max-tcp-conns", Value: defaults.MaxTCPConns, Usage: "open TCP connections at once (at most half the open-file limit); at the bound the one idle longest is closed"},
-		&cli.IntFlag{Name: "max-tcp-conns-per-client", Value: defaults.MaxTCPConnsPerClient, Usage: "open TCP connections of one client address"},
-		&cli.DurationFlag{Name: "tcp-idle-timeout", Value: defaults.TCPIdleTimeout, Usage: "close TCP connections idle this long"},
+		&cli.Float64Flag{Name: "rate-limit", Value: defaults.ForwardRate, Usage: "forwarded queries a second (`N`) per client (bursts of twice that); over it: REFUSED; 0: no limit"},
+		&cli.IntFlag{Name: "max-held", Value: defaults.MaxHeld, Usage: "queries (`N`) held by delays at once; over it: dropped and counted"},
+		&cli.IntFlag{Name: "max-tcp-conns", Value: defaults.MaxTCPConns, Usage: "open TCP connections (`N`) at once (at most half the open-file limit); at the bound the one idle longest is closed"},
+		&cli.IntFlag{Name: "max-tcp-conns-per-client", Value: defaults.MaxTCPConnsPerClient, Usage: "open TCP connections (`N`) of one client address"},
+		&cli.DurationFlag{Name: "tcp-idle-timeout", Value: defaults.TCPIdleTimeout, Usage: "close TCP connections idle this long (`D`)"},
 	}
 }
 
@@ -71,7 +71,7 @@ var recordFlag = &cli.StringFlag{Name: "record", Usage: "record every distinct q
 
 var setFlag = &cli.StringSliceFlag{Name: "set", Usage: "override a scenario parameter: `name=value` (repeatable)"}
 
-var seedFlag = &cli.Int64Flag{Name: "seed", Usage: "seed every random decision (overrides the scenario's `seed`)"}
+var seedFlag = &cli.Int64Flag{Name: "seed", DefaultText: "the scenario's, or random and printed at start", Usage: "seed every random decision with `N` (overrides the scenario's seed)"}
 
 // parseUpstream reads --upstream: system, none, or HOST:PORT[,HOST:PORT...].
 func parseUpstream(s string) ([]string, error) {

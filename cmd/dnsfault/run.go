@@ -35,8 +35,8 @@ func runCommand() *cli.Command {
 			"could not run.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "scenario `FILE` or bundled name (required)"},
-			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "UDP and TCP `ADDR`ess (default: a free port)"},
-			&cli.StringFlag{Name: "control", Value: "127.0.0.1:0", Usage: "control API `ADDR`ess (default: a free port)"},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", DefaultText: "a free port of 127.0.0.1", Usage: "UDP and TCP `ADDR`ess"},
+			&cli.StringFlag{Name: "control", Value: "127.0.0.1:0", DefaultText: "a free port of 127.0.0.1", Usage: "control API `ADDR`ess"},
 			&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE`"},
 			&cli.StringFlag{Name: "junit", Usage: "write the report as JUnit XML to `FILE`"},
 			&cli.BoolFlag{Name: "allow-unexercised", Usage: "report rules that never fired, but do not fail for them (for scenarios with rules for names this command does not use)"},

@@ -38,7 +38,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "listen", Value: injector.DefaultListen, Usage: "UDP and TCP `ADDR`ess; port 0 picks a free one"},
 			&cli.StringSliceFlag{Name: "allow", Usage: "answer only clients in `CIDR` (required when --listen is not loopback)"},
 			&cli.StringFlag{Name: "control", Value: control.DefaultAddr, Usage: "control API `ADDR`ess (HTTP)"},
-			&cli.DurationFlag{Name: "heartbeat", Usage: "dead-man switch: turn faults off when no heartbeat arrives for `D`"},
+			&cli.DurationFlag{Name: "heartbeat", DefaultText: "off", Usage: "dead-man switch: turn faults off when no heartbeat (ctl heartbeat) arrives for `D`"},
 			// For `make bench` and whoever tunes the server: a pprof CPU
 			// profile of the whole run, written at shutdown.
 			&cli.StringFlag{Name: "cpu-profile", Hidden: true, Usage: "write a CPU profile to `FILE`"},

@@ -13,6 +13,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: resolve NAME... (asks $DNSFAULT_ADDR, or 127.0.0.1:1053)\n  e.g. go run ./examples/clients/go nxdomain.demo.test servfail.demo.test")
+		os.Exit(2)
+	}
 	addr := os.Getenv("DNSFAULT_ADDR")
 	if addr == "" {
 		addr = "127.0.0.1:1053"

@@ -12,6 +12,11 @@ import dns.resolver
 
 
 def main():
+    if len(sys.argv) < 2:
+        print("usage: resolve.py NAME... (asks $DNSFAULT_ADDR, or 127.0.0.1:1053)\n"
+              "  e.g. python3 examples/clients/python/resolve.py nxdomain.demo.test servfail.demo.test",
+              file=sys.stderr)
+        sys.exit(2)
     host, _, port = os.environ.get("DNSFAULT_ADDR", "127.0.0.1:1053").rpartition(":")
     resolver = dns.resolver.Resolver(configure=False)  # not /etc/resolv.conf
     resolver.nameservers = [host]
