@@ -114,6 +114,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(tw, "  %s\n", b)
 		}
 	}
+	for _, a := range r.AdHocRules {
+		fmt.Fprintf(tw, "\nad-hoc rule %s (%s, added during the run): %d hits\n", a.Name, a.Action, a.Hits)
+	}
 	if len(r.Unexercised) > 0 {
 		fmt.Fprintf(tw, "\nRules never exercised: %s.\n  %s.\n", describeRules(r.Unexercised), unexercisedHint)
 	}
