@@ -84,7 +84,7 @@ func TestRcodeActions(t *testing.T) {
 				assert.Equal(t, tc.answer, rrs(resp.Answer))
 				assert.Equal(t, tc.authority, rrs(resp.Ns))
 				assert.True(t, resp.Response)
-				assert.True(t, resp.RecursionAvailable)
+				assert.False(t, resp.RecursionAvailable, "upstream none: an authority alone, which does not recurse")
 				assert.False(t, resp.Truncated)
 			})
 		}

@@ -65,11 +65,14 @@ func TestForwardedQueriesAreRateLimitedPerClient(t *testing.T) {
 func TestANYGetsAMinimalAnswer(t *testing.T) {
 	up := dnstest.Start(t, dnstest.AnswerA("198.51.100.1"))
 	srv := start(t, zoneOnly, injector.Config{Upstream: []string{up.Addr}})
-	for _, name := range []string{"a.h.test.", "www.example.com."} {
-		resp := ask(t, srv, "udp", name, dns.TypeANY)
-		assert.Equal(t, []string{name + "\t3600\tIN\tHINFO\t\"RFC8482\" \"\""}, rrs(resp.Answer), "RFC 8482")
-	}
+	resp := ask(t, srv, "udp", "www.example.com.", dns.TypeANY)
+	assert.Equal(t, []string{"www.example.com.\t3600\tIN\tHINFO\t\"RFC8482\" \"\""}, rrs(resp.Answer), "RFC 8482")
+	assert.True(t, resp.RecursionAvailable, "a server that forwards says it recurses")
 	assert.Empty(t, up.Received(), "ANY is never forwarded")
+	resp = ask(t, srv, "udp", "a.h.test.", dns.TypeANY)
+	require.Len(t, resp.Answer, 1, "in a zone, one RRset, as an authority answers (RFC 8482)")
+	assert.Equal(t, dns.TypeA, resp.Answer[0].Header().Rrtype)
+	assert.True(t, resp.Authoritative)
 }
 
 func TestHeldQueriesAreCapped(t *testing.T) {

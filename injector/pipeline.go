@@ -147,6 +147,9 @@ func (p *pipeline) decide(q *query) verdict {
 // act runs the rule's action and modifiers.
 func (p *pipeline) act(q *query, v verdict, rule *rulePlan) verdict {
 	v.out, v.err = rule.fault.Act(p.ctx, &q.req, q.src)
+	if m := v.out.Msg; v.err == nil && m != nil && (m.Rcode == dns.RcodeSuccess || m.Rcode == dns.RcodeNameError) && q.src.zones.Contains(q.req.Name) {
+		m.Authoritative = true // a fault in our zone speaks as its authority
+	}
 	if v.err == nil && v.out.Msg != nil {
 		// Modifiers rewrite the answer the action produced.
 		if rule.spec.Keep > 0 {

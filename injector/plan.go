@@ -67,7 +67,7 @@ func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m 
 	p := &plan{
 		scenario: sc,
 		seed:     uint64(seed),
-		source:   &source{zones: zone.NewSet(zones), fwd: fwd, limiter: limiter, metrics: m},
+		source:   &source{zones: zone.NewSet(zones), fwd: fwd, limiter: limiter, metrics: m, recurses: spec[0] != "none"},
 		upstream: describeUpstream(spec, fwd, cfg.ResolvConf),
 	}
 	for _, z := range zones {

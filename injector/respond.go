@@ -35,6 +35,11 @@ func (p *pipeline) write(q *query, v *verdict) {
 		return
 	}
 	m := v.out.Msg
+	src := q.src.source
+	if src == nil { // answered before the plan was read (a malformed query)
+		src = p.state.Load().plan.source
+	}
+	m.RecursionAvailable = src.recurses
 	// TTLs run as fast as the timeline: at --speed 60, 300 s become 5.
 	if p.ttlScale != 1 && (len(m.Answer) > 0 || len(m.Ns) > 0 || len(m.Extra) > 0) {
 		fault.ScaleTTL(m, p.ttlScale)

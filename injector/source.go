@@ -21,6 +21,9 @@ type source struct {
 	metrics *metrics
 
 	prepacked prepackedSet // the zones' answers, packed (see ServeRaw)
+	// recurses says whether names outside the zones are forwarded: every
+	// answer's RA says so (an authority alone, upstream none, says RA 0).
+	recurses bool
 }
 
 // forward asks upstream for req's answer, waiting for it.
@@ -30,25 +33,29 @@ func (s *source) forward(ctx context.Context, req *fault.Request) (*dns.Msg, err
 	return s.forwarded(resp, err, began)
 }
 
-// local answers req without the network: ANY, names in the zones, and
-// clients over the forwarding rate. It returns nil for a query to forward.
+// local answers req without the network: classes other than IN, names in
+// the zones, ANY, and clients over the forwarding rate. It returns nil for
+// a query to forward.
 func (s *source) local(req *fault.Request) *dns.Msg {
-	// ANY gets a minimal answer (RFC 8482): it is an amplifier's favourite.
-	if req.Type == dns.TypeANY {
-		return minimalANY(req, s.zones.Contains(req.Name))
+	if req.Msg.Question[0].Qclass != dns.ClassINET {
+		return fault.Reply(req, dns.RcodeRefused) // as an authority for IN only
 	}
 	if res, ok := s.zones.Lookup(req.Name, req.Type); ok {
 		m := fault.Reply(req, res.Rcode)
-		m.Authoritative = true
-		m.Answer, m.Ns = res.Answer, res.Ns
+		m.Authoritative = res.Authoritative
+		m.Answer, m.Ns, m.Extra = res.Answer, res.Ns, res.Extra
 		return m
+	}
+	if _, none := s.fwd.(upstream.None); none {
+		return fault.Reply(req, dns.RcodeRefused)
+	}
+	// ANY gets a minimal answer (RFC 8482): it is an amplifier's favourite.
+	if req.Type == dns.TypeANY {
+		return minimalANY(req)
 	}
 	// Only forwarded queries are limited: they are what could amplify.
 	if s.limiter != nil && !s.limiter.Allow(req.Client) {
 		s.metrics.rateLimited.Inc()
-		return fault.Reply(req, dns.RcodeRefused)
-	}
-	if _, none := s.fwd.(upstream.None); none {
 		return fault.Reply(req, dns.RcodeRefused)
 	}
 	return nil
@@ -60,15 +67,14 @@ func (s *source) forwarded(resp *dns.Msg, err error, began time.Time) (*dns.Msg,
 	if err != nil {
 		return nil, err
 	}
-	resp.RecursionAvailable = true
 	upstream.RemoveOPT(resp) // the writer adds our own
 	return resp, nil
 }
 
-// minimalANY is the RFC 8482 answer to ANY: one synthesised HINFO record.
-func minimalANY(req *fault.Request, authoritative bool) *dns.Msg {
+// minimalANY is the RFC 8482 answer to ANY for a name we would forward:
+// one synthesised HINFO record.
+func minimalANY(req *fault.Request) *dns.Msg {
 	m := fault.Reply(req, dns.RcodeSuccess)
-	m.Authoritative = authoritative
 	m.Answer = []dns.RR{&dns.HINFO{
 		Hdr: dns.RR_Header{Name: req.Msg.Question[0].Name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: 3600},
 		Cpu: "RFC8482",

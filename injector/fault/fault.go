@@ -49,12 +49,12 @@ type Fault interface {
 }
 
 // Reply starts a reply to req with rcode: the client's ID, question (with
-// its casing), RD and CD, and RA set, since dnsfault stands in for a
-// recursive resolver.
+// its casing), RD and CD. RA is the writer's to set: it says whether the
+// server recurses (forwards), whatever the answer.
 func Reply(req *Request, rcode int) *dns.Msg {
 	q := req.Msg
 	m := &dns.Msg{MsgHdr: dns.MsgHdr{
-		Id: q.Id, Response: true, Opcode: q.Opcode, Rcode: rcode, RecursionAvailable: true,
+		Id: q.Id, Response: true, Opcode: q.Opcode, Rcode: rcode,
 		RecursionDesired: q.RecursionDesired, CheckingDisabled: q.CheckingDisabled,
 	}}
 	if len(q.Question) > 0 {

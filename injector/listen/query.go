@@ -29,13 +29,28 @@ func ParseQuery(b []byte) (req, reject *dns.Msg) {
 		}
 		action = dns.MsgReject
 	}
-	req.Unpack(b[:headerSize]) // the header alone always unpacks
-	opcode := req.Opcode
-	req.SetRcodeFormatError(req)
-	req.Zero = false
-	if action == dns.MsgRejectNotImplemented {
-		req.Opcode, req.Rcode = opcode, dns.RcodeNotImplemented
+	// The reply keeps what a client matches it by, as an authority's does:
+	// the question and EDNS when the query could be read, never the
+	// query's other bits (AD, say).
+	query := new(dns.Msg)
+	whole := query.Unpack(b) == nil
+	if !whole {
+		query = new(dns.Msg)
+		query.Unpack(b[:headerSize]) // the header alone always unpacks
 	}
-	req.Question, req.Answer, req.Ns, req.Extra = nil, nil, nil, nil
-	return nil, req
+	reject = &dns.Msg{MsgHdr: dns.MsgHdr{Id: h.Id, Response: true, Opcode: query.Opcode, Rcode: dns.RcodeFormatError,
+		RecursionDesired: query.RecursionDesired, CheckingDisabled: query.CheckingDisabled}}
+	if action == dns.MsgRejectNotImplemented {
+		reject.Rcode = dns.RcodeNotImplemented
+	}
+	if whole && len(query.Question) == 1 {
+		reject.Question = query.Question
+	}
+	if opt := query.IsEdns0(); whole && opt != nil {
+		reject.SetEdns0(ednsSize, opt.Do())
+	}
+	return nil, reject
 }
+
+// ednsSize is the UDP size our OPT records state (upstream.EDNSSize).
+const ednsSize = 1232

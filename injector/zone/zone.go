@@ -1,6 +1,9 @@
-// Package zone answers queries from fake authoritative data: the zones of a
-// scenario, with NXDOMAIN and NODATA carrying the zone's SOA, CNAMEs
-// followed inside the zones, and wildcard records (RFC 4592).
+// Package zone answers queries from fake authoritative data, as an
+// authoritative server does (Knot DNS is the reference the tests compare
+// with): NXDOMAIN and NODATA carrying the zone's SOA, CNAMEs followed
+// inside the zones, wildcards (RFC 4592), DNAME synthesis (RFC 6672),
+// delegations answered as referrals, glue in the additional section, and
+// ANY answered with one RRset (RFC 8482).
 package zone
 
 import (
@@ -26,13 +29,19 @@ type zone struct {
 	// names maps each owner to its records by type; names that exist only
 	// because names below them do (empty non-terminals) map to nil.
 	names map[string]map[uint16][]dns.RR
+	// cuts are the delegations (NS below the apex), dnames the owners of
+	// DNAME records; both nil in most zones, so most lookups skip them.
+	cuts, dnames map[string]bool
 }
 
-// Result is an authoritative answer.
+// Result is an answer from the zones.
 type Result struct {
 	Rcode  int
 	Answer []dns.RR
 	Ns     []dns.RR
+	Extra  []dns.RR // glue: addresses of the NS, MX and SRV targets in the zone
+	// Authoritative is false for a referral: the data is the child's.
+	Authoritative bool
 }
 
 // NewSet builds a Set from scenario zones. A zone without a SOA gets a
@@ -54,6 +63,18 @@ func NewSet(zones []scenarios.Zone) *Set {
 			t := rr.Header().Rrtype
 			byType[t] = append(byType[t], rr)
 			z.addEmptyNonTerminals(name)
+			switch {
+			case t == dns.TypeNS && name != z.origin:
+				if z.cuts == nil {
+					z.cuts = map[string]bool{}
+				}
+				z.cuts[name] = true
+			case t == dns.TypeDNAME:
+				if z.dnames == nil {
+					z.dnames = map[string]bool{}
+				}
+				z.dnames[name] = true
+			}
 		}
 		if z.soa == nil {
 			z.soa = SyntheticSOA(z.origin)
@@ -113,14 +134,46 @@ func (s *Set) Lookup(name string, qtype uint16) (res Result, ok bool) {
 	if z == nil {
 		return Result{}, false
 	}
+	res.Authoritative = true
 	for hop := 0; hop < maxChain; hop++ {
+		// Below a delegation the child answers: a referral, not AA (but
+		// the DS of the cut itself is the parent's).
+		if cut := z.cut(name); cut != "" && (qtype != dns.TypeDS || cut != name) {
+			res.Authoritative = len(res.Answer) > 0
+			res.Ns = z.names[cut][dns.TypeNS]
+			res.Extra = s.glue(res.Ns)
+			return res, true
+		}
+		// A DNAME above the name rewrites it (RFC 6672): the DNAME, a
+		// CNAME synthesised from it, then the rewritten name's answer.
+		if owner := z.dname(name); owner != "" {
+			dname := z.names[owner][dns.TypeDNAME][0].(*dns.DNAME)
+			target := name[:len(name)-len(owner)] + strings.ToLower(dname.Target)
+			res.Answer = append(res.Answer, dname)
+			if len(target) > 255 {
+				res.Rcode = dns.RcodeYXDomain
+				return res, true
+			}
+			res.Answer = append(res.Answer, &dns.CNAME{
+				Hdr:    dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: dname.Hdr.Ttl},
+				Target: target,
+			})
+			if qtype == dns.TypeCNAME {
+				return res, true
+			}
+			name = target
+			if z = s.find(name); z == nil {
+				return res, true // the rewritten name is not ours: the client follows it
+			}
+			continue
+		}
 		records, wild, exists := z.node(name)
 		if !exists {
 			res.Rcode = dns.RcodeNameError
 			res.Ns = []dns.RR{z.negSOA}
 			return res, true
 		}
-		if cname := records[dns.TypeCNAME]; len(cname) > 0 && qtype != dns.TypeCNAME {
+		if cname := records[dns.TypeCNAME]; len(cname) > 0 && qtype != dns.TypeCNAME && qtype != dns.TypeANY {
 			rr := owned(cname[0], name, wild)
 			res.Answer = append(res.Answer, rr)
 			name = strings.ToLower(rr.(*dns.CNAME).Target)
@@ -129,13 +182,9 @@ func (s *Set) Lookup(name string, qtype uint16) (res Result, ok bool) {
 			}
 			continue
 		}
-		var found []dns.RR
+		found := records[qtype]
 		if qtype == dns.TypeANY {
-			for _, rrs := range records {
-				found = append(found, rrs...)
-			}
-		} else {
-			found = records[qtype]
+			found = lowestType(records) // one RRset, as RFC 8482 allows
 		}
 		if len(found) == 0 {
 			res.Ns = []dns.RR{z.negSOA}
@@ -144,9 +193,84 @@ func (s *Set) Lookup(name string, qtype uint16) (res Result, ok bool) {
 		for _, rr := range found {
 			res.Answer = append(res.Answer, owned(rr, name, wild))
 		}
+		res.Extra = s.glue(found)
 		return res, true
 	}
 	return Result{Rcode: dns.RcodeServerFailure}, true // a CNAME loop
+}
+
+// cut returns the delegation point at or above name, nearest the apex, or
+// "" when name is the zone's own.
+func (z *zone) cut(name string) string {
+	if z.cuts == nil {
+		return ""
+	}
+	found := ""
+	for n := name; n != z.origin && n != ""; n = parent(n) {
+		if z.cuts[n] {
+			found = n
+		}
+	}
+	return found
+}
+
+// dname returns the owner of a DNAME strictly above name, nearest the
+// apex, or "".
+func (z *zone) dname(name string) string {
+	if z.dnames == nil || name == z.origin {
+		return ""
+	}
+	found := ""
+	for n := parent(name); n != ""; n = parent(n) {
+		if z.dnames[n] {
+			found = n
+		}
+		if n == z.origin {
+			break
+		}
+	}
+	return found
+}
+
+// lowestType is the RRset of the lowest type number at a node: the one
+// RRset a minimal ANY answer holds (Knot DNS picks the same).
+func lowestType(records map[uint16][]dns.RR) []dns.RR {
+	var best []dns.RR
+	lowest := -1
+	for t, rrs := range records {
+		if len(rrs) > 0 && (lowest < 0 || int(t) < lowest) {
+			best, lowest = rrs, int(t)
+		}
+	}
+	return best
+}
+
+// glue returns the addresses (A, then AAAA) of the NS, MX and SRV targets
+// of records that lie in the zones, for the additional section.
+func (s *Set) glue(records []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range records {
+		var target string
+		switch r := rr.(type) {
+		case *dns.NS:
+			target = r.Ns
+		case *dns.MX:
+			target = r.Mx
+		case *dns.SRV:
+			target = r.Target
+		default:
+			continue
+		}
+		target = strings.ToLower(target)
+		z := s.find(target)
+		if z == nil {
+			continue
+		}
+		byType := z.names[target]
+		out = append(out, byType[dns.TypeA]...)
+		out = append(out, byType[dns.TypeAAAA]...)
+	}
+	return out
 }
 
 // node returns the records at name, synthesised from a wildcard (wild)

@@ -1,0 +1,347 @@
+package injector_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+// The differential test: one zone file served by Knot DNS and by dnsfault
+// (upstream none, no rules), the same queries to both, the answers
+// compared section by section. dnsfault stands in for authoritative
+// servers behind real resolvers, and a resolver caches and follows what it
+// is told (an NXDOMAIN where a referral belongs is cached for the SOA
+// minimum), so its answers must be a real authority's.
+
+const fidelityZone = "testdata/fidelity/fid.test.zone"
+
+// allowedDifferences are what may differ, and why. Each is normalised away
+// before the comparison, and counted.
+var allowedDifferences = map[string]string{
+	"name case":      "names are compared in lower case: Knot keeps the zone file's case of an owner (Mixed.Case) and writes names in its records with the query's case (compression), where dnsfault answers with the query's owner and the zone's records; DNS names compare case-insensitively (RFC 4343)",
+	"truncated":      "when both set TC, what a truncated answer holds is not compared: the client retries over TCP and reads that answer",
+	"server identity": "class CH version.bind and id.server: Knot tells its version and host name; dnsfault refuses every class but IN, so it does not give away that it stands in for another server",
+	"EDE on REFUSED": "dnsfault adds an Extended DNS Error (RFC 8914) to REFUSED, saying the name is outside its zones; Knot sends none",
+}
+
+// knot starts knotd serving zoneFile as origin on a free loopback port,
+// and returns its address.
+func knot(t *testing.T, origin, zoneFile string) string {
+	t.Helper()
+	knotd := requireTool(t, "knotd", "knot")
+	dir := t.TempDir()
+	data, err := os.ReadFile(zoneFile)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, strings.TrimSuffix(origin, ".")+".zone"), data, 0o644))
+	for attempt := 0; ; attempt++ {
+		port := freePort(t)
+		addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
+		conf := fmt.Sprintf(`server:
+    rundir: %[1]s
+    listen: 127.0.0.1@%[2]d
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: %[1]s
+control:
+    listen: %[1]s/knot.sock
+log:
+  - target: stderr
+    any: warning
+template:
+  - id: default
+    storage: %[1]s
+    file: "%%s.zone"
+    semantic-checks: off
+zone:
+  - domain: %[3]s
+`, dir, port, origin)
+		confFile := filepath.Join(dir, "knot.conf")
+		require.NoError(t, os.WriteFile(confFile, []byte(conf), 0o644))
+		cmd := exec.Command(knotd, "-c", confFile)
+		var stderr strings.Builder
+		cmd.Stderr, cmd.Stdout = &stderr, &stderr
+		require.NoError(t, cmd.Start())
+		exited := make(chan struct{})
+		var waitErr error
+		go func() { waitErr = cmd.Wait(); close(exited) }()
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-exited
+		})
+		// Ready when it answers for the zone: ask until it does, it exits,
+		// or 20 s pass.
+		tick := time.NewTicker(20 * time.Millisecond)
+		deadline := time.After(20 * time.Second)
+	wait:
+		for {
+			m := new(dns.Msg)
+			m.SetQuestion(origin, dns.TypeSOA)
+			if r, _, err := (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(m, addr); err == nil && r.Rcode == dns.RcodeSuccess {
+				tick.Stop()
+				return addr
+			}
+			select {
+			case <-tick.C:
+			case <-exited:
+				break wait
+			case <-deadline:
+				break wait
+			}
+		}
+		tick.Stop()
+		cmd.Process.Kill()
+		<-exited
+		if attempt >= 3 {
+			t.Fatalf("knotd did not come up (%v):\n%s", waitErr, stderr.String())
+		}
+	}
+}
+
+// freePort returns a port that was free for UDP and TCP on 127.0.0.1 a
+// moment ago (knotd binds it itself; a clash makes knot() try another).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	pc, err := net.ListenPacket("udp", ln.Addr().String())
+	ln.Close()
+	if err == nil {
+		pc.Close()
+	}
+	return port
+}
+
+// requireTool finds a program, skips naming its Debian package without
+// it, and fails under CI=true, where .ci/run installs it.
+func requireTool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	for _, dir := range []string{"", "/usr/sbin/", "/usr/bin/"} {
+		if path, err := exec.LookPath(dir + name); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed, and CI must not skip: apt-get install -y %s", name, pkg)
+	}
+	t.Skipf("%s is not installed (apt-get install -y %s); skipping", name, pkg)
+	return ""
+}
+
+// probe is one query of the differential test.
+type probe struct {
+	name   string
+	qtype  uint16
+	class  uint16
+	tcp    bool
+	edns   bool
+	size   uint16
+	do     bool
+	rd     bool
+	opcode int
+}
+
+func (p probe) String() string {
+	s := fmt.Sprintf("%s %s", p.name, dns.TypeToString[p.qtype])
+	if p.class != dns.ClassINET {
+		s += " class " + dns.ClassToString[p.class]
+	}
+	if p.opcode != 0 {
+		s += fmt.Sprintf(" opcode %d", p.opcode)
+	}
+	if p.tcp {
+		s += " tcp"
+	}
+	if p.edns {
+		s += fmt.Sprintf(" edns %d", p.size)
+		if p.do {
+			s += " +do"
+		}
+	}
+	if !p.rd {
+		s += " +nord"
+	}
+	return s
+}
+
+// fidelityProbes are the names and types of the zone, each asked several
+// ways.
+func fidelityProbes() []probe {
+	names := []string{
+		"fid.test.", "www.fid.test.", "api.fid.test.", "lb.fid.test.", "out.fid.test.", "chain-out.fid.test.",
+		"x.apps.fid.test.", "deep.x.apps.fid.test.", "apps.fid.test.", "y.wild.fid.test.",
+		"a.b.c.ent.fid.test.", "b.c.ent.fid.test.", "c.ent.fid.test.", "_sip._tcp.fid.test.", "sip.fid.test.",
+		"mixed.case.fid.test.", "MIXED.case.FID.test.", "big.fid.test.", "sub.fid.test.", "host.sub.fid.test.",
+		"ns1.sub.fid.test.", "dn.fid.test.", "x.dn.fid.test.", "y.x.dn.fid.test.", "nope.x.dn.fid.test.",
+		"nonexistent.fid.test.", "a.nonexistent.fid.test.", "mail.fid.test.", "ns1.fid.test.", "x.target.fid.test.",
+		"elsewhere.example.",
+	}
+	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeTXT, dns.TypeNS, dns.TypeSOA, dns.TypeCNAME,
+		dns.TypeDS, dns.TypeSRV, dns.TypeANY, dns.TypeDNAME}
+	var out []probe
+	for _, n := range names {
+		for _, qt := range types {
+			base := probe{name: n, qtype: qt, class: dns.ClassINET, edns: true, size: 1232, rd: true}
+			plain := base
+			plain.edns, plain.rd = false, false
+			out = append(out, base, plain)
+			switch qt {
+			case dns.TypeA, dns.TypeTXT, dns.TypeANY, dns.TypeNS:
+				tcp, do, small := base, base, base
+				tcp.tcp = true
+				do.do = true
+				small.size = 512
+				out = append(out, tcp, do, small)
+			}
+		}
+	}
+	for _, n := range []string{"version.bind.", "id.server.", "fid.test."} {
+		out = append(out, probe{name: n, qtype: dns.TypeTXT, class: dns.ClassCHAOS, edns: true, size: 1232})
+	}
+	for _, n := range []string{"www.fid.test.", "elsewhere.example."} {
+		out = append(out, probe{name: n, qtype: dns.TypeA, class: dns.ClassINET, edns: true, size: 1232, opcode: 15},
+			probe{name: n, qtype: dns.TypeA, class: dns.ClassINET, opcode: 15})
+	}
+	return out
+}
+
+func askProbe(t *testing.T, addr string, p probe) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(p.name, p.qtype)
+	m.Question[0].Qclass = p.class
+	m.RecursionDesired = p.rd
+	m.Opcode = p.opcode
+	if p.edns {
+		m.SetEdns0(p.size, p.do)
+	}
+	c := &dns.Client{Timeout: 2 * time.Second, UDPSize: 65535}
+	if p.tcp {
+		c.Net = "tcp"
+	}
+	var lastErr error
+	for range 3 { // a busy machine may lose a datagram
+		r, _, err := c.Exchange(m, addr)
+		if err == nil {
+			return r
+		}
+		lastErr = err
+	}
+	t.Fatalf("%s to %s: %v", p, addr, lastErr)
+	return nil
+}
+
+// view is an answer reduced to what the comparison reads.
+type view struct {
+	header   string
+	sections [3][]string // names in lower case
+	raw      [3][]string // as sent
+	edns     string
+}
+
+func viewOf(m *dns.Msg, allowed map[string]int) view {
+	v := view{header: fmt.Sprintf("%s aa=%t tc=%t ra=%t ad=%t qd=%d", dns.RcodeToString[m.Rcode], m.Authoritative, m.Truncated, m.RecursionAvailable, m.AuthenticatedData, len(m.Question))}
+	if len(m.Question) == 1 {
+		v.header += " " + m.Question[0].String()
+	}
+	for i, section := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range section {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				continue
+			}
+			text := rr.String()
+			v.raw[i] = append(v.raw[i], text)
+			if t := rr.Header().Rrtype; t != dns.TypeTXT && t != dns.TypeHINFO {
+				text = strings.ToLower(text)
+			}
+			v.sections[i] = append(v.sections[i], text)
+		}
+		sort.Strings(v.sections[i])
+		sort.Strings(v.raw[i])
+	}
+	if opt := m.IsEdns0(); opt != nil {
+		v.edns = fmt.Sprintf("edns v%d do=%t size=%d", opt.Version(), opt.Do(), opt.UDPSize())
+		for _, o := range opt.Option {
+			if o.Option() == dns.EDNS0EDE && m.Rcode == dns.RcodeRefused {
+				allowed["EDE on REFUSED"]++
+				continue
+			}
+			v.edns += fmt.Sprintf(" option %d", o.Option())
+		}
+	}
+	return v
+}
+
+func TestAuthoritativeAnswersMatchKnot(t *testing.T) {
+	knotAddr := knot(t, "fid.test.", fidelityZone)
+	z, err := scenarios.ReadZoneFile(fidelityZone)
+	require.NoError(t, err)
+	srv := start(t, "version: 1\nname: fidelity\nupstream: none\n", injector.Config{Zones: []scenarios.Zone{z}})
+
+	allowed := map[string]int{}
+	var diffs []string
+	probes := fidelityProbes()
+	for _, p := range probes {
+		want, got := viewOf(askProbe(t, knotAddr, p), allowed), viewOf(askProbe(t, srv.Addr(), p), allowed)
+		if p.class == dns.ClassCHAOS && (p.name == "version.bind." || p.name == "id.server.") && strings.HasPrefix(got.header, "REFUSED ") {
+			allowed["server identity"]++
+			continue
+		}
+		if strings.Contains(want.header, "tc=true") && strings.Contains(got.header, "tc=true") {
+			want.sections, got.sections = [3][]string{}, [3][]string{}
+			allowed["truncated"]++
+		}
+		if fmt.Sprint(want.sections) == fmt.Sprint(got.sections) && fmt.Sprint(want.raw) != fmt.Sprint(got.raw) {
+			allowed["name case"]++
+		}
+		var d []string
+		if want.header != got.header {
+			d = append(d, fmt.Sprintf("  header: knot %s\n          dnsfault %s", want.header, got.header))
+		}
+		for i, name := range []string{"answer", "authority", "additional"} {
+			if strings.Join(want.sections[i], "\n") != strings.Join(got.sections[i], "\n") {
+				d = append(d, fmt.Sprintf("  %s: knot\n    %s\n  dnsfault\n    %s", name, strings.Join(want.sections[i], "\n    "), strings.Join(got.sections[i], "\n    ")))
+			}
+		}
+		if want.edns != got.edns {
+			d = append(d, fmt.Sprintf("  edns: knot %q, dnsfault %q", want.edns, got.edns))
+		}
+		if len(d) > 0 {
+			diffs = append(diffs, p.String()+"\n"+strings.Join(d, "\n"))
+		}
+	}
+	t.Logf("%d queries compared with Knot DNS; %d differ", len(probes), len(diffs))
+	for _, k := range sortedKeys(allowed) {
+		t.Logf("allowed: %s, %d times: %s", k, allowed[k], allowedDifferences[k])
+	}
+	if len(diffs) > 0 {
+		shown := diffs
+		if len(shown) > 40 && os.Getenv("DNSFAULT_FIDELITY_ALL") == "" {
+			shown = shown[:40]
+		}
+		t.Errorf("%d of %d answers differ from Knot's:\n%s", len(diffs), len(probes), strings.Join(shown, "\n"))
+	}
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
