@@ -53,18 +53,21 @@ func newAdhocSet(rules []*adhocRule) *adhocSet {
 	return &adhocSet{rules: rules, matcher: match.New(specs)}
 }
 
-// choose returns the first ad-hoc rule that takes q, or nil. A rule with
-// a `for` ramps its probability over that time.
-func (a *adhocSet) choose(seed uint64, q *query) *rulePlan {
-	mq := matchQuery(q.req.Name, q.req.Type, q.req.Client, q.req.Transport)
-	i := a.matcher.First(&mq, func(i int) bool {
+// choose returns the first ad-hoc rule that takes mq, arrived at now, or
+// nil; viaCNAME says mq's name was reached through a chain. A rule with a
+// `for` ramps its probability over that time.
+func (a *adhocSet) choose(seed uint64, mq *match.Query, now time.Time, viaCNAME bool) *rulePlan {
+	i := a.matcher.First(mq, func(i int) bool {
 		r := a.rules[i]
+		if viaCNAME && r.plan.spec.NotViaCNAME {
+			return false
+		}
 		progress := 0.0
 		if !r.until.IsZero() {
-			if r.over(q.arrived) {
+			if r.over(now) {
 				return false
 			}
-			progress = float64(q.arrived.Sub(r.added)) / float64(r.until.Sub(r.added))
+			progress = float64(now.Sub(r.added)) / float64(r.until.Sub(r.added))
 		}
 		return r.plan.takes(seed, r.plan.spec.Probability.At(progress))
 	})

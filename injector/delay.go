@@ -73,6 +73,17 @@ func (p *pipeline) droppedHeld(v verdict) verdict {
 // thousands can wait at once. Shutdown fires the timers early, while the
 // socket is still open.
 func (p *pipeline) answerLater(q *query, v verdict) {
+	p.later(q, v, v.wait, func(v verdict) verdict { return p.act(q, v, v.pending) })
+}
+
+// respondLater sends a verdict already made after d (a delay of a rule
+// that took a name of the answer's CNAME chain), as answerLater does.
+func (p *pipeline) respondLater(q *query, v verdict, d time.Duration) {
+	p.later(q, v, d, func(v verdict) verdict { return v })
+}
+
+// later runs then on v after d, from a timer, and sends what it returns.
+func (p *pipeline) later(q *query, v verdict, d time.Duration, then func(verdict) verdict) {
 	if !p.held.reserve() {
 		v = p.droppedHeld(v)
 		p.respond(q, &v)
@@ -84,11 +95,11 @@ func (p *pipeline) answerLater(q *query, v verdict) {
 			defer p.lives.done()
 			defer p.recoverPanic(q.served, q.req.Msg)
 		}
-		v := p.act(q, v, v.pending)
+		v := then(v)
 		p.respond(q, &v)
 	}
 	q.served.Hijack() // we write after the handler returns
-	if !p.lives.after(v.wait, func() { answer(true) }) {
+	if !p.lives.after(d, func() { answer(true) }) {
 		answer(false) // shutting down: answer now
 	}
 }

@@ -22,7 +22,10 @@ type Event struct {
 	Phase     string // "" when faults were off
 	Rule      string // "" when no rule took the query
 	AdHoc     bool   // Rule is an ad-hoc rule (Server.AddRule)
-	Action    string
+	// Via, when set, is the name of the answer's CNAME chain that Rule
+	// took (chain.go); Name is still the name asked.
+	Via    string
+	Action string
 	// Sent is what went back: SentMessage, SentNothing or SentGarbage.
 	Sent  string
 	Rcode int // when Sent is SentMessage

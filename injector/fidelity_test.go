@@ -30,10 +30,10 @@ const fidelityZone = "testdata/fidelity/fid.test.zone"
 // allowedDifferences are what may differ, and why. Each is normalised away
 // before the comparison, and counted.
 var allowedDifferences = map[string]string{
-	"name case":      "names are compared in lower case: Knot keeps the zone file's case of an owner (Mixed.Case) and writes names in its records with the query's case (compression), where dnsfault answers with the query's owner and the zone's records; DNS names compare case-insensitively (RFC 4343)",
-	"truncated":      "when both set TC, what a truncated answer holds is not compared: the client retries over TCP and reads that answer",
+	"name case":       "names are compared in lower case: Knot keeps the zone file's case of an owner (Mixed.Case) and writes names in its records with the query's case (compression), where dnsfault answers with the query's owner and the zone's records; DNS names compare case-insensitively (RFC 4343)",
+	"truncated":       "when both set TC, what a truncated answer holds is not compared: the client retries over TCP and reads that answer",
 	"server identity": "class CH version.bind and id.server: Knot tells its version and host name; dnsfault refuses every class but IN, so it does not give away that it stands in for another server",
-	"EDE on REFUSED": "dnsfault adds an Extended DNS Error (RFC 8914) to REFUSED, saying the name is outside its zones; Knot sends none",
+	"EDE on REFUSED":  "dnsfault adds an Extended DNS Error (RFC 8914) to REFUSED, saying the name is outside its zones; Knot sends none",
 }
 
 // knot starts knotd serving zoneFile as origin on a free loopback port,

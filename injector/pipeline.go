@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsfault/dnsfault/injector/fault"
+	"github.com/dnsfault/dnsfault/injector/match"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -61,6 +62,9 @@ type verdict struct {
 	// async, when set, is the source that answers this query without a
 	// waiting goroutine (see answerAsync).
 	async *source
+
+	state *runState // the state the query was decided in
+	via   string    // the name of a CNAME chain the rule took, if any
 }
 
 // serve answers one query that came over transport t.
@@ -110,22 +114,23 @@ func (p *pipeline) decide(q *query) verdict {
 	if off == "" {
 		v.phase = pl.phases[pos.Phase].name
 	}
-	// Ad-hoc rules come first, and only a kill switch holds them.
-	if st.adhoc != nil && !safetyOff(off) {
-		rule = st.adhoc.choose(pl.seed, q)
-		v.adhoc = rule != nil
-	}
-	if rule == nil && off == "" {
-		rule = pl.phases[pos.Phase].choose(pl.seed, q, pos.Progress)
-	}
+	v.state = st
+	mq := matchQuery(q.req.Name, q.req.Type, q.req.Client, q.req.Transport)
+	rule, v.adhoc = p.choose(st, &mq, pos, off, q.arrived, false)
 	if rule == nil {
 		// No rule: answer normally. Over batched UDP, without waiting for
-		// an upstream on the goroutine that serves the batch.
+		// an upstream on the goroutine that serves the batch. The names
+		// the answer reaches through a CNAME chain may meet a rule still
+		// (chain.go).
 		if q.src.detacher != nil {
 			v.async = pl.source
 			return v
 		}
 		v.out, v.err = fault.Pass{}.Act(p.ctx, &q.req, q.src)
+		v, d := p.followChain(q, v)
+		if d > 0 && !p.hold(d) {
+			return p.droppedHeld(v)
+		}
 		return p.finish(q, v)
 	}
 	rule.hits.Add(1)
@@ -176,11 +181,28 @@ func (p *pipeline) finish(q *query, v verdict) verdict {
 	return v
 }
 
-// choose returns the first rule of the phase that takes q, or nil.
-func (ph *phasePlan) choose(seed uint64, q *query, progress float64) *rulePlan {
-	mq := matchQuery(q.req.Name, q.req.Type, q.req.Client, q.req.Transport)
-	i := ph.matcher.First(&mq, func(i int) bool {
+// choose returns the first rule that takes mq, arrived at now: an ad-hoc
+// one (unless a kill switch is off), then the phase's (when faults are
+// on). viaCNAME says mq's name was reached through a CNAME chain.
+func (p *pipeline) choose(st *runState, mq *match.Query, pos scenarios.Position, off string, now time.Time, viaCNAME bool) (rule *rulePlan, adhoc bool) {
+	if st.adhoc != nil && !safetyOff(off) {
+		if rule = st.adhoc.choose(st.plan.seed, mq, now, viaCNAME); rule != nil {
+			return rule, true
+		}
+	}
+	if off == "" {
+		rule = st.plan.phases[pos.Phase].choose(st.plan.seed, mq, pos.Progress, viaCNAME)
+	}
+	return rule, false
+}
+
+// choose returns the first rule of the phase that takes mq, or nil.
+func (ph *phasePlan) choose(seed uint64, mq *match.Query, progress float64, viaCNAME bool) *rulePlan {
+	i := ph.matcher.First(mq, func(i int) bool {
 		r := ph.rules[i]
+		if viaCNAME && r.spec.NotViaCNAME {
+			return false
+		}
 		return r.takes(seed, r.spec.Probability.At(progress))
 	})
 	if i < 0 {

@@ -31,11 +31,14 @@ type prepackedSet struct {
 
 // prepacked is one answer, with what its events need.
 type prepacked struct {
-	wire     []byte // the answer, with ID 0
-	name     string // the question's name in lower case
-	rcode    int
-	ttl      int64
-	answer   []dns.RR // the answer section, read-only, for Event.Answer
+	wire   []byte // the answer, with ID 0
+	name   string // the question's name in lower case
+	rcode  int
+	ttl    int64
+	answer []dns.RR // the answer section, read-only, for Event.Answer
+	// chain are the names the answer's CNAMEs lead to: a rule that may
+	// take one sends the query the full way (chain.go).
+	chain    []string
 	counters kept
 }
 
@@ -204,17 +207,22 @@ func (p *pipeline) serveRaw(query []byte, from netip.AddrPort, out []byte) (n in
 	if off != "" && (st.adhoc == nil || safetyOff(off)) {
 		return p.sendPrepacked(query, out, a, q, &ev, began)
 	}
-	// A rule may take it: its decisions are made the full way.
+	// A rule may take it, or a name of its chain: its decisions are made
+	// the full way.
 	mq := matchQuery(a.name, q.qtype, client, scenarios.UDP)
-	if !safetyOff(off) && st.adhoc.mayTake(&mq) {
-		return 0
-	}
-	if off == "" {
-		ph := pl.phases[pos.Phase]
-		if ph.matcher.First(&mq, anyRule) >= 0 {
+	for i := -1; i < len(a.chain); i++ {
+		if i >= 0 {
+			mq.Name = a.chain[i]
+		}
+		if !safetyOff(off) && st.adhoc.mayTake(&mq) {
 			return 0
 		}
-		ev.Phase = ph.name
+		if off == "" && pl.phases[pos.Phase].matcher.First(&mq, anyRule) >= 0 {
+			return 0
+		}
+	}
+	if off == "" {
+		ev.Phase = pl.phases[pos.Phase].name
 	}
 	return p.sendPrepacked(query, out, a, q, &ev, began)
 }
@@ -253,7 +261,7 @@ func (ps *prepackedSet) keep(r, m *dns.Msg, name string, size int, l *live) {
 		return
 	}
 	wire[0], wire[1] = 0, 0
-	a := &prepacked{wire: wire, name: name, rcode: m.Rcode, ttl: cacheTTL(m), answer: m.Answer}
+	a := &prepacked{wire: wire, name: name, rcode: m.Rcode, ttl: cacheTTL(m), answer: m.Answer, chain: chainTargets(m, name)}
 	a.counters.name = l.nameCounter(name)
 	ps.mu.Lock()
 	if ps.answers == nil {

@@ -154,7 +154,7 @@ func TestARuleTakesPrecedenceOverPrepackedAnswers(t *testing.T) {
 func TestPrepackedAnswersAreCounted(t *testing.T) {
 	clock := dnstest.NewClock(time.Now())
 	srv := startInternal(t, prepackedScenario, clock)
-	q := new(dns.Msg).SetQuestion("alias.p.test.", dns.TypeA) // no phase has a rule for it
+	q := new(dns.Msg).SetQuestion("x.wild.p.test.", dns.TypeTXT) // no phase has a rule for it
 	for range 5 {
 		rawExchange(t, srv.Addr(), q)
 	}
@@ -165,11 +165,31 @@ func TestPrepackedAnswersAreCounted(t *testing.T) {
 	require.Equal(t, uint64(7), srv.pipe.obs.prepackedHits.Load(), "all but the first should be sent from their bytes")
 
 	series := func(phase string) float64 {
-		return testutil.ToFloat64(srv.pipe.obs.metrics.queries.WithLabelValues(phase, "", "pass", "NOERROR", "A", "udp"))
+		return testutil.ToFloat64(srv.pipe.obs.metrics.queries.WithLabelValues(phase, "", "pass", "NOERROR", "TXT", "udp"))
 	}
 	assert.Equal(t, 5.0, series("calm"))
 	assert.Equal(t, 3.0, series("storm"))
-	assert.Equal(t, int64(8), srv.pipe.obs.live.nameCounter("alias.p.test.").Load())
+	assert.Equal(t, int64(8), srv.pipe.obs.live.nameCounter("x.wild.p.test.").Load())
+}
+
+// TestAChainsRuleTakesPrecedenceOverPrepackedAnswers: alias is a CNAME to
+// www; in the storm a rule takes www, so alias's prepacked answer gives
+// way and the rule decides at www.
+func TestAChainsRuleTakesPrecedenceOverPrepackedAnswers(t *testing.T) {
+	clock := dnstest.NewClock(time.Now())
+	srv := startInternal(t, prepackedScenario, clock)
+	q := new(dns.Msg).SetQuestion("alias.p.test.", dns.TypeA)
+	for range 2 {
+		rawExchange(t, srv.Addr(), q)
+	}
+	require.Equal(t, uint64(1), srv.pipe.obs.prepackedHits.Load())
+	clock.Advance(time.Hour + time.Second) // the storm
+	m := new(dns.Msg)
+	require.NoError(t, m.Unpack(rawExchange(t, srv.Addr(), q)))
+	assert.Equal(t, dns.RcodeNameError, m.Rcode, "nxdomain at www, reached from alias")
+	require.Len(t, m.Answer, 1)
+	assert.Equal(t, "alias.p.test.\t30\tIN\tCNAME\twww.p.test.", m.Answer[0].String())
+	assert.Equal(t, uint64(1), srv.pipe.obs.prepackedHits.Load())
 }
 
 func TestOddQueriesTakeTheFullPath(t *testing.T) {

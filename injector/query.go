@@ -75,13 +75,27 @@ var _ fault.Source = querySource{}
 
 // Resolve implements fault.Source.
 func (s querySource) Resolve(ctx context.Context, req *fault.Request) (*dns.Msg, error) {
-	if m := s.local(req); m != nil {
-		return m, nil
+	m := s.local(req)
+	if m == nil {
+		s.detach()
+		return s.forward(ctx, req)
 	}
+	if target := s.chaseTarget(req, m); target != "" {
+		s.detach()
+		end, err := s.forward(ctx, requestFor(req, target))
+		if err != nil {
+			return nil, err
+		}
+		return chased(m, end), nil
+	}
+	return m, nil
+}
+
+// detach frees the batch's goroutine before the query waits.
+func (s querySource) detach() {
 	if s.detacher != nil {
 		s.detacher.Detach()
 	}
-	return s.forward(ctx, req)
 }
 
 // lower returns name in ASCII lower case, without allocating when it

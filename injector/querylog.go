@@ -40,7 +40,8 @@ type logLine struct {
 	Transport string    `json:"transport"`
 	Phase     string    `json:"phase,omitempty"`
 	Rule      string    `json:"rule,omitempty"`
-	AdHoc     bool      `json:"ad_hoc,omitempty"` // the rule was added at runtime
+	AdHoc     bool      `json:"ad_hoc,omitempty"`    // the rule was added at runtime
+	ViaCNAME  string    `json:"via_cname,omitempty"` // the chain's name the rule took
 	Action    string    `json:"action"`
 	Rcode     string    `json:"rcode"` // none for a drop, garbage for garbage
 	LatencyMs float64   `json:"latency_ms"`
@@ -57,6 +58,7 @@ func (l *queryLog) write(ev *Event) {
 		Phase:     ev.Phase,
 		Rule:      ev.Rule,
 		AdHoc:     ev.AdHoc,
+		ViaCNAME:  ev.Via,
 		Action:    ev.Action,
 		Rcode:     ev.RcodeName(),
 		LatencyMs: float64(ev.Latency.Microseconds()) / 1000,

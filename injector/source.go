@@ -61,6 +61,37 @@ func (s *source) local(req *fault.Request) *dns.Msg {
 	return nil
 }
 
+// chaseTarget returns the name a zone's answer m leaves the zones for,
+// when the server should resolve it too: it recurses (forwards), the
+// client asked for recursion, and the answer is a CNAME chain that ends
+// outside the zones without the queried type. A resolver hands the client
+// the whole chain; an authority alone (upstream none, or RD clear) stops
+// where its data does.
+func (s *source) chaseTarget(req *fault.Request, m *dns.Msg) string {
+	if !s.recurses || !req.Msg.RecursionDesired || m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0 || req.Type == dns.TypeCNAME {
+		return ""
+	}
+	last, ok := m.Answer[len(m.Answer)-1].(*dns.CNAME)
+	if !ok {
+		return ""
+	}
+	target := lower(last.Target)
+	if s.zones.Contains(target) {
+		return ""
+	}
+	return target
+}
+
+// chased appends the answer to the chase of a chain (end) to m, the
+// zone's part of it. The whole is no longer authoritative data alone.
+func chased(m, end *dns.Msg) *dns.Msg {
+	m.Rcode = end.Rcode
+	m.Answer = append(m.Answer, end.Answer...)
+	m.Ns, m.Extra = end.Ns, nil
+	m.Authoritative = false
+	return m
+}
+
 // forwarded turns an upstream's answer into ours.
 func (s *source) forwarded(resp *dns.Msg, err error, began time.Time) (*dns.Msg, error) {
 	s.metrics.observeUpstream(time.Since(began), err)

@@ -40,21 +40,26 @@ type ActionInfo struct {
 	Sends        Sends
 	TakesRecords bool // records: required, and only allowed here
 	TakesKeep    bool // keep: trims the answer the action produced
+	// AtChainPoint says what the action does when it takes a name that a
+	// CNAME or DNAME chain reaches: true, it acts at that point (the
+	// answer keeps the chain up to the name); false, it takes the whole
+	// answer, as it would a query for the name.
+	AtChainPoint bool
 }
 
 // actionTable lists every action, in the order the documentation gives
 // them. It is the one list: parsing, validation, the live counters and
 // the report schema (by a test) all read it.
 var actionTable = []ActionInfo{
-	{Action: Pass, TakesKeep: true},
-	{Action: NXDomain},
+	{Action: Pass, TakesKeep: true, AtChainPoint: true},
+	{Action: NXDomain, AtChainPoint: true},
 	{Action: ServFail},
 	{Action: Refused},
 	{Action: NotImp},
 	{Action: FormErr},
-	{Action: Empty},
+	{Action: Empty, AtChainPoint: true},
 	{Action: Drop, Sends: SendsNothing},
-	{Action: Answer, TakesRecords: true, TakesKeep: true},
+	{Action: Answer, TakesRecords: true, TakesKeep: true, AtChainPoint: true},
 	{Action: Truncate},
 	{Action: Garbage, Sends: SendsRaw},
 }

@@ -103,6 +103,10 @@ type Rule struct {
 	Keep int
 	// EDE, when set, is attached to the reply as an Extended DNS Error.
 	EDE *EDE
+	// NotViaCNAME keeps the rule to queries for the names it matches: by
+	// default (via_cname: true) it also takes a name that the answer to
+	// another query reaches through a CNAME or DNAME chain.
+	NotViaCNAME bool
 	// Line and Column locate the rule in its file, for messages.
 	Line, Column int
 }

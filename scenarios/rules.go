@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 
 var (
 	phaseKeys = []string{"name", "duration", "rules"}
-	ruleKeys  = []string{"name", "match", "action", "records", "delay", "jitter", "ttl", "probability", "keep", "ede"}
+	ruleKeys  = []string{"name", "match", "action", "records", "delay", "jitter", "ttl", "probability", "keep", "ede", "via_cname"}
 	matchKeys = []string{"names", "types", "clients", "transport"}
 )
 
@@ -136,6 +137,15 @@ func (d *decoder) parseRule(n *yaml.Node, defaultName string) Rule {
 	if v := f["ede"]; v != nil {
 		r.EDE = d.ede(v)
 		d.onlyWithMessage(v, "ede", r.Action)
+	}
+	if v := f["via_cname"]; v != nil {
+		if s, ok := d.scalar(v, "via_cname"); ok {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				d.errorf(v, "via_cname must be true or false, got %q", s)
+			}
+			r.NotViaCNAME = !b
+		}
 	}
 	return r
 }

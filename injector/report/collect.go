@@ -81,9 +81,10 @@ type ruleKey struct{ phase, rule string }
 const adHocPhase = "\x00ad-hoc"
 
 type ruleTally struct {
-	action string
-	hits   int
-	rcodes map[string]int
+	action   string
+	hits     int
+	viaCNAME int
+	rcodes   map[string]int
 }
 
 type nameKey struct{ name, phase string }
@@ -209,6 +210,9 @@ func (c *Collector) tallyRule(ev *injector.Event) {
 		c.rules[k] = r
 	}
 	r.hits++
+	if ev.Via != "" {
+		r.viaCNAME++
+	}
 	r.rcodes[ev.RcodeName()]++
 }
 

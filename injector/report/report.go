@@ -89,6 +89,9 @@ type Rule struct {
 	Hits      int            `json:"hits"`
 	Rcodes    map[string]int `json:"rcodes"`
 	Exercised bool           `json:"exercised"`
+	// ViaCNAME counts the hits on a name the answer to another name
+	// reached through a CNAME chain.
+	ViaCNAME int `json:"via_cname,omitempty"`
 }
 
 // RuleRef names a rule of a phase.
@@ -184,7 +187,7 @@ func (c *Collector) Report(run Run) *Report {
 			t := c.rules[ruleKey{p.Name, rule.Name}]
 			out := Rule{Name: rule.Name, Action: string(rule.Action), Rcodes: map[string]int{}}
 			if t != nil {
-				out.Hits, out.Rcodes, out.Exercised = t.hits, t.rcodes, true
+				out.Hits, out.Rcodes, out.Exercised, out.ViaCNAME = t.hits, t.rcodes, true, t.viaCNAME
 			} else {
 				r.Unexercised = append(r.Unexercised, RuleRef{Phase: p.Name, Rule: rule.Name})
 			}
@@ -194,7 +197,7 @@ func (c *Collector) Report(run Run) *Report {
 	}
 	for k, t := range c.rules {
 		if k.phase == adHocPhase {
-			r.AdHocRules = append(r.AdHocRules, Rule{Name: k.rule, Action: t.action, Hits: t.hits, Rcodes: t.rcodes, Exercised: true})
+			r.AdHocRules = append(r.AdHocRules, Rule{Name: k.rule, Action: t.action, Hits: t.hits, Rcodes: t.rcodes, Exercised: true, ViaCNAME: t.viaCNAME})
 		}
 	}
 	sort.Slice(r.AdHocRules, func(i, j int) bool { return r.AdHocRules[i].Name < r.AdHocRules[j].Name })

@@ -1,0 +1,133 @@
+package injector
+
+import (
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsfault/dnsfault/injector/fault"
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+// Faults follow the resolution path. Real services rarely ask for the
+// failing name itself: api.shop.example is a CNAME to a load balancer or
+// to dynamodb.us-east-1.amazonaws.com. When no rule takes the query, each
+// name its answer reaches through a CNAME (or DNAME) chain is matched, in
+// order, for the query's type; the first rule that takes one decides at
+// that point of the chain. Actions that act at a chain point (the action
+// table's AtChainPoint: pass, nxdomain, empty, answer) keep the chain up
+// to the name; the others take the whole answer, as they would a query
+// for the name. A rule with via_cname: false never takes a chain's name.
+
+// chainTargets lists the names m's CNAME records lead to from qname, in
+// order. An answer without CNAMEs costs one pass over its records.
+func chainTargets(m *dns.Msg, qname string) []string {
+	var out []string
+	name := qname
+	for range maxChainTargets {
+		next := ""
+		for _, rr := range m.Answer {
+			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, name) {
+				next = lower(c.Target)
+				break
+			}
+		}
+		if next == "" {
+			break
+		}
+		out = append(out, next)
+		name = next
+	}
+	return out
+}
+
+// maxChainTargets bounds the names of a chain that are matched, so a
+// looping answer from upstream ends.
+const maxChainTargets = 16
+
+// followChain lets the rules take a name that the normal answer in v
+// reaches through a CNAME chain. It returns v as the first rule that takes
+// one made it, and the delay that rule adds.
+func (p *pipeline) followChain(q *query, v verdict) (verdict, time.Duration) {
+	m := v.out.Msg
+	if v.err != nil || m == nil || v.state == nil {
+		return v, 0
+	}
+	targets := chainTargets(m, q.req.Name)
+	if len(targets) == 0 {
+		return v, 0
+	}
+	st := v.state
+	pos, off := p.position(st, q.arrived)
+	for _, t := range targets {
+		mq := matchQuery(t, q.req.Type, q.req.Client, q.req.Transport)
+		if rule, adhoc := p.choose(st, &mq, pos, off, q.arrived, true); rule != nil {
+			rule.hits.Add(1)
+			v.rule, v.action, v.adhoc, v.via = rule.spec.Name, string(rule.spec.Action), adhoc, t
+			return p.actAtChainPoint(q, v, rule, t), rule.delay(st.plan.seed)
+		}
+	}
+	return v, 0
+}
+
+// actAtChainPoint runs rule, which took t, a name the answer's chain
+// reaches.
+func (p *pipeline) actAtChainPoint(q *query, v verdict, rule *rulePlan, t string) verdict {
+	spec := rule.spec
+	if !spec.Action.Info().AtChainPoint {
+		return p.act(q, v, rule) // the whole answer, as for a query of the name
+	}
+	m := v.out.Msg
+	prefix := chainUpTo(m.Answer, t)
+	switch spec.Action {
+	case scenarios.NXDomain, scenarios.Empty:
+		m.Rcode = dns.RcodeSuccess
+		if spec.Action == scenarios.NXDomain {
+			m.Rcode = dns.RcodeNameError // RFC 6604: the rcode of the chain's last name
+		}
+		m.Answer, m.Ns, m.Extra = prefix, []dns.RR{q.src.NegativeSOA(t)}, nil
+	case scenarios.Answer:
+		out, err := rule.fault.Act(p.ctx, requestFor(&q.req, t), q.src)
+		if err != nil {
+			v.out, v.err = fault.Outcome{}, err
+			return v
+		}
+		m.Rcode = out.Msg.Rcode
+		m.Answer, m.Ns, m.Extra = append(prefix, out.Msg.Answer...), out.Msg.Ns, nil
+	}
+	// The modifiers change the records of the name the rule took, and
+	// those after it.
+	tail := &dns.Msg{Answer: m.Answer[len(prefix):], Ns: m.Ns}
+	if spec.Keep > 0 {
+		fault.Keep(tail, q.req.Type, spec.Keep)
+		m.Answer = append(m.Answer[:len(prefix)], tail.Answer...)
+	}
+	if spec.TTL != nil {
+		fault.SetTTL(tail, *spec.TTL)
+	}
+	if e := spec.EDE; e != nil {
+		v.ede = &dns.EDNS0_EDE{InfoCode: e.Code, ExtraText: e.Text}
+	}
+	return v
+}
+
+// chainUpTo returns the records of answer up to the one that leads to t
+// (a CNAME, with the DNAME it was synthesised from before it).
+func chainUpTo(answer []dns.RR, t string) []dns.RR {
+	for i, rr := range answer {
+		if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Target, t) {
+			return answer[: i+1 : i+1]
+		}
+	}
+	return answer[:0:0]
+}
+
+// requestFor is req asked for name instead.
+func requestFor(req *fault.Request, name string) *fault.Request {
+	msg := req.Msg.Copy()
+	msg.Question[0].Name = name
+	next := *req
+	next.Msg, next.Name = msg, name
+	return &next
+}
