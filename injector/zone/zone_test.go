@@ -104,3 +104,43 @@ func TestNegativeSOAForNamesOutsideTheZones(t *testing.T) {
 	soa := s.NegativeSOA("dynamodb.us-east-1.amazonaws.com.").(*dns.SOA)
 	assert.Equal(t, "us-east-1.amazonaws.com.", soa.Hdr.Name)
 }
+
+// TestAnAuthoritysAnswers: the points fidelity_test.go compares with Knot
+// DNS, each stated once here.
+func TestAnAuthoritysAnswers(t *testing.T) {
+	s := set(t,
+		"z.test. 300 IN SOA ns.z.test. admin.z.test. 7 3600 600 86400 30",
+		"z.test. 300 IN NS ns.z.test.",
+		"z.test. 300 IN MX 10 mail.z.test.",
+		"ns.z.test. 300 IN A 192.0.2.53",
+		"mail.z.test. 300 IN A 192.0.2.25",
+		"mail.z.test. 300 IN AAAA 2001:db8::25",
+		"sub.z.test. 300 IN NS ns.sub.z.test.",
+		"sub.z.test. 300 IN DS 1 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF",
+		"ns.sub.z.test. 300 IN A 192.0.2.153",
+		"dn.z.test. 300 IN DNAME t.z.test.",
+		"x.t.z.test. 300 IN A 192.0.2.33",
+	)
+	// Below a cut: a referral, not AA, with glue.
+	res, _ := s.Lookup("host.sub.z.test.", dns.TypeA)
+	assert.False(t, res.Authoritative)
+	assert.Equal(t, dns.RcodeSuccess, res.Rcode)
+	assert.Empty(t, res.Answer)
+	assert.Equal(t, []string{"sub.z.test.\t300\tIN\tNS\tns.sub.z.test."}, texts(res.Ns))
+	assert.Equal(t, []string{"ns.sub.z.test.\t300\tIN\tA\t192.0.2.153"}, texts(res.Extra))
+	// The cut's DS is the parent's.
+	res, _ = s.Lookup("sub.z.test.", dns.TypeDS)
+	assert.True(t, res.Authoritative)
+	assert.Len(t, res.Answer, 1)
+	// DNAME: the DNAME, the synthesised CNAME, the rewritten name's answer.
+	res, _ = s.Lookup("x.dn.z.test.", dns.TypeA)
+	assert.Equal(t, []string{"dn.z.test.\t300\tIN\tDNAME\tt.z.test.", "x.dn.z.test.\t300\tIN\tCNAME\tx.t.z.test.", "x.t.z.test.\t300\tIN\tA\t192.0.2.33"}, texts(res.Answer))
+	// Glue for MX targets in the zone.
+	res, _ = s.Lookup("z.test.", dns.TypeMX)
+	assert.Equal(t, []string{"mail.z.test.\t300\tIN\tA\t192.0.2.25", "mail.z.test.\t300\tIN\tAAAA\t2001:db8::25"}, texts(res.Extra))
+	// ANY: one RRset, the lowest type; a missing name NXDOMAIN.
+	res, _ = s.Lookup("mail.z.test.", dns.TypeANY)
+	assert.Equal(t, []string{"mail.z.test.\t300\tIN\tA\t192.0.2.25"}, texts(res.Answer))
+	res, _ = s.Lookup("missing.z.test.", dns.TypeANY)
+	assert.Equal(t, dns.RcodeNameError, res.Rcode)
+}
