@@ -338,7 +338,9 @@ func describeOutcomes(outcomes map[string]int, n int) string {
 	for k := range outcomes {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return outcomes[keys[i]] > outcomes[keys[j]] || outcomes[keys[i]] == outcomes[keys[j]] && keys[i] < keys[j] })
+	sort.Slice(keys, func(i, j int) bool {
+		return outcomes[keys[i]] > outcomes[keys[j]] || outcomes[keys[i]] == outcomes[keys[j]] && keys[i] < keys[j]
+	})
 	return "mostly " + keys[0]
 }
 
