@@ -108,9 +108,9 @@ func TestDigAndKdigEDNSAndTCP(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"no EDNS: 512 bytes, so TC (with what fits)", []string{"+noedns", "+ignore", "medium.shop.test", "TXT"}, []string{"flags: qr aa tc rd ra", "MSG SIZE  rcvd: 499"}},
-		{"EDNS 1232 fits a medium answer", []string{"+bufsize=1232", "+ignore", "medium.shop.test", "TXT"}, []string{"flags: qr aa rd ra;", "ANSWER: 8", "udp: 1232"}},
-		{"EDNS 4096 is capped at 1232: TC", []string{"+bufsize=4096", "+ignore", "big.shop.test", "TXT"}, []string{"flags: qr aa tc rd ra", "udp: 1232", "MSG SIZE  rcvd: 1176"}},
+		{"no EDNS: 512 bytes, so TC (with what fits)", []string{"+noedns", "+ignore", "medium.shop.test", "TXT"}, []string{"flags: qr aa tc rd;", "MSG SIZE  rcvd: 499"}},
+		{"EDNS 1232 fits a medium answer", []string{"+bufsize=1232", "+ignore", "medium.shop.test", "TXT"}, []string{"flags: qr aa rd;", "ANSWER: 8", "udp: 1232"}},
+		{"EDNS 4096 is capped at 1232: TC", []string{"+bufsize=4096", "+ignore", "big.shop.test", "TXT"}, []string{"flags: qr aa tc rd;", "udp: 1232", "MSG SIZE  rcvd: 1176"}},
 		{"the TC retry over TCP gets it all", []string{"+bufsize=4096", "big.shop.test", "TXT"}, []string{"Truncated, retrying in TCP mode", "ANSWER: 30"}},
 		{"+dnssec: DO is echoed", []string{"+dnssec", "api.shop.test"}, []string{"flags: do; udp: 1232", "192.0.2.80"}},
 		{"a fault over TCP", []string{"+tcp", "broken.shop.test"}, []string{"status: SERVFAIL"}},
