@@ -46,7 +46,9 @@ func ctlCommand() *cli.Command {
 				func(ctx context.Context, c *control.Client, _ *cli.Context) (control.Status, string, error) {
 					st, err := c.Resume(ctx)
 					if err == nil && !st.FaultsActive {
-						return st, "resumed the switches, but faults stay off: " + st.FaultsOff, nil
+						// The switches are reset, but the timeline holds
+						// faults off: a script that resumes must hear it.
+						return st, "", cli.Exit("dnsfault ctl resume: the abort is lifted, but faults stay off: "+st.FaultsOff+offHint(st), 1)
 					}
 					return st, "resumed: faults are on", err
 				}),
@@ -237,6 +239,8 @@ func offHint(st control.Status) string {
 		return " (dnsfault ctl resume turns them back on)"
 	case "timeline not started":
 		return left(st.StartsInSeconds, " (it starts in %s)")
+	case "timeline ended":
+		return " (dnsfault ctl phase NAME replays a phase; ctl add serves an ad-hoc fault)"
 	}
 	return ""
 }

@@ -104,3 +104,16 @@ func TestCtlLoadTakesBundledNames(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, `no bundled scenario is named "dmeo"`)
 }
+
+// TestResumeSaysWhenTheTimelineHoldsFaultsOff: after the timeline ends,
+// resume lifts the abort but cannot turn faults on: it says why, exit 1.
+func TestResumeSaysWhenTheTimelineHoldsFaultsOff(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "short.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("version: 1\nname: short\nupstream: none\nphases:\n  - {name: only, duration: 1m, rules: [{action: servfail}]}\n"), 0o644))
+	s := serve(t, "-s", file, "--speed", "600")
+	require.Eventually(t, func() bool { return s.status(t).Timeline == "ended" }, 60*time.Second, 20*time.Millisecond)
+	r := s.ctl(t, "resume")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "dnsfault ctl resume: the abort is lifted, but faults stay off: timeline ended (dnsfault ctl phase NAME replays a phase")
+	assert.Contains(t, s.log(), `msg="timeline ended: the scenario's faults are off" scenario=short`)
+}
