@@ -1,12 +1,14 @@
 package injector
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/dnsfault/dnsfault/injector/listen"
@@ -36,6 +38,13 @@ type Config struct {
 	// Listen is the UDP and TCP address; port 0 picks a free port, the same
 	// for both. Default DefaultListen.
 	Listen string
+	// DoT, when set, is the address of a DNS-over-TLS listener (RFC 7858),
+	// and DoH the URL of a DNS-over-HTTPS one (https://IP:PORT/PATH, RFC
+	// 8484; HTTP/2 and HTTP/1.1). Port 0 picks a free port. They serve
+	// TLSCert; without one (only on loopback) a certificate is made at
+	// start, and Server.CA returns the authority that signed it.
+	DoT, DoH string
+	TLSCert  *tls.Certificate
 	// Upstream, when set, overrides the scenario's upstream.
 	Upstream []string
 	// Zones are added to every scenario the server loads (--zone); each
@@ -182,7 +191,50 @@ func (cfg Config) Validate() error {
 	if err := checkExposure(listen, cfg.Allow); err != nil {
 		errs = append(errs, err)
 	}
+	if cfg.DoT != "" {
+		if err := checkExposure(cfg.DoT, cfg.Allow); err != nil {
+			errs = append(errs, fmt.Errorf("tls://: %w", err))
+		} else if err := needsCert(cfg.DoT, cfg.TLSCert); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cfg.DoH != "" {
+		if addr, _, err := ParseDoHURL(cfg.DoH); err != nil {
+			errs = append(errs, err)
+		} else if err := checkExposure(addr, cfg.Allow); err != nil {
+			errs = append(errs, fmt.Errorf("https://: %w", err))
+		} else if err := needsCert(addr, cfg.TLSCert); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// needsCert refuses to make a certificate for an address beyond loopback:
+// clients there must be able to check it against a name they know.
+func needsCert(addr string, cert *tls.Certificate) error {
+	host, _, _ := net.SplitHostPort(addr)
+	if loopback, _ := listen.IsLoopback(host); !loopback && cert == nil {
+		return fmt.Errorf("%s is not loopback: give --tls-cert and --tls-key (a certificate is made at start only for loopback)", addr)
+	}
+	return nil
+}
+
+// ParseDoHURL reads a DoH listener's URL, https://IP:PORT/PATH, and
+// returns its address and path (/dns-query when none is given).
+func ParseDoHURL(raw string) (addr, path string, err error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" {
+		return "", "", fmt.Errorf("DoH listener %q: want https://IP:PORT/PATH, such as https://127.0.0.1:8443/dns-query", raw)
+	}
+	if _, _, err := net.SplitHostPort(u.Host); err != nil {
+		return "", "", fmt.Errorf("DoH listener %q: give the port, such as https://127.0.0.1:8443/dns-query", raw)
+	}
+	path = u.Path
+	if path == "" || path == "/" {
+		path = "/dns-query"
+	}
+	return u.Host, path, nil
 }
 
 // checkExposure refuses to listen beyond loopback without an allow-list:

@@ -2,6 +2,7 @@ package injector
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/miekg/dns"
@@ -46,6 +47,7 @@ const (
 	SentMessage = "message"
 	SentNothing = "nothing"
 	SentGarbage = "garbage"
+	SentHTTP    = "http" // an HTTP error status over DoH; Rcode holds it
 )
 
 // RcodeName is the rcode sent, "none" for a drop, "garbage" for garbage.
@@ -55,6 +57,8 @@ func (e *Event) RcodeName() string {
 		return dns.RcodeToString[e.Rcode]
 	case SentGarbage:
 		return "garbage"
+	case SentHTTP:
+		return "http-" + strconv.Itoa(e.Rcode)
 	default:
 		return "none"
 	}

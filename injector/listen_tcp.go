@@ -19,19 +19,25 @@ const tcpInFlight = 64
 type tcpListener struct{ srv *tcpserve.Server }
 
 func (s *Server) serveTCP(ln net.Listener) (listener, error) {
+	return s.serveStream(ln, scenarios.TCP), nil
+}
+
+// serveStream serves DNS over a stream listener (TCP, or TLS for DoT)
+// within the TCP bounds.
+func (s *Server) serveStream(ln net.Listener, t scenarios.Transport) listener {
 	// Half the process's file descriptors at most: the rest are for UDP,
 	// upstreams, the control API and the files it writes.
 	maxConns := s.cfg.MaxTCPConns
 	if limit := listen.OpenFileLimit(); limit > 0 {
 		maxConns = max(min(maxConns, limit/2), 1)
 	}
-	srv := tcpserve.Serve(ln, transportHandler{s.pipe, scenarios.TCP}, tcpserve.Limits{
+	srv := tcpserve.Serve(ln, transportHandler{s.pipe, t}, tcpserve.Limits{
 		MaxConns:  maxConns,
 		PerClient: min(s.cfg.MaxTCPConnsPerClient, maxConns),
 		InFlight:  tcpInFlight,
 		Idle:      s.cfg.TCPIdleTimeout,
 	})
-	return tcpListener{srv}, nil
+	return tcpListener{srv}
 }
 
 func (l tcpListener) shutdown(ctx context.Context) error { return l.srv.Shutdown(ctx) }

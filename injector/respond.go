@@ -31,6 +31,11 @@ func (p *pipeline) write(q *query, v *verdict) {
 	case v.out.Raw != nil:
 		w.Write(v.out.Raw)
 		return
+	case v.out.HTTP != nil:
+		if hw, ok := w.(httpErrorWriter); ok {
+			hw.writeHTTPError(v.out.HTTP)
+		}
+		return
 	case v.out.Msg == nil:
 		return
 	}
@@ -68,6 +73,8 @@ func (p *pipeline) event(q *query, v *verdict) Event {
 		ev.Sent, ev.Rcode, ev.TTL, ev.Answer = SentMessage, v.out.Msg.Rcode, cacheTTL(v.out.Msg), v.out.Msg.Answer
 	case v.out.Raw != nil:
 		ev.Sent = SentGarbage
+	case v.out.HTTP != nil:
+		ev.Sent, ev.Rcode = SentHTTP, v.out.HTTP.Status
 	}
 	return ev
 }

@@ -38,6 +38,11 @@ type Server struct {
 	probesMu sync.Mutex
 	probes   map[string]*control.ProbeStatus // the service probes' latest results
 
+	// The encrypted listeners' addresses, and the authority of a
+	// certificate made at start (listen_tls.go).
+	dotAddr, dohURL string
+	caPEM           []byte
+
 	announcer announcer
 	watching  chan struct{} // closed when watchTimeline returns; nil before Start
 
@@ -125,6 +130,12 @@ func (s *Server) Start() error {
 		return fmt.Errorf("serving udp on %s: %w", s.addr, err)
 	}
 	s.listeners = []listener{udp, tcp}
+	if err := s.startEncrypted(); err != nil {
+		for _, l := range s.listeners {
+			l.shutdown(context.Background())
+		}
+		return err
+	}
 	pl := s.pipe.state.Load().plan
 	s.cfg.Logger.Info("serving", "addr", s.addr, "scenario", pl.scenario.Name, "seed", int64(pl.seed))
 	s.watching = make(chan struct{})
@@ -134,6 +145,36 @@ func (s *Server) Start() error {
 	}()
 	return nil
 }
+
+// startEncrypted starts the DoT and DoH listeners asked for.
+func (s *Server) startEncrypted() error {
+	if s.cfg.DoT == "" && s.cfg.DoH == "" {
+		return nil
+	}
+	dohAddr, dohPath, _ := ParseDoHURL(s.cfg.DoH) // checked by Validate
+	tlsCfg, err := s.tlsConfig(s.cfg.DoT, dohAddr)
+	if err != nil {
+		return err
+	}
+	if s.cfg.DoT != "" {
+		l, err := s.serveDoT(tlsCfg)
+		if err != nil {
+			return err
+		}
+		s.listeners = append(s.listeners, l)
+	}
+	if s.cfg.DoH != "" {
+		l, err := s.serveDoH(dohAddr, dohPath, tlsCfg)
+		if err != nil {
+			return err
+		}
+		s.listeners = append(s.listeners, l)
+	}
+	return nil
+}
+
+// listenHint says what to do about a listener that could not bind.
+func listenHint(err error, addr string) string { return listen.Hint(err, addr, "--listen") }
 
 // activate serves srv in the background and returns once it is ready, or
 // with the error that kept it from starting.

@@ -17,6 +17,8 @@ const (
 	Answer   Action = "answer"   // reply with the rule's records
 	Truncate Action = "truncate" // UDP: TC and no records; TCP: answer normally
 	Garbage  Action = "garbage"  // bytes that do not parse as a DNS message
+	// HTTPStatus answers a DoH query with an HTTP error status.
+	HTTPStatus Action = "http-status"
 )
 
 // Sends is what an action sends back to the client.
@@ -31,6 +33,8 @@ const (
 	SendsNothing
 	// SendsRaw is bytes that are not a DNS message.
 	SendsRaw
+	// SendsHTTP is an HTTP error status instead of a DNS message (DoH).
+	SendsHTTP
 )
 
 // ActionInfo is one row of the action table: what the action sends and
@@ -62,6 +66,7 @@ var actionTable = []ActionInfo{
 	{Action: Answer, TakesRecords: true, TakesKeep: true, AtChainPoint: true},
 	{Action: Truncate},
 	{Action: Garbage, Sends: SendsRaw},
+	{Action: HTTPStatus, Sends: SendsHTTP},
 }
 
 // Actions lists every action, in the order the documentation gives them.

@@ -103,6 +103,10 @@ type Rule struct {
 	Keep int
 	// EDE, when set, is attached to the reply as an Extended DNS Error.
 	EDE *EDE
+	// HTTPStatus and RetryAfter are an http-status rule's HTTP status and
+	// Retry-After.
+	HTTPStatus int
+	RetryAfter time.Duration
 	// NotViaCNAME keeps the rule to queries for the names it matches: by
 	// default (via_cname: true) it also takes a name that the answer to
 	// another query reaches through a CNAME or DNAME chain.

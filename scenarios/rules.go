@@ -14,7 +14,7 @@ import (
 
 var (
 	phaseKeys = []string{"name", "duration", "rules"}
-	ruleKeys  = []string{"name", "match", "action", "records", "delay", "jitter", "ttl", "probability", "keep", "ede", "via_cname"}
+	ruleKeys  = []string{"name", "match", "action", "records", "delay", "jitter", "ttl", "probability", "keep", "ede", "via_cname", "status", "retry_after"}
 	matchKeys = []string{"names", "types", "clients", "transport"}
 )
 
@@ -137,6 +137,28 @@ func (d *decoder) parseRule(n *yaml.Node, defaultName string) Rule {
 	if v := f["ede"]; v != nil {
 		r.EDE = d.ede(v)
 		d.onlyWithMessage(v, "ede", r.Action)
+	}
+	if v := f["status"]; v != nil {
+		if s, ok := d.int(v, "status", 400, 599); ok {
+			r.HTTPStatus = int(s)
+		}
+	}
+	if v := f["retry_after"]; v != nil {
+		r.RetryAfter, _ = d.duration(v, "retry_after")
+	}
+	if r.Action == HTTPStatus {
+		if f["status"] == nil {
+			d.errorf(n, "rule %q: action http-status needs status, an HTTP error status such as 503", r.Name)
+		}
+		if r.Match.Transport != DoH {
+			d.errorf(n, "rule %q: action http-status answers DoH queries only: give match: {transport: doh}", r.Name)
+		}
+	} else {
+		for _, key := range []string{"status", "retry_after"} {
+			if v := f[key]; v != nil {
+				d.errorf(v, "%s is only used by action http-status, not %s", key, r.Action)
+			}
+		}
 	}
 	if v := f["via_cname"]; v != nil {
 		if s, ok := d.scalar(v, "via_cname"); ok {

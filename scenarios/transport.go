@@ -9,19 +9,21 @@ import (
 // AnyTransport, is a match condition that every transport meets.
 type Transport uint8
 
-// The transports. A new one (DoT, DoH) is added here and gets a listener
-// of its own in the injector.
+// The transports. A new one is added here and gets a listener of its own
+// in the injector.
 const (
 	AnyTransport Transport = iota
 	UDP
 	TCP
+	DoT // DNS over TLS (RFC 7858)
+	DoH // DNS over HTTPS (RFC 8484)
 )
 
 // transportNames are the transports' names in scenario files, metrics and
 // the query log.
-var transportNames = [...]string{AnyTransport: "", UDP: "udp", TCP: "tcp"}
+var transportNames = [...]string{AnyTransport: "", UDP: "udp", TCP: "tcp", DoT: "dot", DoH: "doh"}
 
-// String is the transport's name: udp, tcp; "" for AnyTransport.
+// String is the transport's name: udp, tcp, dot, doh; "" for AnyTransport.
 func (t Transport) String() string {
 	if int(t) < len(transportNames) {
 		return transportNames[t]
@@ -45,5 +47,5 @@ func ParseTransport(s string) (Transport, error) {
 	for _, name := range transportNames[1:] {
 		names = append(names, name)
 	}
-	return AnyTransport, fmt.Errorf("transport must be %s, got %q", strings.Join(names, " or "), s)
+	return AnyTransport, fmt.Errorf("transport must be %s or %s, got %q", strings.Join(names[:len(names)-1], ", "), names[len(names)-1], s)
 }

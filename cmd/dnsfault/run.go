@@ -35,7 +35,7 @@ func runCommand() *cli.Command {
 			"could not run.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "scenario `FILE` or bundled name (required)"},
-			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", DefaultText: "a free port of 127.0.0.1", Usage: "UDP and TCP `ADDR`ess"},
+			&cli.StringSliceFlag{Name: "listen", Value: cli.NewStringSlice("127.0.0.1:0"), DefaultText: "a free port of 127.0.0.1", Usage: "UDP and TCP `ADDR`ess; tls://ADDR adds DNS over TLS, https://ADDR/PATH DNS over HTTPS (repeatable)"},
 			&cli.StringFlag{Name: "control", Value: "127.0.0.1:0", DefaultText: "a free port of 127.0.0.1", Usage: "control API `ADDR`ess"},
 			&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE`"},
 			&cli.StringFlag{Name: "junit", Usage: "write the report as JUnit XML to `FILE`"},
@@ -134,12 +134,12 @@ func runAction(c *cli.Context) error {
 		}
 	}
 	cfg.OnTimelineStart = func(tl scenarios.Timeline) { collector.Restart(tl) }
-	listens := []string{cfg.Listen}
+	addrs := []string{cfg.Listen}
 	if resolvConf {
-		listens = resolvConfAddrs(20)
+		addrs = resolvConfAddrs(20)
 	}
 	var srv *injector.Server
-	for _, listen := range listens {
+	for _, listen := range addrs {
 		cfg.Listen = listen
 		if srv, err = injector.New(cfg, sc); err != nil {
 			return cannotRun("%v", err)
@@ -173,6 +173,12 @@ func runAction(c *cli.Context) error {
 	defer stopAutosave()
 	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d%s\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed(), startNote(cfg))
 	fmt.Fprintf(os.Stderr, "dnsfault run: %s\n", configLine(srv.Status()))
+	caFile, removeCA, err := announceEncrypted(c, srv, "dnsfault run")
+	defer removeCA()
+	if err != nil {
+		stopServer()
+		return cannotRun("%v", err)
+	}
 
 	nameserver := ""
 	if resolvConf {
@@ -206,7 +212,17 @@ func runAction(c *cli.Context) error {
 		stopServer()
 		return cannotRun("--start-when probe needs a probe: --probe URL, or probes: in the scenario")
 	}
-	exitCode, err := runChild(command, append(childEnv(srv.Addr(), api.Addr()), "DNSFAULT_EVENTS="+eventsPath), nameserver)
+	env := append(childEnv(srv.Addr(), api.Addr()), "DNSFAULT_EVENTS="+eventsPath)
+	if a := srv.DoTAddr(); a != "" {
+		env = append(env, "DNSFAULT_DOT_ADDR="+a)
+	}
+	if u := srv.DoHURL(); u != "" {
+		env = append(env, "DNSFAULT_DOH_URL="+u)
+	}
+	if caFile != "" {
+		env = append(env, "DNSFAULT_TLS_CA="+caFile)
+	}
+	exitCode, err := runChild(command, env, nameserver)
 	ended := time.Now()
 	if prober != nil {
 		prober.Stop()

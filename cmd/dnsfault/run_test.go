@@ -425,3 +425,21 @@ func readReport(t *testing.T, path string) report.Report {
 	require.NoError(t, json.Unmarshal(data, &rep))
 	return rep
 }
+
+// TestRunExportsTheEncryptedListeners: with tls:// and https:// listeners,
+// the command learns where they are and which CA to trust.
+func TestRunExportsTheEncryptedListeners(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "env")
+	r := runDnsfault(t, "run", "-s", scenarioFile(t, "version: 1\nupstream: none\n"),
+		"--listen", "tls://127.0.0.1:0", "--listen", "https://127.0.0.1:0/dns-query", "--",
+		"sh", "-c", `echo "$DNSFAULT_DOT_ADDR $DNSFAULT_DOH_URL $DNSFAULT_TLS_CA $(grep -c 'BEGIN CERTIFICATE' "$DNSFAULT_TLS_CA")" > `+out)
+	require.Equal(t, 0, r.code, r.stderr)
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	f := strings.Fields(string(data))
+	require.Len(t, f, 4)
+	assert.Regexp(t, `^127\.0\.0\.1:[1-9]\d*$`, f[0])
+	assert.Regexp(t, `^https://127\.0\.0\.1:[1-9]\d*/dns-query$`, f[1])
+	assert.Equal(t, "1", f[3], "the CA made at start, there while the command runs")
+	assert.NoFileExists(t, f[2], "and removed after")
+}

@@ -35,7 +35,7 @@ func serveCommand() *cli.Command {
 			"(dnsfault scenarios list); a file is reloaded when it changes.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "scenario `FILE` or bundled name"},
-			&cli.StringFlag{Name: "listen", Value: injector.DefaultListen, Usage: "UDP and TCP `ADDR`ess; port 0 picks a free one"},
+			&cli.StringSliceFlag{Name: "listen", Value: cli.NewStringSlice(injector.DefaultListen), Usage: "UDP and TCP `ADDR`ess (port 0 picks a free one); tls://ADDR adds DNS over TLS, https://ADDR/PATH DNS over HTTPS (repeatable)"},
 			&cli.StringSliceFlag{Name: "allow", Usage: "answer only clients in `CIDR` (required when --listen is not loopback)"},
 			&cli.StringFlag{Name: "control", Value: control.DefaultAddr, Usage: "control API `ADDR`ess (HTTP)"},
 			&cli.DurationFlag{Name: "heartbeat", DefaultText: "off", Usage: "dead-man switch: turn faults off when no heartbeat (ctl heartbeat) arrives for `D`"},
@@ -134,6 +134,13 @@ func serve(c *cli.Context) error {
 	}
 	fmt.Fprintf(os.Stderr, "dnsfault: serving %q on %s (udp and tcp), control API on http://%s, seed %d\n", sc.Name, srv.Addr(), listen.Display(api.Addr()), srv.Seed())
 	fmt.Fprintf(os.Stderr, "dnsfault: %s\n", configLine(srv.Status()))
+	_, removeCA, err := announceEncrypted(c, srv, "dnsfault")
+	defer removeCA()
+	if err != nil {
+		api.Shutdown(context.Background())
+		srv.Shutdown(context.Background())
+		return cli.Exit(err.Error(), 1)
+	}
 	if warning != "" {
 		cfg.Logger.Warn(warning)
 	}
@@ -200,13 +207,24 @@ func serverConfig(c *cli.Context) (injector.Config, error) {
 	if err != nil {
 		return injector.Config{}, err
 	}
+	listens, err := parseListens(c.StringSlice("listen"))
+	if err != nil {
+		return injector.Config{}, err
+	}
+	cert, err := tlsCert(c)
+	if err != nil {
+		return injector.Config{}, err
+	}
 	cfg := injector.Config{
 		ForwardRate:          c.Float64("rate-limit"),
 		MaxHeld:              c.Int("max-held"),
 		MaxTCPConns:          c.Int("max-tcp-conns"),
 		MaxTCPConnsPerClient: c.Int("max-tcp-conns-per-client"),
 		TCPIdleTimeout:       c.Duration("tcp-idle-timeout"),
-		Listen:               c.String("listen"),
+		Listen:               listens.plain,
+		DoT:                  listens.dot,
+		DoH:                  listens.doh,
+		TLSCert:              cert,
 		Upstream:             up,
 		Zones:                zones,
 		UpstreamTimeout:      c.Duration("upstream-timeout"),

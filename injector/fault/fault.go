@@ -8,6 +8,7 @@ package fault
 import (
 	"context"
 	"net/netip"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -34,11 +35,20 @@ type Source interface {
 	NegativeSOA(name string) dns.RR
 }
 
-// Outcome is what the server sends back: exactly one of Msg, Raw or Drop.
+// Outcome is what the server sends back: exactly one of Msg, Raw, Drop or
+// HTTP.
 type Outcome struct {
-	Msg  *dns.Msg // a reply, owned by the receiver
-	Raw  []byte   // bytes sent as they are
-	Drop bool     // nothing is sent: the client times out
+	Msg  *dns.Msg   // a reply, owned by the receiver
+	Raw  []byte     // bytes sent as they are
+	Drop bool       // nothing is sent: the client times out
+	HTTP *HTTPError // over DoH, an HTTP error instead of a DNS answer
+}
+
+// HTTPError is an HTTP status sent to a DoH query (http-status), with an
+// optional Retry-After.
+type HTTPError struct {
+	Status     int
+	RetryAfter time.Duration
 }
 
 // Fault is one action of a rule.

@@ -10,7 +10,7 @@
     'normal': '#009e73', 'pass': '#56b4e9', 'answer': '#0072b2', 'servfail': '#d55e00',
     'nxdomain': '#e69f00', 'empty': '#f0e442', 'drop': '#cc79a7', 'refused': '#bbbbbb',
     'upstream failure': '#ffffff', 'notimp': '#8c6bb1', 'formerr': '#a6761d', 'truncate': '#66c2a5',
-    'garbage': '#777777',
+    'garbage': '#777777', 'http-status': '#ff8fab',
   };
   const colour = (o) => colourOf[o] || '#999999';
   let lastLive = null;

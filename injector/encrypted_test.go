@@ -1,0 +1,116 @@
+package injector_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector"
+)
+
+// encrypted serves a zone with a rule per transport: DoH fails, the
+// others do not.
+const encrypted = `
+version: 1
+name: encrypted
+upstream: none
+zones: [{origin: enc.test., records: ["a.enc.test. 300 IN A 192.0.2.1", "b.enc.test. 60 IN A 192.0.2.2"]}]
+rules:
+  - {name: doh-down, match: {names: [a.enc.test], transport: doh}, action: servfail}
+  - {name: doh-503, match: {names: [busy.enc.test], transport: doh}, action: http-status, status: 503, retry_after: 30s}
+  - {name: gone, match: {names: [gone.enc.test]}, action: drop}
+  - {name: tc, match: {names: [b.enc.test]}, action: truncate}
+`
+
+func startEncrypted(t *testing.T) (*injector.Server, *x509.CertPool) {
+	t.Helper()
+	srv := start(t, encrypted, injector.Config{DoT: "127.0.0.1:0", DoH: "https://127.0.0.1:0/dns-query"})
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(srv.CA()), "a CA made at start")
+	return srv, roots
+}
+
+// TestDoTAndDoHServeThePipeline: a crypto/tls DoT client and net/http DoH
+// over HTTP/2 (GET and POST) get answers that trust the CA made at start;
+// a transport-scoped rule faults DoH only.
+func TestDoTAndDoHServeThePipeline(t *testing.T) {
+	srv, roots := startEncrypted(t)
+
+	dot := &dns.Client{Net: "tcp-tls", TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, Timeout: timeout}
+	resp, _, err := dot.Exchange(dnsQuery("a.enc.test.", dns.TypeA), srv.DoTAddr())
+	require.NoError(t, err)
+	assert.Equal(t, dns.RcodeSuccess, resp.Rcode, "the DoH rule leaves DoT alone")
+	resp, _, err = dot.Exchange(dnsQuery("b.enc.test.", dns.TypeA), srv.DoTAddr())
+	require.NoError(t, err)
+	assert.False(t, resp.Truncated, "truncate answers in full over DoT, as over TCP")
+	assert.Len(t, resp.Answer, 1)
+	assert.Equal(t, dns.RcodeSuccess, ask(t, srv, "udp", "a.enc.test.", dns.TypeA).Rcode, "and UDP")
+
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
+	post := func(name string) (*http.Response, []byte) {
+		wire, err := dnsQuery(name, dns.TypeA).Pack()
+		require.NoError(t, err)
+		r, err := client.Post(srv.DoHURL(), "application/dns-message", bytes.NewReader(wire))
+		require.NoError(t, err)
+		defer r.Body.Close()
+		body, _ := io.ReadAll(r.Body)
+		return r, body
+	}
+	r, body := post("a.enc.test.")
+	assert.Equal(t, "HTTP/2.0", r.Proto)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	assert.Equal(t, "application/dns-message", r.Header.Get("Content-Type"))
+	m := new(dns.Msg)
+	require.NoError(t, m.Unpack(body))
+	assert.Equal(t, dns.RcodeServerFailure, m.Rcode, "the DoH rule")
+
+	wire, err := dnsQuery("b.enc.test.", dns.TypeA).Pack()
+	require.NoError(t, err)
+	r, err = client.Get(srv.DoHURL() + "?dns=" + base64.RawURLEncoding.EncodeToString(wire))
+	require.NoError(t, err)
+	body, _ = io.ReadAll(r.Body)
+	r.Body.Close()
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	assert.Equal(t, "max-age=60", r.Header.Get("Cache-Control"), "the answer's lowest TTL (RFC 8484)")
+	require.NoError(t, m.Unpack(body))
+	assert.Len(t, m.Answer, 1, "truncate answers in full over DoH")
+
+	r, _ = post("busy.enc.test.")
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Equal(t, "30", r.Header.Get("Retry-After"))
+
+	short := &http.Client{Timeout: 300 * time.Millisecond, Transport: client.Transport}
+	_, err = short.Post(srv.DoHURL(), "application/dns-message", bytes.NewReader(mustPack(t, dnsQuery("gone.enc.test.", dns.TypeA))))
+	assert.Error(t, err, "drop: no answer, the client gives up")
+
+	st := srv.Status()
+	hits := map[string]uint64{}
+	for _, r := range st.Phases[0].Rules {
+		hits[r.Name] = r.Hits
+	}
+	assert.Equal(t, uint64(1), hits["doh-down"])
+	assert.Equal(t, uint64(1), hits["doh-503"])
+}
+
+func dnsQuery(name string, qtype uint16) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.Id = 0 // RFC 8484: DoH clients use ID 0, so answers cache
+	return m
+}
+
+func mustPack(t *testing.T, m *dns.Msg) []byte {
+	t.Helper()
+	b, err := m.Pack()
+	require.NoError(t, err)
+	return b
+}
