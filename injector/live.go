@@ -198,7 +198,7 @@ func treatment(m *match.Matcher, name string, rule func(i int) *scenarios.Rule) 
 func describeTreatment(rule *scenarios.Rule) string {
 	out := rule.Name + ": " + string(rule.Action)
 	m := rule.Match
-	if rule.Probability != scenarios.Always || len(m.Types) > 0 || len(m.Clients) > 0 || m.Transport != scenarios.AnyTransport {
+	if rule.Probability != scenarios.Always || len(m.Types) > 0 || len(m.Clients) > 0 || !m.Transport.Any() {
 		out += " (some queries)"
 	}
 	return out

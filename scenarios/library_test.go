@@ -1,7 +1,12 @@
 package scenarios_test
 
 import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -63,8 +68,56 @@ func startReplay(t *testing.T, name string, set map[string]string) *replay {
 	}
 	// TTLs as the scenarios write them: what they say is checked here, and
 	// their scaling with the speed in the injector's tests.
-	r.srv = dnsfaulttest.Serve(t, sc, injector.Config{Upstream: []string{up.Addr}, Speed: speed, KeepTTLs: true, Now: r.clock.Now, Observe: observe})
+	r.srv = dnsfaulttest.Serve(t, sc, injector.Config{Upstream: []string{up.Addr}, Speed: speed, KeepTTLs: true, Now: r.clock.Now, Observe: observe,
+		DoT: "127.0.0.1:0", DoH: "https://127.0.0.1:0/dns-query"})
 	return r
+}
+
+// doh asks the replay's DoH listener for name's A records, and says what
+// came back: an rcode, an HTTP status, or the timeout.
+func (r *replay) doh(name string) string {
+	r.t.Helper()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(r.srv.CA())
+	client := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
+	defer client.CloseIdleConnections()
+	q := new(dns.Msg)
+	q.SetQuestion(name, dns.TypeA)
+	wire, err := q.Pack()
+	require.NoError(r.t, err)
+	resp, err := client.Post(r.srv.DoHURL(), "application/dns-message", bytes.NewReader(wire))
+	if err != nil {
+		return timeout
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Sprintf("HTTP %d, Retry-After %s", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	m := new(dns.Msg)
+	require.NoError(r.t, m.Unpack(body))
+	if m.Rcode == dns.RcodeSuccess && len(m.Answer) > 0 {
+		return answered
+	}
+	return dns.RcodeToString[m.Rcode]
+}
+
+// dot asks the replay's DoT listener, and says what came back.
+func (r *replay) dot(name string) string {
+	r.t.Helper()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(r.srv.CA())
+	c := &dns.Client{Net: "tcp-tls", TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, Timeout: 500 * time.Millisecond}
+	q := new(dns.Msg)
+	q.SetQuestion(name, dns.TypeA)
+	m, _, err := c.Exchange(q, r.srv.DoTAddr())
+	switch {
+	case err != nil:
+		return timeout
+	case m.Rcode == dns.RcodeSuccess && len(m.Answer) > 0:
+		return answered
+	}
+	return dns.RcodeToString[m.Rcode]
 }
 
 // at moves the clock to scenario time d (wall time d/speed) and checks the
@@ -245,8 +298,33 @@ func TestBundledScenariosDoWhatTheySay(t *testing.T) {
 		r.at(30*time.Minute, "resolver-withdrawn")
 		assert.Equal(t, map[string]int{timeout: 2}, r.ask("", "udp", "anything.example.", dns.TypeA, 2, 0))
 		assert.Equal(t, map[string]int{timeout: 1}, r.ask("", "tcp", "anything.example.", dns.TypeA, 1, 0))
+		assert.Equal(t, timeout, r.dot("anything.example."), "DoT went with it")
+		assert.Equal(t, answered, r.doh("anything.example."), "DoH by name stayed up")
 		r.at(2*time.Hour, "recovered")
 		assert.Equal(t, answered, r.one("anything.example.", dns.TypeA))
+		assert.Equal(t, answered, r.dot("anything.example."))
+	})
+	t.Run("cloudflare-resolver-2025-all-transports", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "cloudflare-resolver-2025-all-transports", nil)
+		r.at(30*time.Minute, "resolver-withdrawn")
+		assert.Equal(t, map[string]int{timeout: 1}, r.ask("", "udp", "anything.example.", dns.TypeA, 1, 0))
+		assert.Equal(t, timeout, r.dot("anything.example."))
+		assert.Equal(t, timeout, r.doh("anything.example."))
+		r.at(2*time.Hour, "recovered")
+		assert.Equal(t, answered, r.doh("anything.example."))
+	})
+	t.Run("doh-only-outage", func(t *testing.T) {
+		t.Parallel()
+		r := startReplay(t, "doh-only-outage", nil)
+		r.at(10*time.Minute, "doh-503")
+		assert.Equal(t, "HTTP 503, Retry-After 30", r.doh("anything.example."))
+		assert.Equal(t, answered, r.one("anything.example.", dns.TypeA), "plain DNS works: the fallback")
+		assert.Equal(t, answered, r.dot("anything.example."))
+		r.at(20*time.Minute, "doh-unreachable")
+		assert.Equal(t, timeout, r.doh("anything.example."))
+		r.at(time.Hour, "recovered")
+		assert.Equal(t, answered, r.doh("anything.example."))
 	})
 	t.Run("akamai-edge-2021", func(t *testing.T) {
 		t.Parallel()
@@ -297,7 +375,7 @@ func TestBundledScenariosDoWhatTheySay(t *testing.T) {
 	t.Run("every bundled scenario is checked here", func(t *testing.T) {
 		checked := map[string]bool{"demo": true} // demo has its own end-to-end tests
 		for _, name := range []string{"aws-dynamodb-us-east-1-2025", "aws-region-dns-outage", "facebook-2021", "dyn-2016", "slack-dnssec-2021",
-			"cloudflare-resolver-2025", "akamai-edge-2021", "slow-dns", "flaky-dns", "ipv6-broken", "tcp-fallback-broken", "negative-caching"} {
+			"cloudflare-resolver-2025", "cloudflare-resolver-2025-all-transports", "doh-only-outage", "akamai-edge-2021", "slow-dns", "flaky-dns", "ipv6-broken", "tcp-fallback-broken", "negative-caching"} {
 			checked[name] = true
 		}
 		for _, name := range scenarios.Bundled() {

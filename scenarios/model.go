@@ -125,7 +125,7 @@ type Match struct {
 	Names     []NamePattern
 	Types     []uint16
 	Clients   []netip.Prefix
-	Transport Transport // AnyTransport: every transport
+	Transport Transports // empty: every transport
 }
 
 // NameKind tells how a NamePattern compares names.

@@ -77,7 +77,7 @@ func TestParseFullScenario(t *testing.T) {
 	assert.True(t, r.Match.Names[2].Regexp.MatchString("ec2.eu-west-1.amazonaws.com"))
 	assert.Equal(t, []uint16{dns.TypeA, dns.TypeAAAA}, r.Match.Types)
 	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}, r.Match.Clients)
-	assert.Equal(t, scenarios.UDP, r.Match.Transport)
+	assert.Equal(t, scenarios.TransportSet(scenarios.UDP), r.Match.Transport)
 	assert.Equal(t, 100*time.Millisecond, r.Delay)
 	assert.Equal(t, 20*time.Millisecond, r.Jitter)
 	assert.Equal(t, uint32(900), *r.TTL)

@@ -150,7 +150,7 @@ func (d *decoder) parseRule(n *yaml.Node, defaultName string) Rule {
 		if f["status"] == nil {
 			d.errorf(n, "rule %q: action http-status needs status, an HTTP error status such as 503", r.Name)
 		}
-		if r.Match.Transport != DoH {
+		if !r.Match.Transport.Only(DoH) {
 			d.errorf(n, "rule %q: action http-status answers DoH queries only: give match: {transport: doh}", r.Name)
 		}
 	} else {
@@ -217,12 +217,14 @@ func (d *decoder) parseMatch(n *yaml.Node) Match {
 		}
 	}
 	if v := f["transport"]; v != nil {
-		if s, ok := d.scalar(v, "transport"); ok {
-			t, err := ParseTransport(s)
-			if err != nil {
-				d.errorf(v, "%v", err)
+		for _, item := range d.list(v, "transport") {
+			if s, ok := d.scalar(item, "transport"); ok {
+				t, err := ParseTransport(s)
+				if err != nil {
+					d.errorf(item, "%v", err)
+				}
+				m.Transport |= TransportSet(t)
 			}
-			m.Transport = t
 		}
 	}
 	return m

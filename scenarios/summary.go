@@ -33,7 +33,7 @@ func (r *Rule) Summary() string {
 		}
 		fmt.Fprintf(&b, " %s", strings.Join(types, "/"))
 	}
-	if r.Match.Transport != AnyTransport {
+	if !r.Match.Transport.Any() {
 		fmt.Fprintf(&b, " over %s", r.Match.Transport)
 	}
 	if len(r.Match.Clients) > 0 {

@@ -49,3 +49,36 @@ func ParseTransport(s string) (Transport, error) {
 	}
 	return AnyTransport, fmt.Errorf("transport must be %s or %s, got %q", strings.Join(names[:len(names)-1], ", "), names[len(names)-1], s)
 }
+
+// Transports is a set of transports, a rule's match.transport: empty,
+// every transport.
+type Transports uint8
+
+// TransportSet is the set of ts.
+func TransportSet(ts ...Transport) Transports {
+	var s Transports
+	for _, t := range ts {
+		s |= 1 << t
+	}
+	return s
+}
+
+// Any tells whether the set holds every transport (no condition).
+func (s Transports) Any() bool { return s == 0 }
+
+// Has tells whether a query over t meets the condition.
+func (s Transports) Has(t Transport) bool { return s == 0 || s&(1<<t) != 0 }
+
+// Only tells whether the set is exactly t.
+func (s Transports) Only(t Transport) bool { return s == 1<<t }
+
+// String lists the set's transports, "udp/tcp"; "" for every transport.
+func (s Transports) String() string {
+	var names []string
+	for t := UDP; int(t) < len(transportNames); t++ {
+		if s&(1<<t) != 0 {
+			names = append(names, t.String())
+		}
+	}
+	return strings.Join(names, "/")
+}

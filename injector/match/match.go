@@ -145,7 +145,7 @@ func (m *Matcher) conditionsHold(i int, q *Query) bool {
 	if q.NameOnly {
 		return true
 	}
-	if r.Transport != scenarios.AnyTransport && r.Transport != q.Transport {
+	if !r.Transport.Has(q.Transport) {
 		return false
 	}
 	if len(r.Types) > 0 && !containsType(r.Types, q.Type) {
