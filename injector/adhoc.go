@@ -59,7 +59,7 @@ func newAdhocSet(rules []*adhocRule) *adhocSet {
 func (a *adhocSet) choose(seed uint64, mq *match.Query, now time.Time, viaCNAME bool) *rulePlan {
 	i := a.matcher.First(mq, func(i int) bool {
 		r := a.rules[i]
-		if viaCNAME && r.plan.spec.NotViaCNAME {
+		if viaCNAME && r.plan.spec.NotViaCNAME || r.plan.handshake {
 			return false
 		}
 		progress := 0.0
@@ -98,7 +98,7 @@ func (s *Server) AddRule(ar scenarios.AdHocRule, who string) error {
 		return fmt.Errorf("rule %q: action %q has no fault", spec.Name, spec.Action)
 	}
 	now := s.cfg.Now()
-	r := &adhocRule{plan: &rulePlan{spec: &spec, fault: f}, added: now, by: who}
+	r := &adhocRule{plan: &rulePlan{spec: &spec, fault: f, handshake: spec.Action == scenarios.TLSFail}, added: now, by: who}
 	if ar.For > 0 {
 		r.until = now.Add(ar.For)
 	}

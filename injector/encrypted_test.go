@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"io"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -113,4 +114,39 @@ func mustPack(t *testing.T, m *dns.Msg) []byte {
 	b, err := m.Pack()
 	require.NoError(t, err)
 	return b
+}
+
+// TestTLSFailBreaksTheHandshake: tls-fail closes the handshake, or shows a
+// certificate for another name, or holds it; as Go's clients report it.
+func TestTLSFailBreaksTheHandshake(t *testing.T) {
+	srv, roots := startEncrypted(t)
+	dial := func() error {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", srv.DoTAddr(), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	require.NoError(t, dial(), "no rule: the handshake succeeds")
+
+	require.NoError(t, srv.AddRule(adHoc(t, "name: hs\nmatch: {transport: dot}\naction: tls-fail\n"), "test"))
+	err := dial()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "remote error: tls:", "close: the server's alert")
+	srv.ResetRules("test")
+
+	require.NoError(t, srv.AddRule(adHoc(t, "name: hs\nmatch: {transport: [dot, doh]}\naction: tls-fail\ntls: wrong-name\n"), "test"))
+	err = dial()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "x509: cannot validate certificate for 127.0.0.1", "a certificate for another name")
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	_, err = client.Post(srv.DoHURL(), "application/dns-message", bytes.NewReader(mustPack(t, dnsQuery("b.enc.test.", dns.TypeA))))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "x509: cannot validate certificate for 127.0.0.1", "DoH too")
+	assert.Equal(t, uint64(2), srv.Status().AdHoc[0].Hits)
+	srv.ResetRules("test")
+
+	require.NoError(t, srv.AddRule(adHoc(t, "name: hs\nmatch: {transport: dot}\naction: tls-fail\ntls: slow\ndelay: 100ms\n"), "test"))
+	require.NoError(t, dial(), "slow: held, then it succeeds")
+	assert.Equal(t, uint64(1), srv.Status().AdHoc[0].Hits)
 }

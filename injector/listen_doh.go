@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -40,7 +41,7 @@ func (s *Server) serveDoH(addr, path string, tlsCfg *tls.Config) (listener, erro
 	s.dohURL = "https://" + ln.Addr().String() + path
 	mux := http.NewServeMux()
 	mux.Handle(path, dohHandler{s.pipe})
-	cfg := tlsCfg.Clone()
+	cfg := s.withHandshakeFaults(tlsCfg, scenarios.DoH)
 	cfg.NextProtos = []string{"h2", "http/1.1"}
 	l := dohListener{
 		srv: &http.Server{
@@ -48,7 +49,9 @@ func (s *Server) serveDoH(addr, path string, tlsCfg *tls.Config) (listener, erro
 			TLSConfig:         cfg,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       s.cfg.TCPIdleTimeout,
-			ErrorLog:          nil,
+			// Failed handshakes (tls-fail does them on purpose) are the
+			// client's story, not the operator's: debug level.
+			ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
 		},
 		done: make(chan struct{}),
 	}

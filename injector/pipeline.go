@@ -200,7 +200,7 @@ func (p *pipeline) choose(st *runState, mq *match.Query, pos scenarios.Position,
 func (ph *phasePlan) choose(seed uint64, mq *match.Query, progress float64, viaCNAME bool) *rulePlan {
 	i := ph.matcher.First(mq, func(i int) bool {
 		r := ph.rules[i]
-		if viaCNAME && r.spec.NotViaCNAME {
+		if viaCNAME && r.spec.NotViaCNAME || r.handshake {
 			return false
 		}
 		return r.takes(seed, r.spec.Probability.At(progress))

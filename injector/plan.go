@@ -42,6 +42,9 @@ type rulePlan struct {
 	draws  atomic.Uint64
 	jitter atomic.Uint64
 	hits   atomic.Uint64
+	// handshake marks a tls-fail rule: it acts on TLS handshakes
+	// (listen_tls.go), never on queries.
+	handshake bool
 }
 
 // compile builds a plan. cfg.Upstream, when set, overrides the scenario's
@@ -82,7 +85,7 @@ func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m 
 			if f == nil {
 				return nil, fmt.Errorf("rule %q: action %q has no fault", r.Name, r.Action)
 			}
-			pp.rules = append(pp.rules, &rulePlan{spec: r, phase: ph.Name, fault: f, stream: uint64(pi)<<32 | uint64(ri)})
+			pp.rules = append(pp.rules, &rulePlan{spec: r, phase: ph.Name, fault: f, stream: uint64(pi)<<32 | uint64(ri), handshake: r.Action == scenarios.TLSFail})
 		}
 		p.phases = append(p.phases, pp)
 	}

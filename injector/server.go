@@ -7,6 +7,7 @@ package injector
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -42,6 +43,7 @@ type Server struct {
 	// certificate made at start (listen_tls.go).
 	dotAddr, dohURL string
 	caPEM           []byte
+	wrongName       *tls.Certificate // tls-fail wrong-name's certificate
 
 	announcer announcer
 	watching  chan struct{} // closed when watchTimeline returns; nil before Start

@@ -19,6 +19,8 @@ const (
 	Garbage  Action = "garbage"  // bytes that do not parse as a DNS message
 	// HTTPStatus answers a DoH query with an HTTP error status.
 	HTTPStatus Action = "http-status"
+	// TLSFail fails the TLS handshake of a DoT or DoH connection.
+	TLSFail Action = "tls-fail"
 )
 
 // Sends is what an action sends back to the client.
@@ -35,6 +37,8 @@ const (
 	SendsRaw
 	// SendsHTTP is an HTTP error status instead of a DNS message (DoH).
 	SendsHTTP
+	// SendsHandshakeFailure acts on a TLS handshake, before any query.
+	SendsHandshakeFailure
 )
 
 // ActionInfo is one row of the action table: what the action sends and
@@ -67,6 +71,7 @@ var actionTable = []ActionInfo{
 	{Action: Truncate},
 	{Action: Garbage, Sends: SendsRaw},
 	{Action: HTTPStatus, Sends: SendsHTTP},
+	{Action: TLSFail, Sends: SendsHandshakeFailure},
 }
 
 // Actions lists every action, in the order the documentation gives them.

@@ -107,6 +107,9 @@ type Rule struct {
 	// Retry-After.
 	HTTPStatus int
 	RetryAfter time.Duration
+	// TLSMode is how a tls-fail rule fails the handshake: TLSClose,
+	// TLSWrongName or TLSSlow.
+	TLSMode string
 	// NotViaCNAME keeps the rule to queries for the names it matches: by
 	// default (via_cname: true) it also takes a name that the answer to
 	// another query reaches through a CNAME or DNAME chain.
@@ -114,6 +117,13 @@ type Rule struct {
 	// Line and Column locate the rule in its file, for messages.
 	Line, Column int
 }
+
+// The ways a tls-fail rule fails a handshake.
+const (
+	TLSClose     = "close"      // an alert, and the connection closes
+	TLSWrongName = "wrong-name" // a certificate for another name
+	TLSSlow      = "slow"       // the handshake waits out the rule's delay, then succeeds
+)
 
 // QueryName is the owner name that "@" in a rule's records parses to; the
 // injector replaces it with the queried name when it answers.

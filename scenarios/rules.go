@@ -14,7 +14,7 @@ import (
 
 var (
 	phaseKeys = []string{"name", "duration", "rules"}
-	ruleKeys  = []string{"name", "match", "action", "records", "delay", "jitter", "ttl", "probability", "keep", "ede", "via_cname", "status", "retry_after"}
+	ruleKeys  = []string{"name", "match", "action", "records", "delay", "jitter", "ttl", "probability", "keep", "ede", "via_cname", "status", "retry_after", "tls"}
 	matchKeys = []string{"names", "types", "clients", "transport"}
 )
 
@@ -160,6 +160,7 @@ func (d *decoder) parseRule(n *yaml.Node, defaultName string) Rule {
 			}
 		}
 	}
+	d.checkTLSFail(n, f, &r)
 	if v := f["via_cname"]; v != nil {
 		if s, ok := d.scalar(v, "via_cname"); ok {
 			b, err := strconv.ParseBool(s)
@@ -334,3 +335,35 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 var commonTypes = []string{"A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "CAA", "HTTPS", "SVCB", "DS", "DNSKEY", "ANY"}
 
 func actionList() string { return strings.Join(actionNames(), ", ") }
+
+// checkTLSFail reads a tls-fail rule's mode. It acts at the TLS handshake,
+// before any query: it matches by client and by the transports that have
+// one (dot, doh), not by name or type.
+func (d *decoder) checkTLSFail(n *yaml.Node, f map[string]*yaml.Node, r *Rule) {
+	v := f["tls"]
+	if r.Action != TLSFail {
+		if v != nil {
+			d.errorf(v, "tls is only used by action tls-fail, not %s", r.Action)
+		}
+		return
+	}
+	r.TLSMode = TLSClose
+	if v != nil {
+		if s, ok := d.scalar(v, "tls"); ok {
+			if s != TLSClose && s != TLSWrongName && s != TLSSlow {
+				d.errorf(v, "tls must be close, wrong-name or slow, got %q%s", s, didYouMean(s, []string{TLSClose, TLSWrongName, TLSSlow}))
+			}
+			r.TLSMode = s
+		}
+	}
+	t := r.Match.Transport
+	if t.Any() || t&^TransportSet(DoT, DoH) != 0 {
+		d.errorf(n, "rule %q: action tls-fail acts on TLS handshakes: give match: {transport: dot}, doh, or [dot, doh]", r.Name)
+	}
+	if len(r.Match.Names) > 0 || len(r.Match.Types) > 0 {
+		d.errorf(n, "rule %q: action tls-fail acts before any query is read, so it cannot match names or types: match by clients and transport", r.Name)
+	}
+	if r.TLSMode == TLSSlow && r.Delay == 0 {
+		d.errorf(n, "rule %q: tls: slow waits out the rule's delay: give delay", r.Name)
+	}
+}

@@ -79,12 +79,15 @@ func addFlags() []cli.Flag {
 		&cli.StringFlag{Name: "action", Usage: "what it does: `ACTION` (servfail, nxdomain, empty, drop, delay with pass, ...; docs/scenarios.md)"},
 		&cli.StringSliceFlag{Name: "types", Usage: "only these query `TYPE`s (A, AAAA, ...)"},
 		&cli.StringSliceFlag{Name: "clients", Usage: "only clients in `CIDR`"},
-		&cli.StringFlag{Name: "transport", Usage: "only over `udp` or tcp"},
+		&cli.StringSliceFlag{Name: "transport", Usage: "only over `TRANSPORT`: udp, tcp, dot or doh (comma-separated or repeated)"},
 		&cli.DurationFlag{Name: "for", Usage: "remove it after `D` (0: until ctl remove or ctl reset)"},
 		&cli.StringFlag{Name: "probability", Usage: "share of the matching queries it takes, 0 to 1 (default 1)"},
 		&cli.DurationFlag{Name: "delay", Usage: "wait `D` before the action"},
 		&cli.StringFlag{Name: "ttl", Usage: "rewrite the TTLs of its answers to `SECONDS`"},
 		&cli.StringSliceFlag{Name: "record", Usage: "a `RECORD` of an answer rule, such as \"@ 60 IN A 192.0.2.1\" (repeatable)"},
+		&cli.StringFlag{Name: "status", Usage: "the HTTP `STATUS` of an http-status rule (DoH), such as 503"},
+		&cli.DurationFlag{Name: "retry-after", Usage: "the Retry-After of an http-status rule"},
+		&cli.StringFlag{Name: "tls", Usage: "how a tls-fail rule fails the handshake: close, wrong-name or slow (with --delay)"},
 	}
 }
 
@@ -125,8 +128,8 @@ func adHocRule(cc *cli.Context) (body []byte, flagAt map[int]string, err error) 
 		if v := cc.StringSlice("clients"); len(v) > 0 {
 			line("--clients", "  clients: "+list(v))
 		}
-		if v := cc.String("transport"); v != "" {
-			line("--transport", "  transport: "+strconv.Quote(v))
+		if v := cc.StringSlice("transport"); len(v) > 0 {
+			line("--transport", "  transport: "+list(v))
 		}
 	}
 	if cc.IsSet("for") {
@@ -140,6 +143,15 @@ func adHocRule(cc *cli.Context) (body []byte, flagAt map[int]string, err error) 
 	}
 	if v := cc.String("ttl"); v != "" {
 		line("--ttl", "ttl: "+strconv.Quote(v))
+	}
+	if v := cc.String("status"); v != "" {
+		line("--status", "status: "+strconv.Quote(v))
+	}
+	if cc.IsSet("retry-after") {
+		line("--retry-after", "retry_after: "+strconv.Quote(cc.Duration("retry-after").String()))
+	}
+	if v := cc.String("tls"); v != "" {
+		line("--tls", "tls: "+strconv.Quote(v))
 	}
 	if v := cc.StringSlice("record"); len(v) > 0 {
 		var quoted []string

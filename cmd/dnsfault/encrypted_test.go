@@ -78,4 +78,19 @@ func TestKdigAndCurlOverTheEncryptedListeners(t *testing.T) {
 	assert.Equal(t, "hello from web", body)
 	body, code = fetch("broken.enc.test")
 	assert.Equal(t, 6, code, "curl: could not resolve host, through DoH: %s", body)
+
+	// The transport faults, as each client reports them.
+	r := s.ctl(t, "add", "busy", "--transport", "doh", "--action", "http-status", "--status", "503", "--retry-after", "30s")
+	require.Equal(t, 0, r.code, r.stderr)
+	body, code = fetch("web.enc.test")
+	assert.Equal(t, 6, code, "curl: the DoH answer was an HTTP 503: %s", body)
+	raw, _ := exec.Command(kdig, "@"+dohHost, "-p", dohPort, "+https=/dns-query", "+tls-ca="+ca, "+tls-hostname=127.0.0.1", "web.enc.test", "A").CombinedOutput()
+	assert.Contains(t, string(raw), "status: 503", "kdig names the HTTP status: %s", raw)
+	require.Equal(t, 0, s.ctl(t, "reset").code)
+
+	r = s.ctl(t, "add", "hs", "--transport", "dot", "--action", "tls-fail")
+	require.Equal(t, 0, r.code, r.stderr)
+	raw, _ = exec.Command(kdig, "@"+dotHost, "-p", dotPort, "+tls", "+tls-ca="+ca, "+tls-hostname=127.0.0.1", "+retry=0", "web.enc.test", "A").CombinedOutput()
+	assert.Contains(t, string(raw), "TLS, handshake failed (A TLS fatal alert has been received.)", "kdig: %s", raw)
+	require.Equal(t, 0, s.ctl(t, "reset").code)
 }

@@ -20,6 +20,7 @@ var table = map[scenarios.Action]func(r *scenarios.Rule) Fault{
 	scenarios.Answer:   func(r *scenarios.Rule) Fault { return Answer{Records: r.Records} },
 	scenarios.Truncate: func(*scenarios.Rule) Fault { return Truncate{} },
 	scenarios.Garbage:  func(*scenarios.Rule) Fault { return Garbage{} },
+	scenarios.TLSFail:  func(*scenarios.Rule) Fault { return TLSFail{} },
 	scenarios.HTTPStatus: func(r *scenarios.Rule) Fault {
 		return HTTPStatus{Status: r.HTTPStatus, RetryAfter: r.RetryAfter}
 	},

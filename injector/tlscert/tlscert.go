@@ -28,11 +28,17 @@ func Load(certFile, keyFile string) (tls.Certificate, error) {
 }
 
 // Made is a certificate made at start: the server's, and the PEM of the
-// authority that signed it, for clients to trust.
+// authority that signed it, for clients to trust; and WrongName, signed by
+// the same authority for a name no client asks for (tls-fail wrong-name:
+// the only thing wrong with it is the name).
 type Made struct {
-	Cert  tls.Certificate
-	CAPEM []byte
+	Cert      tls.Certificate
+	WrongName tls.Certificate
+	CAPEM     []byte
 }
+
+// WrongHost is the name WrongName is made for.
+const WrongHost = "wrong-name.dnsfault.invalid"
 
 // lifetime is how long a made certificate is valid: a day more than any
 // drill, never years (it is never revoked).
@@ -61,11 +67,28 @@ func Make(hosts []string) (Made, error) {
 	if err != nil {
 		return Made{}, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caCert, err := x509.ParseCertificate(caDER)
 	if err != nil {
 		return Made{}, err
 	}
-	leaf := &x509.Certificate{
+	cert, err := leaf(hosts, caCert, caKey, now)
+	if err != nil {
+		return Made{}, err
+	}
+	wrong, err := leaf([]string{WrongHost}, caCert, caKey, now)
+	if err != nil {
+		return Made{}, err
+	}
+	return Made{Cert: cert, WrongName: wrong, CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})}, nil
+}
+
+// leaf makes a server certificate for hosts, signed by the authority.
+func leaf(hosts []string, ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Time) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: "dnsfault"},
 		NotBefore:    now,
@@ -75,23 +98,16 @@ func Make(hosts []string) (Made, error) {
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
-			leaf.IPAddresses = append(leaf.IPAddresses, ip)
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
 		} else {
-			leaf.DNSNames = append(leaf.DNSNames, h)
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	caCert, err := x509.ParseCertificate(caDER)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		return Made{}, err
+		return tls.Certificate{}, err
 	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		return Made{}, err
-	}
-	return Made{
-		Cert:  tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: key},
-		CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-	}, nil
+	return tls.Certificate{Certificate: [][]byte{der, ca.Raw}, PrivateKey: key}, nil
 }
 
 func serial() *big.Int {
