@@ -53,8 +53,10 @@ type liveSecond struct {
 }
 
 type live struct {
-	seconds  [liveSeconds]liveSecond
-	lastKept atomic.Int64 // unix nanoseconds of the last query kept in latest
+	seconds [liveSeconds]liveSecond
+	// byTransport counts every query since the start, by transport.
+	byTransport [8]atomic.Int64
+	lastKept    atomic.Int64 // unix nanoseconds of the last query kept in latest
 
 	// names counts queries by name. A plain map under a read lock: a
 	// sync.Map would box each name into an interface, an allocation per
@@ -97,6 +99,7 @@ func (l *live) observeNamed(ev *Event, c *atomic.Int64) {
 		}
 	}
 	slot.counts[i].Add(1)
+	l.byTransport[ev.Transport&7].Add(1)
 	if c != nil {
 		c.Add(1)
 	}
@@ -140,7 +143,12 @@ func (l *live) nameCounter(name string) *atomic.Int64 {
 func (s *Server) Live() control.Live {
 	now := s.cfg.Now()
 	l := &s.pipe.obs.live
-	out := control.Live{Status: s.Status(), Outcomes: Outcomes, Seconds: []control.LiveSecond{}, TopNames: []control.NameTreatment{}}
+	out := control.Live{Status: s.Status(), Outcomes: Outcomes, Seconds: []control.LiveSecond{}, TopNames: []control.NameTreatment{}, Transports: map[string]int64{}}
+	for t := range l.byTransport {
+		if n := l.byTransport[t].Load(); n > 0 {
+			out.Transports[scenarios.Transport(t).String()] = n
+		}
+	}
 	for t := now.Unix() - liveSeconds + 1; t <= now.Unix(); t++ {
 		sec := control.LiveSecond{Unix: t, Counts: make([]int64, len(Outcomes))}
 		if slot := &l.seconds[t%liveSeconds]; slot.unix.Load() == t {

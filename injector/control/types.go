@@ -104,6 +104,9 @@ type Live struct {
 	// Probes are the service probes' latest results (--probe), by probe.
 	Probes []ProbeStatus `json:"probes"`
 	Latest []LatestQuery `json:"latest"`
+	// Transports counts the queries since the start by transport (udp,
+	// tcp, dot, doh).
+	Transports map[string]int64 `json:"transports"`
 }
 
 // LiveSecond is one second's queries by outcome.

@@ -53,13 +53,14 @@ type Collector struct {
 	timeline  scenarios.Timeline
 	restarted bool // the timeline began at the first query
 
-	mu        sync.Mutex
-	total     int
-	rules     map[ruleKey]*ruleTally
-	names     map[nameKey]*nameTally
-	taken     map[string]bool // names some rule took at least once
-	queried   map[string]int  // every name (up to MaxNames), all queries
-	questions map[questionKey]*asked
+	mu         sync.Mutex
+	total      int
+	transports map[string]int
+	rules      map[ruleKey]*ruleTally
+	names      map[nameKey]*nameTally
+	taken      map[string]bool // names some rule took at least once
+	queried    map[string]int  // every name (up to MaxNames), all queries
+	questions  map[questionKey]*asked
 
 	// Past the bounds: names and their queries counted together, and
 	// questions not followed.
@@ -133,7 +134,7 @@ type asked struct {
 func NewCollector(sc *scenarios.Scenario, timeline scenarios.Timeline) *Collector {
 	return &Collector{
 		sc: sc, timeline: timeline,
-		rules: map[ruleKey]*ruleTally{}, names: map[nameKey]*nameTally{},
+		rules: map[ruleKey]*ruleTally{}, names: map[nameKey]*nameTally{}, transports: map[string]int{},
 		taken: map[string]bool{}, queried: map[string]int{}, questions: map[questionKey]*asked{}, noCache: map[string]bool{},
 	}
 }
@@ -147,6 +148,7 @@ func (c *Collector) Observe(ev *injector.Event) {
 		phase = c.sc.Phases[pos.Phase].Name
 	}
 	c.total++
+	c.transports[ev.Transport.String()]++
 	if _, known := c.queried[ev.Name]; !known && len(c.queried) >= MaxNames {
 		c.countOther(ev.Name)
 		if ev.Rule != "" {

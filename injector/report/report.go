@@ -40,7 +40,9 @@ type Report struct {
 	TimelineStartSeconds *float64 `json:"timeline_start_seconds,omitempty"`
 	DurationSeconds      float64  `json:"duration_seconds"`
 	Queries              int      `json:"queries"`
-	Phases               []Phase  `json:"phases"`
+	// Transports counts the queries by transport: udp, tcp, dot, doh.
+	Transports map[string]int `json:"transports"`
+	Phases     []Phase        `json:"phases"`
 	// AdHocRules are the rules added at runtime (ctl add) that took
 	// queries, over the whole run; absent when none did.
 	AdHocRules  []Rule      `json:"ad_hoc_rules,omitempty"`
@@ -167,7 +169,7 @@ func (c *Collector) Report(run Run) *Report {
 	r := &Report{
 		Scenario: c.sc.Name, Seed: run.Seed, Speed: run.Speed, TTLScale: max(run.TTLScale, 1),
 		Command: run.Command, CommandExitCode: run.CommandExitCode,
-		Started: run.Started.UTC(), DurationSeconds: run.Ended.Sub(run.Started).Seconds(), Queries: c.total,
+		Started: run.Started.UTC(), DurationSeconds: run.Ended.Sub(run.Started).Seconds(), Queries: c.total, Transports: c.transports,
 		Unexercised: []RuleRef{}, Unmatched: []NameCount{}, Clients: []NameBehavior{}, Expectations: []Expectation{}, Service: []ServicePhase{},
 		StartWhen: run.StartWhen,
 	}

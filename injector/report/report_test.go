@@ -205,3 +205,19 @@ func TestTTLFiguresTellNoCacheFromAShortCache(t *testing.T) {
 		})
 	}
 }
+
+// TestTheReportCountsByTransport: queries by transport, in the JSON and in
+// the summary line once another transport than UDP took part.
+func TestTheReportCountsByTransport(t *testing.T) {
+	c := collector(t)
+	for i, tr := range []scenarios.Transport{scenarios.UDP, scenarios.UDP, scenarios.DoH, scenarios.DoT} {
+		ev := event(time.Duration(i)*time.Second, "www.test.", "", dns.RcodeSuccess, 60)
+		ev.Transport = tr
+		c.Observe(ev)
+	}
+	r := c.Report(report.Run{Seed: 1, Speed: 1, Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
+	assert.Equal(t, map[string]int{"udp": 2, "doh": 1, "dot": 1}, r.Transports)
+	var text strings.Builder
+	r.WriteText(&text)
+	assert.Contains(t, text.String(), "4 queries (udp 2, dot 1, doh 1)")
+}

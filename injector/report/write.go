@@ -25,7 +25,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.TTLScale > 1 {
 		ttls = fmt.Sprintf(" (TTLs divided by %g)", r.TTLScale)
 	}
-	fmt.Fprintf(tw, "dnsfault run: scenario %s, seed %d, speed %gx%s: %.1fs, %d queries\n", r.Scenario, r.Seed, r.Speed, ttls, r.DurationSeconds, r.Queries)
+	fmt.Fprintf(tw, "dnsfault run: scenario %s, seed %d, speed %gx%s: %.1fs, %d queries%s\n", r.Scenario, r.Seed, r.Speed, ttls, r.DurationSeconds, r.Queries, byTransport(r.Transports))
 	if r.StartWhen == "first-query" {
 		if r.TimelineStartSeconds != nil {
 			fmt.Fprintf(tw, "The timeline began with the first query, %.1fs into the run.\n", *r.TimelineStartSeconds)
@@ -231,4 +231,19 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// byTransport writes the queries by transport, " (udp 40, doh 2)", when
+// any came over another transport than UDP.
+func byTransport(counts map[string]int) string {
+	if len(counts) == 0 || len(counts) == 1 && counts["udp"] > 0 {
+		return ""
+	}
+	var parts []string
+	for _, t := range []string{"udp", "tcp", "dot", "doh"} {
+		if n := counts[t]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", t, n))
+		}
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

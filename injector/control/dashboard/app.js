@@ -149,6 +149,8 @@
     lastLive = live;
     renderStatus(live.status);
     renderChart(live);
+    const byTransport = Object.entries(live.transports || {}).map(([t, n]) => t + ' ' + n).join(' · ');
+    text($('transports'), byTransport ? 'Queries since the start by transport: ' + byTransport : '');
     fill($('names'), live.top_names.map((n) => [n.name, String(n.queries), n.treatment]));
     $('probes-section').hidden = !live.probes || live.probes.length === 0;
     fill($('probes'), (live.probes || []).map((p) => [
