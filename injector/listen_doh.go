@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsfault/dnsfault/injector/fault"
+	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -57,7 +58,7 @@ func (s *Server) serveDoH(addr, path string, tlsCfg *tls.Config) (listener, erro
 	}
 	go func() {
 		defer close(l.done)
-		l.srv.ServeTLS(ln, "", "") // http.ErrServerClosed after Shutdown
+		l.srv.ServeTLS(listen.Coalescing(ln), "", "") // http.ErrServerClosed after Shutdown
 	}()
 	return l, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/injector/match"
 	"github.com/dnsfault/dnsfault/injector/tlscert"
 	"github.com/dnsfault/dnsfault/scenarios"
@@ -120,5 +121,5 @@ func (s *Server) serveDoT(tlsCfg *tls.Config) (listener, error) {
 	s.dotAddr = ln.Addr().String()
 	cfg := s.withHandshakeFaults(tlsCfg, scenarios.DoT)
 	cfg.NextProtos = []string{"dot"}
-	return s.serveStream(tls.NewListener(ln, cfg), scenarios.DoT), nil
+	return s.serveStream(tls.NewListener(listen.Coalescing(ln), cfg), scenarios.DoT), nil
 }
