@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -149,4 +150,60 @@ func TestTLSFailBreaksTheHandshake(t *testing.T) {
 	require.NoError(t, srv.AddRule(adHoc(t, "name: hs\nmatch: {transport: dot}\naction: tls-fail\ntls: slow\ndelay: 100ms\n"), "test"))
 	require.NoError(t, dial(), "slow: held, then it succeeds")
 	assert.Equal(t, uint64(1), srv.Status().AdHoc[0].Hits)
+}
+
+// TestEveryActionOverEveryTransport: each action answers over the
+// transport the query came on, as it does over UDP, TCP's way (no
+// truncation) for the streams.
+func TestEveryActionOverEveryTransport(t *testing.T) {
+	srv := start(t, `
+version: 1
+upstream: none
+zones: [{origin: act.test., records: ["*.act.test. 60 IN A 192.0.2.1"]}]
+rules:
+  - {match: {names: [nx.act.test]}, action: nxdomain}
+  - {match: {names: [fail.act.test]}, action: servfail}
+  - {match: {names: [refused.act.test]}, action: refused}
+  - {match: {names: [notimp.act.test]}, action: notimp}
+  - {match: {names: [formerr.act.test]}, action: formerr}
+  - {match: {names: [empty.act.test]}, action: empty}
+  - {match: {names: [wrong.act.test]}, action: answer, records: ["@ 30 IN A 203.0.113.9"]}
+  - {match: {names: [tc.act.test]}, action: truncate}
+  - {match: {names: [slow.act.test]}, action: pass, delay: 50ms}
+  - {match: {names: [garbage.act.test]}, action: garbage}
+  - {match: {names: [drop.act.test]}, action: drop}
+`, injector.Config{DoT: "127.0.0.1:0", DoH: "https://127.0.0.1:0/dns-query"})
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(srv.CA()))
+	dot := &dns.Client{Net: "tcp-tls", TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, Timeout: 500 * time.Millisecond}
+	web := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
+	doh := func(name string) (*dns.Msg, error) {
+		r, err := web.Post(srv.DoHURL(), "application/dns-message", bytes.NewReader(mustPack(t, dnsQuery(name, dns.TypeA))))
+		if err != nil {
+			return nil, err
+		}
+		defer r.Body.Close()
+		body, _ := io.ReadAll(r.Body)
+		m := new(dns.Msg)
+		return m, m.Unpack(body)
+	}
+	exchanges := map[string]func(string) (*dns.Msg, error){
+		"dot": func(name string) (*dns.Msg, error) { m, _, err := dot.Exchange(dnsQuery(name, dns.TypeA), srv.DoTAddr()); return m, err },
+		"doh": doh,
+	}
+	for transport, exchange := range exchanges {
+		for name, want := range map[string]string{
+			"ok": "NOERROR 1", "nx": "NXDOMAIN 0", "fail": "SERVFAIL 0", "refused": "REFUSED 0", "notimp": "NOTIMP 0",
+			"formerr": "FORMERR 0", "empty": "NOERROR 0", "wrong": "NOERROR 1", "tc": "NOERROR 1", "slow": "NOERROR 1",
+		} {
+			m, err := exchange(name + ".act.test.")
+			require.NoError(t, err, "%s over %s", name, transport)
+			assert.Equal(t, want, fmt.Sprintf("%s %d", dns.RcodeToString[m.Rcode], len(m.Answer)), "%s over %s", name, transport)
+			assert.False(t, m.Truncated, "%s over %s", name, transport)
+		}
+		_, err := exchange("garbage.act.test.")
+		assert.Error(t, err, "garbage over %s does not parse", transport)
+		_, err = exchange("drop.act.test.")
+		assert.Error(t, err, "drop over %s: no answer", transport)
+	}
 }
