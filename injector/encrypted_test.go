@@ -188,7 +188,10 @@ rules:
 		return m, m.Unpack(body)
 	}
 	exchanges := map[string]func(string) (*dns.Msg, error){
-		"dot": func(name string) (*dns.Msg, error) { m, _, err := dot.Exchange(dnsQuery(name, dns.TypeA), srv.DoTAddr()); return m, err },
+		"dot": func(name string) (*dns.Msg, error) {
+			m, _, err := dot.Exchange(dnsQuery(name, dns.TypeA), srv.DoTAddr())
+			return m, err
+		},
 		"doh": doh,
 	}
 	for transport, exchange := range exchanges {
