@@ -71,42 +71,14 @@ zone:
 `, dir, port, origin)
 		confFile := filepath.Join(dir, "knot.conf")
 		require.NoError(t, os.WriteFile(confFile, []byte(conf), 0o644))
-		cmd := exec.Command(knotd, "-c", confFile)
-		var stderr strings.Builder
-		cmd.Stderr, cmd.Stdout = &stderr, &stderr
-		require.NoError(t, cmd.Start())
-		exited := make(chan struct{})
-		var waitErr error
-		go func() { waitErr = cmd.Wait(); close(exited) }()
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-exited
-		})
-		// Ready when it answers for the zone: ask until it does, it exits,
-		// or 20 s pass.
-		tick := time.NewTicker(20 * time.Millisecond)
-		deadline := time.After(20 * time.Second)
-	wait:
-		for {
-			m := new(dns.Msg)
-			m.SetQuestion(origin, dns.TypeSOA)
-			if r, _, err := (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(m, addr); err == nil && r.Rcode == dns.RcodeSuccess {
-				tick.Stop()
-				return addr
-			}
-			select {
-			case <-tick.C:
-			case <-exited:
-				break wait
-			case <-deadline:
-				break wait
-			}
+		soa := new(dns.Msg)
+		soa.SetQuestion(origin, dns.TypeSOA)
+		up, out := startAnswering(t, exec.Command(knotd, "-c", confFile), addr, soa, func(r *dns.Msg) bool { return r.Rcode == dns.RcodeSuccess })
+		if up {
+			return addr
 		}
-		tick.Stop()
-		cmd.Process.Kill()
-		<-exited
 		if attempt >= 3 {
-			t.Fatalf("knotd did not come up (%v):\n%s", waitErr, stderr.String())
+			t.Fatalf("knotd did not come up:\n%s", out)
 		}
 	}
 }

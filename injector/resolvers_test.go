@@ -120,41 +120,16 @@ func unbound(t *testing.T, mode, dnsfault string) string {
 %s`, listen, dir, dir, zone)
 		file := filepath.Join(dir, "unbound.conf")
 		require.NoError(t, os.WriteFile(file, []byte(conf), 0o644))
-		cmd := exec.Command(bin, "-d", "-c", file)
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		require.NoError(t, cmd.Start())
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-exited
-		})
 		addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(listen))
 		// Ready when it answers anything (a name it refuses will do).
-		tick := time.NewTicker(20 * time.Millisecond)
-		deadline := time.After(20 * time.Second)
-	wait:
-		for {
-			m := new(dns.Msg)
-			m.SetQuestion("ready.invalid.", dns.TypeA)
-			if _, _, err := (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(m, addr); err == nil {
-				tick.Stop()
-				return addr
-			}
-			select {
-			case <-tick.C:
-			case <-exited:
-				break wait
-			case <-deadline:
-				break wait
-			}
+		ready := new(dns.Msg)
+		ready.SetQuestion("ready.invalid.", dns.TypeA)
+		up, out := startAnswering(t, exec.Command(bin, "-d", "-c", file), addr, ready, func(*dns.Msg) bool { return true })
+		if up {
+			return addr
 		}
-		tick.Stop()
-		cmd.Process.Kill()
-		<-exited
 		if attempt >= 3 {
-			t.Fatalf("unbound did not come up:\n%s", out.String())
+			t.Fatalf("unbound did not come up:\n%s", out)
 		}
 	}
 }
