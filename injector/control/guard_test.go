@@ -43,6 +43,10 @@ func TestGuardRefusesWhatAWebPageCanSend(t *testing.T) {
 		{"a form's text/plain body", "POST", "/v1/abort", map[string]string{"Content-Type": "text/plain"}, "x=y", http.StatusUnsupportedMediaType},
 		{"a form's urlencoded body", "POST", "/v1/phase/storm", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "x=y", http.StatusUnsupportedMediaType},
 		{"a form's multipart body", "PUT", "/v1/scenario", map[string]string{"Content-Type": "multipart/form-data; boundary=x"}, "--x--", http.StatusUnsupportedMediaType},
+		{"a form adding an ad-hoc rule", "POST", "/v1/rules", map[string]string{"Content-Type": "text/plain"}, "name: x\naction: drop\n", http.StatusUnsupportedMediaType},
+		{"another origin adding an ad-hoc rule", "POST", "/v1/rules", map[string]string{"Origin": "http://evil.example", "Content-Type": "application/json"}, `{"name": "x", "action": "drop"}`, http.StatusForbidden},
+		{"another origin removing a rule", "DELETE", "/v1/rules/x", map[string]string{"Origin": "http://evil.example"}, "", http.StatusForbidden},
+		{"a cross-site reset", "POST", "/v1/reset", map[string]string{"Sec-Fetch-Site": "cross-site"}, "", http.StatusForbidden},
 	}
 	for _, tc := range cases {
 		t.Run(tc.desc, func(t *testing.T) {
