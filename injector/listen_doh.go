@@ -58,7 +58,9 @@ func (s *Server) serveDoH(addr, path string, tlsCfg *tls.Config) (listener, erro
 	}
 	go func() {
 		defer close(l.done)
-		l.srv.ServeTLS(listen.Coalescing(ln), "", "") // http.ErrServerClosed after Shutdown
+		// As many connections as TCP may have (--max-tcp-conns), each
+		// idle one closed after --tcp-idle-timeout.
+		l.srv.ServeTLS(listen.Coalescing(listen.Limited(ln, s.cfg.MaxTCPConns)), "", "") // http.ErrServerClosed after Shutdown
 	}()
 	return l, nil
 }
