@@ -193,11 +193,7 @@ func printStatus(w io.Writer, st control.Status) {
 	if len(st.AdHoc) > 0 {
 		fmt.Fprintln(tw, "\tAD-HOC RULE\tLEFT\tHITS\tDOES")
 		for _, r := range st.AdHoc {
-			leftFor := "until removed"
-			if r.LeftSeconds != nil {
-				leftFor = left(r.LeftSeconds, "%s")
-			}
-			fmt.Fprintf(tw, "\t%s\t%s\t%d\t%s\n", r.Name, leftFor, r.Hits, r.Summary)
+			fmt.Fprintf(tw, "\t%s\t%s\t%d\t%s\n", r.Name, adHocLeft(r), r.Hits, r.Summary)
 		}
 		fmt.Fprintln(tw)
 	}

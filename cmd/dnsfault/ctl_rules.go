@@ -186,11 +186,7 @@ func printRules(w io.Writer, st control.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tFROM\tHITS\tLEFT\tDOES")
 	for _, r := range st.AdHoc {
-		leftFor := "until removed"
-		if r.LeftSeconds != nil {
-			leftFor = left(r.LeftSeconds, "%s")
-		}
-		fmt.Fprintf(tw, "%s\tad-hoc\t%d\t%s\t%s\n", r.Name, r.Hits, leftFor, r.Summary)
+		fmt.Fprintf(tw, "%s\tad-hoc\t%d\t%s\t%s\n", r.Name, r.Hits, adHocLeft(r), r.Summary)
 	}
 	if st.FaultsActive && st.PhaseIndex < len(st.Phases) {
 		for _, r := range st.Phases[st.PhaseIndex].Rules {
@@ -208,4 +204,12 @@ func adHocNote(st control.Status) string {
 		return ": the ad-hoc rules above still serve"
 	}
 	return ""
+}
+
+// adHocLeft is how long an ad-hoc rule has left, in words.
+func adHocLeft(r control.AdHocRule) string {
+	if r.LeftSeconds == nil {
+		return "until removed"
+	}
+	return left(r.LeftSeconds, "%s")
 }
