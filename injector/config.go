@@ -50,6 +50,11 @@ type Config struct {
 	// Zones are added to every scenario the server loads (--zone); each
 	// replaces the scenario's zone of the same origin, if it has one.
 	Zones []scenarios.Zone
+	// DNSSECAnchors, when set, is written with the trust anchors of the
+	// signed zones each time a scenario is loaded: DS records in zone-file
+	// form (unbound's trust-anchor-file), or a BIND trust-anchors
+	// statement when the name ends in .conf.
+	DNSSECAnchors string
 	// UpstreamTimeout bounds the wait for an upstream answer (default
 	// upstream.DefaultTimeout).
 	UpstreamTimeout time.Duration

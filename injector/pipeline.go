@@ -166,6 +166,7 @@ func (p *pipeline) act(q *query, v verdict, rule *rulePlan) verdict {
 		if e := rule.spec.EDE; e != nil {
 			v.ede = &dns.EDNS0_EDE{InfoCode: e.Code, ExtraText: e.Text}
 		}
+		signFault(q, v.out.Msg, rule.spec, q.req.Name)
 	}
 	return p.finish(q, v)
 }

@@ -50,7 +50,7 @@ type rulePlan struct {
 // compile builds a plan. cfg.Upstream, when set, overrides the scenario's
 // upstream; with neither, the system's resolvers are used. Forwarded UDP
 // queries go through mux, which outlives the plan.
-func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m *metrics, mux *upstream.Mux) (*plan, error) {
+func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m *metrics, mux *upstream.Mux, keys *keyring) (*plan, error) {
 	spec := sc.Upstream
 	if len(cfg.Upstream) > 0 {
 		spec = cfg.Upstream
@@ -67,10 +67,19 @@ func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m 
 		seed = rand.Int64() // reported by Server.Seed, so the run can be replayed
 	}
 	zones := scenarios.MergeZones(sc.Zones, cfg.Zones)
+	sign, err := keys.signing(zones, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DNSSECAnchors != "" && sign != nil {
+		if err := writeAnchors(cfg.DNSSECAnchors, sign); err != nil {
+			return nil, fmt.Errorf("--dnssec-anchors: %w", err)
+		}
+	}
 	p := &plan{
 		scenario: sc,
 		seed:     uint64(seed),
-		source:   &source{zones: zone.NewSet(zones), fwd: fwd, limiter: limiter, metrics: m, recurses: spec[0] != "none"},
+		source:   &source{zones: zone.NewSet(zones, sign), fwd: fwd, limiter: limiter, metrics: m, recurses: spec[0] != "none"},
 		upstream: describeUpstream(spec, fwd, cfg.ResolvConf),
 	}
 	for _, z := range zones {

@@ -42,6 +42,7 @@ func (p *pipeline) newQuery(w dns.ResponseWriter, r *dns.Msg, t scenarios.Transp
 	if len(r.Question) == 1 {
 		q.req.Name = lower(r.Question[0].Name)
 		q.req.Type = r.Question[0].Qtype
+		q.req.DO = q.opt != nil && q.opt.Do()
 	}
 	return q
 }

@@ -34,6 +34,7 @@ type Server struct {
 	reload   atomic.Pointer[reloadResult]
 	limiter  *ratelimit.Limiter // nil: no limit
 	mux      *upstream.Mux      // forwarded UDP queries, for every plan
+	keys     keyring            // the signed zones' generated keys
 	cancel   context.CancelFunc // ends pipe.ctx
 
 	probesMu sync.Mutex
@@ -85,7 +86,7 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 	}
 	p.ctx, s.cancel = context.WithCancel(context.Background())
 	s.pipe = p
-	pl, err := compile(sc, &s.cfg, s.limiter, p.obs.metrics, s.mux)
+	pl, err := compile(sc, &s.cfg, s.limiter, p.obs.metrics, s.mux, &s.keys)
 	if err != nil {
 		s.cancel()
 		if a := s.pipe.state.Load().adhoc; a != nil {

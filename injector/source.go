@@ -40,7 +40,7 @@ func (s *source) local(req *fault.Request) *dns.Msg {
 	if req.Msg.Question[0].Qclass != dns.ClassINET {
 		return fault.Reply(req, dns.RcodeRefused) // as an authority for IN only
 	}
-	if res, ok := s.zones.Lookup(req.Name, req.Type); ok {
+	if res, ok := s.zones.Lookup(req.Name, req.Type, req.DO); ok {
 		m := fault.Reply(req, res.Rcode)
 		m.Authoritative = res.Authoritative
 		m.Answer, m.Ns, m.Extra = res.Answer, res.Ns, res.Extra

@@ -185,7 +185,7 @@ func phaseNames(sc *scenarios.Scenario) string {
 // tripped heartbeat; a file changed on disk does not, so a drill that was
 // stopped stays stopped.
 func (s *Server) Load(sc *scenarios.Scenario, origin string, resume bool) error {
-	p, err := compile(sc, &s.cfg, s.limiter, s.pipe.obs.metrics, s.mux)
+	p, err := compile(sc, &s.cfg, s.limiter, s.pipe.obs.metrics, s.mux, &s.keys)
 	if err != nil {
 		s.ReloadFailed(origin, err)
 		return err

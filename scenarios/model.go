@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"crypto"
 	"net/netip"
 	"regexp"
 	"time"
@@ -71,6 +72,20 @@ type Expect struct {
 type Zone struct {
 	Origin  string // fully qualified, lower case
 	Records []dns.RR
+	// DNSSEC, when set, signs the zone: its answers to queries with the
+	// DO bit carry RRSIGs and NSEC proofs.
+	DNSSEC *ZoneDNSSEC
+}
+
+// ZoneDNSSEC is how a zone is signed.
+type ZoneDNSSEC struct {
+	// Algorithm is the DNSSEC algorithm number: ECDSAP256SHA256 (13) by
+	// default, or ED25519 (15).
+	Algorithm uint8
+	// Key and PrivateKey are the signing key read from the files that
+	// `key:` names; nil when the server generates one at start.
+	Key        *dns.DNSKEY
+	PrivateKey crypto.PrivateKey
 }
 
 // Phase is one step of a scenario's timeline.
@@ -110,6 +125,9 @@ type Rule struct {
 	// TLSMode is how a tls-fail rule fails the handshake: TLSClose,
 	// TLSWrongName or TLSSlow.
 	TLSMode string
+	// DNSSEC, when set, breaks the DNSSEC records of the answers the rule
+	// gives in a signed zone (see DNSSECFaults).
+	DNSSEC DNSSECFault
 	// NotViaCNAME keeps the rule to queries for the names it matches: by
 	// default (via_cname: true) it also takes a name that the answer to
 	// another query reaches through a CNAME or DNAME chain.

@@ -18,7 +18,7 @@ const inlineTTL = 60
 
 // parseZone reads one entry of `zones`.
 func (d *decoder) parseZone(n *yaml.Node, opts Options) (Zone, bool) {
-	f := d.fields(n, "zone", "origin", "records", "file")
+	f := d.fields(n, "zone", "origin", "records", "file", "dnssec")
 	on := f["origin"]
 	if on == nil {
 		d.errorf(n, "zone: missing origin (the zone's apex, such as test.internal.)")
@@ -51,6 +51,9 @@ func (d *decoder) parseZone(n *yaml.Node, opts Options) (Zone, bool) {
 				z.Records = append(z.Records, rr)
 			}
 		}
+	}
+	if sn := f["dnssec"]; sn != nil {
+		z.DNSSEC = d.zoneDNSSEC(sn, origin, opts)
 	}
 	return z, len(d.errs) == errsBefore
 }

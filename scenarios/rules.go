@@ -14,7 +14,7 @@ import (
 
 var (
 	phaseKeys = []string{"name", "duration", "rules"}
-	ruleKeys  = []string{"name", "match", "action", "records", "delay", "jitter", "ttl", "probability", "keep", "ede", "via_cname", "status", "retry_after", "tls"}
+	ruleKeys  = []string{"name", "match", "action", "records", "delay", "jitter", "ttl", "probability", "keep", "ede", "via_cname", "status", "retry_after", "tls", "dnssec"}
 	matchKeys = []string{"names", "types", "clients", "transport"}
 )
 
@@ -161,6 +161,9 @@ func (d *decoder) parseRule(n *yaml.Node, defaultName string) Rule {
 		}
 	}
 	d.checkTLSFail(n, f, &r)
+	if v := f["dnssec"]; v != nil {
+		d.ruleDNSSEC(v, &r)
+	}
 	if v := f["via_cname"]; v != nil {
 		if s, ok := d.scalar(v, "via_cname"); ok {
 			b, err := strconv.ParseBool(s)

@@ -50,6 +50,7 @@ func serverFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tls-cert", Usage: "the certificate (PEM `FILE`) of the tls:// and https:// listeners; without it, on loopback, one is made at start"},
 		&cli.StringFlag{Name: "tls-key", Usage: "the key (PEM `FILE`) of --tls-cert"},
 		&cli.StringFlag{Name: "tls-ca-out", Usage: "write the authority of a certificate made at start to `FILE`, for clients to trust (default: a file in the temporary folder, named at start)"},
+		&cli.StringFlag{Name: "dnssec-anchors", Usage: "write the trust anchors (DS records) of the scenario's signed zones to `FILE` whenever a scenario is loaded, for a validating resolver: zone-file lines for unbound's trust-anchor-file, or a BIND trust-anchors statement when FILE ends in .conf"},
 		recordFlag,
 		setFlag,
 		seedFlag,

@@ -222,6 +222,9 @@ func runAction(c *cli.Context) error {
 	if caFile != "" {
 		env = append(env, "DNSFAULT_TLS_CA="+caFile)
 	}
+	if cfg.DNSSECAnchors != "" {
+		env = append(env, "DNSFAULT_DNSSEC_ANCHORS="+cfg.DNSSECAnchors)
+	}
 	exitCode, err := runChild(command, env, nameserver)
 	ended := time.Now()
 	if prober != nil {

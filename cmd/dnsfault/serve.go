@@ -227,6 +227,7 @@ func serverConfig(c *cli.Context) (injector.Config, error) {
 		TLSCert:              cert,
 		Upstream:             up,
 		Zones:                zones,
+		DNSSECAnchors:        c.String("dnssec-anchors"),
 		UpstreamTimeout:      c.Duration("upstream-timeout"),
 		Allow:                allow,
 		Speed:                c.Float64("speed"),

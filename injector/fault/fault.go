@@ -23,6 +23,7 @@ type Request struct {
 	Type      uint16
 	Transport scenarios.Transport
 	Client    netip.Addr
+	DO        bool // the query's DNSSEC OK bit: a signed zone's answer carries its signatures
 }
 
 // Source answers queries normally: from the zones, then upstream.

@@ -21,7 +21,7 @@ func (s noSource) Resolve(context.Context, *fault.Request) (*dns.Msg, error) {
 	return nil, nil
 }
 
-func (noSource) NegativeSOA(name string) dns.RR { return zone.NewSet(nil).NegativeSOA(name) }
+func (noSource) NegativeSOA(name string) dns.RR { return zone.NewSet(nil, nil).NegativeSOA(name) }
 
 func request(name string, qtype uint16) *fault.Request {
 	m := new(dns.Msg)

@@ -32,6 +32,7 @@ type zone struct {
 	// cuts are the delegations (NS below the apex), dnames the owners of
 	// DNAME records; both nil in most zones, so most lookups skip them.
 	cuts, dnames map[string]bool
+	signed       *signed // nil for an unsigned zone
 }
 
 // Result is an answer from the zones.
@@ -45,8 +46,10 @@ type Result struct {
 }
 
 // NewSet builds a Set from scenario zones. A zone without a SOA gets a
-// synthesised one, so negative answers can always be cached.
-func NewSet(zones []scenarios.Zone) *Set {
+// synthesised one, so negative answers can always be cached. A zone
+// whose origin has a key in sign is signed (nil sign: none is), and a
+// zone inside another is delegated from it (see delegateChildren).
+func NewSet(zones []scenarios.Zone, sign *Signing) *Set {
 	s := &Set{zones: make(map[string]*zone, len(zones))}
 	for _, sz := range zones {
 		z := &zone{origin: sz.Origin, names: map[string]map[uint16][]dns.RR{sz.Origin: nil}}
@@ -81,6 +84,15 @@ func NewSet(zones []scenarios.Zone) *Set {
 		}
 		z.negSOA = negativeSOA(z.soa)
 		s.zones[z.origin] = z
+	}
+	if sign == nil {
+		sign = &Signing{}
+	}
+	s.delegateChildren(sign)
+	for origin, z := range s.zones {
+		if key := sign.Keys[origin]; key != nil {
+			z.sign(key, sign.Window)
+		}
 	}
 	return s
 }
@@ -126,21 +138,41 @@ func (s *Set) SOA(name string) *dns.SOA {
 }
 
 // Lookup answers (name, qtype) from the zones; ok is false when name is in
-// none of them. The records returned are the zones' own, shared by every
-// answer: callers must copy a record before changing it (the slices are
-// theirs).
-func (s *Set) Lookup(name string, qtype uint16) (res Result, ok bool) {
+// none of them. With do (the query's DO bit), answers from a signed zone
+// carry their RRSIGs and NSEC proofs (RFC 4035 section 3.1). The records
+// returned are the zones' own, shared by every answer: callers must copy
+// a record before changing it (the slices are theirs).
+func (s *Set) Lookup(name string, qtype uint16, do bool) (res Result, ok bool) {
 	z := s.find(name)
 	if z == nil {
 		return Result{}, false
 	}
+	if qtype == dns.TypeDS && name == z.origin {
+		// The DS of a zone is its parent's, when the parent is ours too.
+		if p := s.find(parent(name)); p != nil && name != "." {
+			z = p
+		}
+	}
 	res.Authoritative = true
 	for hop := 0; hop < maxChain; hop++ {
+		sd := z.signed
+		if !do {
+			sd = nil
+		}
 		// Below a delegation the child answers: a referral, not AA (but
 		// the DS of the cut itself is the parent's).
 		if cut := z.cut(name); cut != "" && (qtype != dns.TypeDS || cut != name) {
 			res.Authoritative = len(res.Answer) > 0
 			res.Ns = z.names[cut][dns.TypeNS]
+			if sd != nil {
+				// The DS, or the NSEC proving there is none (RFC 4035 3.1.4).
+				res.Ns = append(res.Ns[:len(res.Ns):len(res.Ns)], z.names[cut][dns.TypeDS]...)
+				if sig := sd.sigOf(cut, dns.TypeDS, cut, false); sig != nil {
+					res.Ns = append(res.Ns, sig)
+				} else {
+					res.Ns = append(res.Ns, sd.at(cut)...)
+				}
+			}
 			res.Extra = s.glue(res.Ns)
 			return res, true
 		}
@@ -150,6 +182,9 @@ func (s *Set) Lookup(name string, qtype uint16) (res Result, ok bool) {
 			dname := z.names[owner][dns.TypeDNAME][0].(*dns.DNAME)
 			target := name[:len(name)-len(owner)] + strings.ToLower(dname.Target)
 			res.Answer = append(res.Answer, dname)
+			if sd != nil {
+				res.Answer = appendSig(res.Answer, sd.sigOf(owner, dns.TypeDNAME, owner, false))
+			}
 			if len(target) > 255 {
 				res.Rcode = dns.RcodeYXDomain
 				return res, true
@@ -167,15 +202,29 @@ func (s *Set) Lookup(name string, qtype uint16) (res Result, ok bool) {
 			}
 			continue
 		}
-		records, wild, exists := z.node(name)
+		records, owner, wild, exists := z.node(name)
 		if !exists {
 			res.Rcode = dns.RcodeNameError
 			res.Ns = []dns.RR{z.negSOA}
+			if sd != nil {
+				// The NSEC that covers the name, and the one that covers
+				// the wildcard that could have made it (RFC 4035 3.1.3.2).
+				res.Ns = appendSig(res.Ns, sd.negSOASig)
+				res.Ns = appendUnique(res.Ns, sd.covering(name))
+				res.Ns = appendUnique(res.Ns, sd.covering("*."+z.closestEncloser(name)))
+			}
 			return res, true
+		}
+		if sd != nil && wild {
+			// A wildcard's answer proves the name itself does not exist.
+			res.Ns = appendUnique(res.Ns, sd.covering(name))
 		}
 		if cname := records[dns.TypeCNAME]; len(cname) > 0 && qtype != dns.TypeCNAME && qtype != dns.TypeANY {
 			rr := owned(cname[0], name, wild)
 			res.Answer = append(res.Answer, rr)
+			if sd != nil {
+				res.Answer = appendSig(res.Answer, sd.sigOf(owner, dns.TypeCNAME, name, wild))
+			}
 			name = strings.ToLower(rr.(*dns.CNAME).Target)
 			if z = s.find(name); z == nil {
 				return res, true // the chain leaves our zones: the client follows it
@@ -186,12 +235,30 @@ func (s *Set) Lookup(name string, qtype uint16) (res Result, ok bool) {
 		if qtype == dns.TypeANY {
 			found = lowestType(records) // one RRset, as RFC 8482 allows
 		}
+		if sd != nil && qtype == dns.TypeNSEC && !wild && sd.nsec[owner] != nil {
+			found = []dns.RR{sd.nsec[owner]}
+		}
 		if len(found) == 0 {
+			proof := res.Ns // a wildcard's, when one made the name
 			res.Ns = []dns.RR{z.negSOA}
+			if sd != nil {
+				// NODATA: the NSEC at the name (or, for an empty
+				// non-terminal, the one covering it) lacks the type.
+				res.Ns = appendSig(res.Ns, sd.negSOASig)
+				res.Ns = append(res.Ns, proof...)
+				if at := sd.at(owner); at != nil {
+					res.Ns = appendUnique(res.Ns, at)
+				} else {
+					res.Ns = appendUnique(res.Ns, sd.covering(owner))
+				}
+			}
 			return res, true
 		}
 		for _, rr := range found {
 			res.Answer = append(res.Answer, owned(rr, name, wild))
+		}
+		if sd != nil {
+			res.Answer = appendSig(res.Answer, sd.sigOf(owner, found[0].Header().Rrtype, name, wild))
 		}
 		res.Extra = s.glue(found)
 		return res, true
@@ -274,18 +341,27 @@ func (s *Set) glue(records []dns.RR) []dns.RR {
 }
 
 // node returns the records at name, synthesised from a wildcard (wild)
-// when name does not exist but "*.<closest encloser>" does.
-func (z *zone) node(name string) (records map[uint16][]dns.RR, wild, ok bool) {
+// when name does not exist but "*.<closest encloser>" does; owner is the
+// name that holds them (the wildcard's, or name).
+func (z *zone) node(name string) (records map[uint16][]dns.RR, owner string, wild, ok bool) {
 	if records, ok := z.names[name]; ok {
-		return records, false, true
+		return records, name, false, true
 	}
 	for encloser := parent(name); encloser != "" && dns.IsSubDomain(z.origin, encloser); encloser = parent(encloser) {
 		if _, ok := z.names[encloser]; ok {
 			records, ok := z.names["*."+encloser]
-			return records, true, ok
+			return records, "*." + encloser, true, ok
 		}
 	}
-	return nil, false, false
+	return nil, "", false, false
+}
+
+// appendSig appends sig to records unless it is nil.
+func appendSig(records []dns.RR, sig dns.RR) []dns.RR {
+	if sig == nil {
+		return records
+	}
+	return append(records, sig)
 }
 
 // owned returns rr as the answer for name: itself, or for a wildcard a

@@ -19,7 +19,7 @@ func set(t *testing.T, records ...string) *zone.Set {
 		require.NoError(t, err)
 		rrs = append(rrs, rr)
 	}
-	return zone.NewSet([]scenarios.Zone{{Origin: "z.test.", Records: rrs}})
+	return zone.NewSet([]scenarios.Zone{{Origin: "z.test.", Records: rrs}}, nil)
 }
 
 func texts(rrs []dns.RR) []string {
@@ -66,7 +66,7 @@ func TestLookup(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.desc, func(t *testing.T) {
-			res, ok := s.Lookup(tc.name, tc.qtype)
+			res, ok := s.Lookup(tc.name, tc.qtype, false)
 			require.True(t, ok)
 			assert.Equal(t, tc.rcode, res.Rcode)
 			assert.Equal(t, append([]string{}, tc.answer...), texts(res.Answer))
@@ -77,14 +77,14 @@ func TestLookup(t *testing.T) {
 
 func TestNamesOutsideTheZonesAreNotAnswered(t *testing.T) {
 	s := set(t, "a.z.test. 60 IN A 192.0.2.1")
-	_, ok := s.Lookup("a.other.test.", dns.TypeA)
+	_, ok := s.Lookup("a.other.test.", dns.TypeA, false)
 	assert.False(t, ok)
 	assert.False(t, s.Contains("z.test.example."))
 }
 
 func TestAZoneWithoutSOAGetsOne(t *testing.T) {
 	s := set(t, "a.z.test. 60 IN A 192.0.2.1")
-	res, _ := s.Lookup("b.z.test.", dns.TypeA)
+	res, _ := s.Lookup("b.z.test.", dns.TypeA, false)
 	require.Len(t, res.Ns, 1)
 	soa := res.Ns[0].(*dns.SOA)
 	assert.Equal(t, "z.test.", soa.Hdr.Name)
@@ -93,9 +93,9 @@ func TestAZoneWithoutSOAGetsOne(t *testing.T) {
 
 func TestAnswerSlicesAreTheCallers(t *testing.T) {
 	s := set(t, "a.z.test. 60 IN A 192.0.2.1", "a.z.test. 60 IN A 192.0.2.2")
-	res, _ := s.Lookup("a.z.test.", dns.TypeA)
+	res, _ := s.Lookup("a.z.test.", dns.TypeA, false)
 	res.Answer[0] = nil
-	again, _ := s.Lookup("a.z.test.", dns.TypeA)
+	again, _ := s.Lookup("a.z.test.", dns.TypeA, false)
 	assert.Len(t, texts(again.Answer), 2, "changing an answer's slice must not change the zone")
 }
 
@@ -122,25 +122,25 @@ func TestAnAuthoritysAnswers(t *testing.T) {
 		"x.t.z.test. 300 IN A 192.0.2.33",
 	)
 	// Below a cut: a referral, not AA, with glue.
-	res, _ := s.Lookup("host.sub.z.test.", dns.TypeA)
+	res, _ := s.Lookup("host.sub.z.test.", dns.TypeA, false)
 	assert.False(t, res.Authoritative)
 	assert.Equal(t, dns.RcodeSuccess, res.Rcode)
 	assert.Empty(t, res.Answer)
 	assert.Equal(t, []string{"sub.z.test.\t300\tIN\tNS\tns.sub.z.test."}, texts(res.Ns))
 	assert.Equal(t, []string{"ns.sub.z.test.\t300\tIN\tA\t192.0.2.153"}, texts(res.Extra))
 	// The cut's DS is the parent's.
-	res, _ = s.Lookup("sub.z.test.", dns.TypeDS)
+	res, _ = s.Lookup("sub.z.test.", dns.TypeDS, false)
 	assert.True(t, res.Authoritative)
 	assert.Len(t, res.Answer, 1)
 	// DNAME: the DNAME, the synthesised CNAME, the rewritten name's answer.
-	res, _ = s.Lookup("x.dn.z.test.", dns.TypeA)
+	res, _ = s.Lookup("x.dn.z.test.", dns.TypeA, false)
 	assert.Equal(t, []string{"dn.z.test.\t300\tIN\tDNAME\tt.z.test.", "x.dn.z.test.\t300\tIN\tCNAME\tx.t.z.test.", "x.t.z.test.\t300\tIN\tA\t192.0.2.33"}, texts(res.Answer))
 	// Glue for MX targets in the zone.
-	res, _ = s.Lookup("z.test.", dns.TypeMX)
+	res, _ = s.Lookup("z.test.", dns.TypeMX, false)
 	assert.Equal(t, []string{"mail.z.test.\t300\tIN\tA\t192.0.2.25", "mail.z.test.\t300\tIN\tAAAA\t2001:db8::25"}, texts(res.Extra))
 	// ANY: one RRset, the lowest type; a missing name NXDOMAIN.
-	res, _ = s.Lookup("mail.z.test.", dns.TypeANY)
+	res, _ = s.Lookup("mail.z.test.", dns.TypeANY, false)
 	assert.Equal(t, []string{"mail.z.test.\t300\tIN\tA\t192.0.2.25"}, texts(res.Answer))
-	res, _ = s.Lookup("missing.z.test.", dns.TypeANY)
+	res, _ = s.Lookup("missing.z.test.", dns.TypeANY, false)
 	assert.Equal(t, dns.RcodeNameError, res.Rcode)
 }
