@@ -88,12 +88,20 @@ var resolverCases = []struct{ label, rule string }{
 // res.test. as a stub-zone or a forward-zone pointing at dnsfault.
 func unbound(t *testing.T, mode, dnsfault string) string {
 	t.Helper()
-	bin := requireTool(t, "unbound", "unbound")
 	host, port, _ := net.SplitHostPort(dnsfault)
 	zone := fmt.Sprintf("stub-zone:\n  name: \"res.test\"\n  stub-addr: %s@%s\n", host, port)
 	if mode == "forward-zone" {
 		zone = fmt.Sprintf("forward-zone:\n  name: \"res.test\"\n  forward-addr: %s@%s\n", host, port)
 	}
+	return startUnbound(t, `  module-config: "iterator"`, zone)
+}
+
+// startUnbound starts unbound in the foreground on a free loopback port
+// with the test's server options (server, indented) and zones (the
+// stub-zone and forward-zone clauses), and returns its address.
+func startUnbound(t *testing.T, server, zones string) string {
+	t.Helper()
+	bin := requireTool(t, "unbound", "unbound")
 	dir := t.TempDir()
 	for attempt := 0; ; attempt++ {
 		listen := freePort(t)
@@ -112,12 +120,12 @@ func unbound(t *testing.T, mode, dnsfault string) string {
   num-threads: 1
   access-control: 127.0.0.0/8 allow
   do-not-query-localhost: no
-  module-config: "iterator"
   qname-minimisation: no
   ede: yes
   # test. is special-use (RFC 6761): unbound answers it itself unless told.
   local-zone: "test." nodefault
-%s`, listen, dir, dir, zone)
+%s
+%s`, listen, dir, dir, server, zones)
 		file := filepath.Join(dir, "unbound.conf")
 		require.NoError(t, os.WriteFile(file, []byte(conf), 0o644))
 		addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(listen))

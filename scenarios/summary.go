@@ -52,5 +52,8 @@ func (r *Rule) Summary() string {
 	if r.TTL != nil {
 		fmt.Fprintf(&b, ", ttl %d", *r.TTL)
 	}
+	if r.DNSSEC != "" {
+		fmt.Fprintf(&b, ", dnssec %s", r.DNSSEC)
+	}
 	return b.String()
 }
