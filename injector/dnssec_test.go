@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector"
-	"github.com/dnsfault/dnsfault/injector/dnssec"
 	"github.com/dnsfault/dnsfault/injector/dnsfaulttest"
+	"github.com/dnsfault/dnsfault/injector/dnssec"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
