@@ -33,12 +33,20 @@ var allowedDifferences = map[string]string{
 	"name case":       "names are compared in lower case: Knot keeps the zone file's case of an owner (Mixed.Case) and writes names in its records with the query's case (compression), where dnsfault answers with the query's owner and the zone's records; DNS names compare case-insensitively (RFC 4343)",
 	"truncated":       "when both set TC, what a truncated answer holds is not compared: the client retries over TCP and reads that answer",
 	"server identity": "class CH version.bind and id.server: Knot tells its version and host name; dnsfault refuses every class but IN, so it does not give away that it stands in for another server",
+	"serial":          "in the signed comparison, SOA serials are not compared: Knot adds one when it signs the zone, dnsfault serves the zone's own",
 	"EDE on REFUSED":  "dnsfault adds an Extended DNS Error (RFC 8914) to REFUSED, saying the name is outside its zones; Knot sends none",
 }
 
 // knot starts knotd serving zoneFile as origin on a free loopback port,
 // and returns its address.
 func knot(t *testing.T, origin, zoneFile string) string {
+	t.Helper()
+	return knotWith(t, origin, zoneFile, "")
+}
+
+// knotWith is knot with more configuration: policies, and the zone's own
+// options (indented for the zone entry).
+func knotWith(t *testing.T, origin, zoneFile, extra string) string {
 	t.Helper()
 	knotd := requireTool(t, "knotd", "knot")
 	dir := t.TempDir()
@@ -66,9 +74,10 @@ template:
     storage: %[1]s
     file: "%%s.zone"
     semantic-checks: off
+%[4]s
 zone:
   - domain: %[3]s
-`, dir, port, origin)
+%[5]s`, dir, port, origin, knotPolicies(extra), knotZoneOptions(extra))
 		confFile := filepath.Join(dir, "knot.conf")
 		require.NoError(t, os.WriteFile(confFile, []byte(conf), 0o644))
 		soa := new(dns.Msg)
@@ -81,6 +90,18 @@ zone:
 			t.Fatalf("knotd did not come up:\n%s", out)
 		}
 	}
+}
+
+// knotPolicies and knotZoneOptions split knotWith's extra configuration:
+// the lines before "zone:" and after it.
+func knotPolicies(extra string) string {
+	before, _, _ := strings.Cut(extra, "zone:\n")
+	return before
+}
+
+func knotZoneOptions(extra string) string {
+	_, after, _ := strings.Cut(extra, "zone:\n")
+	return after
 }
 
 // freePort returns a port that was free for UDP and TCP on 127.0.0.1 a

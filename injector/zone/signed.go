@@ -128,6 +128,7 @@ func (z *zone) sign(key *dnssec.Key, window dnssec.Validity) {
 	}
 	dnskey := dns.Copy(key.DNSKEY)
 	dnskey.Header().Name = z.origin
+	dnskey.Header().Ttl = z.soa.Hdr.Ttl // as Knot's dnskey-ttl: the SOA's
 	apex[dns.TypeDNSKEY] = []dns.RR{dnskey}
 
 	sd := &signed{key: key, sigs: map[string]map[uint16]dns.RR{}, nsec: map[string]dns.RR{}}

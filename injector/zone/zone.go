@@ -173,7 +173,7 @@ func (s *Set) Lookup(name string, qtype uint16, do bool) (res Result, ok bool) {
 					res.Ns = append(res.Ns, sd.at(cut)...)
 				}
 			}
-			res.Extra = s.glue(res.Ns)
+			res.Extra = s.glue(res.Ns, do)
 			return res, true
 		}
 		// A DNAME above the name rewrites it (RFC 6672): the DNAME, a
@@ -219,7 +219,7 @@ func (s *Set) Lookup(name string, qtype uint16, do bool) (res Result, ok bool) {
 			// A wildcard's answer proves the name itself does not exist.
 			res.Ns = appendUnique(res.Ns, sd.covering(name))
 		}
-		if cname := records[dns.TypeCNAME]; len(cname) > 0 && qtype != dns.TypeCNAME && qtype != dns.TypeANY {
+		if cname := records[dns.TypeCNAME]; len(cname) > 0 && qtype != dns.TypeCNAME && qtype != dns.TypeANY && (sd == nil || qtype != dns.TypeNSEC) {
 			rr := owned(cname[0], name, wild)
 			res.Answer = append(res.Answer, rr)
 			if sd != nil {
@@ -260,7 +260,7 @@ func (s *Set) Lookup(name string, qtype uint16, do bool) (res Result, ok bool) {
 		if sd != nil {
 			res.Answer = appendSig(res.Answer, sd.sigOf(owner, found[0].Header().Rrtype, name, wild))
 		}
-		res.Extra = s.glue(found)
+		res.Extra = s.glue(found, do)
 		return res, true
 	}
 	return Result{Rcode: dns.RcodeServerFailure}, true // a CNAME loop
@@ -313,8 +313,9 @@ func lowestType(records map[uint16][]dns.RR) []dns.RR {
 }
 
 // glue returns the addresses (A, then AAAA) of the NS, MX and SRV targets
-// of records that lie in the zones, for the additional section.
-func (s *Set) glue(records []dns.RR) []dns.RR {
+// of records that lie in the zones, for the additional section; with do,
+// those a signed zone is authoritative for come with their RRSIGs.
+func (s *Set) glue(records []dns.RR, do bool) []dns.RR {
 	var out []dns.RR
 	for _, rr := range records {
 		var target string
@@ -334,8 +335,12 @@ func (s *Set) glue(records []dns.RR) []dns.RR {
 			continue
 		}
 		byType := z.names[target]
-		out = append(out, byType[dns.TypeA]...)
-		out = append(out, byType[dns.TypeAAAA]...)
+		for _, t := range [...]uint16{dns.TypeA, dns.TypeAAAA} {
+			out = append(out, byType[t]...)
+			if do && z.signed != nil && len(byType[t]) > 0 && !z.belowCut(target) {
+				out = appendSig(out, z.signed.sigOf(target, t, target, false))
+			}
+		}
 	}
 	return out
 }

@@ -1,0 +1,129 @@
+package injector_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/scenarios"
+)
+
+// The differential test again, with the zone signed by both: Knot with a
+// combined signing key and NSEC, dnsfault with dnssec: on. Keys and
+// signatures differ; which RRsets carry an RRSIG, and which NSEC records
+// an answer holds, with their next names and types, must not.
+
+// knotSigning signs the zone as dnsfault does: one ECDSA P-256 key that
+// signs everything, and NSEC.
+const knotSigning = `policy:
+  - id: csk
+    algorithm: ecdsap256sha256
+    single-type-signing: on
+    nsec3: off
+    cds-cdnskey-publish: none
+zone:
+    dnssec-signing: on
+    dnssec-policy: csk
+    zonefile-sync: -1
+`
+
+// signedView is an answer reduced to what both signers must agree on:
+// the records as viewOf reads them, but an RRSIG by what it covers and a
+// DNSKEY by its flags and algorithm.
+func signedView(m *dns.Msg, allowed map[string]int) view {
+	v := viewOf(m, allowed)
+	for i, section := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		var out []string
+		for _, rr := range section {
+			switch r := rr.(type) {
+			case *dns.OPT:
+				continue
+			case *dns.RRSIG:
+				out = append(out, fmt.Sprintf("%s %d RRSIG covers %s, alg %d, labels %d, original TTL %d, signer %s",
+					strings.ToLower(r.Hdr.Name), r.Hdr.Ttl, dns.TypeToString[r.TypeCovered], r.Algorithm, r.Labels, r.OrigTtl, strings.ToLower(r.SignerName)))
+			case *dns.SOA:
+				// Knot adds one to the serial when it signs the zone.
+				c := *r
+				c.Serial = 0
+				out = append(out, strings.ToLower(c.String()))
+				allowed["serial"]++
+			case *dns.DNSKEY:
+				out = append(out, fmt.Sprintf("%s %d DNSKEY %d %d %d", strings.ToLower(r.Hdr.Name), r.Hdr.Ttl, r.Flags, r.Protocol, r.Algorithm))
+			default:
+				text := rr.String()
+				if t := rr.Header().Rrtype; t != dns.TypeTXT && t != dns.TypeHINFO {
+					text = strings.ToLower(text)
+				}
+				out = append(out, text)
+			}
+		}
+		sort.Strings(out)
+		v.sections[i] = out
+	}
+	return v
+}
+
+func TestSignedAnswersMatchKnot(t *testing.T) {
+	knotAddr := knotWith(t, "fid.test.", fidelityZone, knotSigning)
+	z, err := scenarios.ReadZoneFile(fidelityZone)
+	require.NoError(t, err)
+	z.DNSSEC = &scenarios.ZoneDNSSEC{Algorithm: dns.ECDSAP256SHA256}
+	srv := start(t, "version: 1\nname: fidelity-signed\nupstream: none\n", injector.Config{Zones: []scenarios.Zone{z}})
+
+	// Every name and type of the differential test, with DO, over TCP so
+	// that no answer is truncated; and DNSKEY and NSEC at a few names.
+	seen := map[string]bool{}
+	var probes []probe
+	for _, p := range fidelityProbes() {
+		if p.class != dns.ClassINET || p.opcode != 0 {
+			continue
+		}
+		p.edns, p.do, p.size, p.tcp, p.rd = true, true, 4096, true, false
+		if !seen[p.String()] {
+			seen[p.String()] = true
+			probes = append(probes, p)
+		}
+	}
+	for _, n := range []string{"fid.test.", "www.fid.test.", "sub.fid.test.", "nonexistent.fid.test."} {
+		for _, qt := range []uint16{dns.TypeDNSKEY, dns.TypeNSEC} {
+			probes = append(probes, probe{name: n, qtype: qt, class: dns.ClassINET, edns: true, do: true, size: 4096, tcp: true})
+		}
+	}
+
+	allowed := map[string]int{}
+	var diffs []string
+	for _, p := range probes {
+		want, got := signedView(askProbe(t, knotAddr, p), allowed), signedView(askProbe(t, srv.Addr(), p), allowed)
+		var d []string
+		if want.header != got.header {
+			d = append(d, fmt.Sprintf("  header: knot %s\n          dnsfault %s", want.header, got.header))
+		}
+		for i, name := range []string{"answer", "authority", "additional"} {
+			if strings.Join(want.sections[i], "\n") != strings.Join(got.sections[i], "\n") {
+				d = append(d, fmt.Sprintf("  %s: knot\n    %s\n  dnsfault\n    %s", name, strings.Join(want.sections[i], "\n    "), strings.Join(got.sections[i], "\n    ")))
+			}
+		}
+		if want.edns != got.edns {
+			d = append(d, fmt.Sprintf("  edns: knot %q, dnsfault %q", want.edns, got.edns))
+		}
+		if len(d) > 0 {
+			diffs = append(diffs, p.String()+"\n"+strings.Join(d, "\n"))
+		}
+	}
+	t.Logf("%d signed queries compared with Knot DNS; %d differ", len(probes), len(diffs))
+	for _, k := range sortedKeys(allowed) {
+		t.Logf("allowed: %s, %d times: %s", k, allowed[k], allowedDifferences[k])
+	}
+	if len(diffs) > 0 {
+		shown := diffs
+		if len(shown) > 40 {
+			shown = shown[:40]
+		}
+		t.Errorf("%d of %d signed answers differ from Knot's:\n%s", len(diffs), len(probes), strings.Join(shown, "\n"))
+	}
+}
