@@ -1,7 +1,10 @@
 package injector_test
 
 import (
+	"context"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +50,7 @@ rules:
   - {match: {names: [www.sig.test], types: [TXT]}, action: empty}
   - {match: {names: [made.sig.test]}, action: answer, records: ["@ 60 IN A 203.0.113.1"]}
   - {match: {names: [one.sig.test]}, action: answer, records: ["@ 60 IN A 203.0.113.1", "@ 60 IN A 203.0.113.2"], keep: 1}
+  - {match: {names: [bad.sig.test]}, action: answer, records: ["@ 60 IN A 203.0.113.1"], dnssec: bogus}
 `
 
 // askDO sends a query with the DO bit and a 4096-byte buffer over TCP,
@@ -313,4 +317,27 @@ zones:
 		assert.Equal(t, key.DNSKEY.PublicKey, served.PublicKey)
 		verifySections(t, askDO(t, s.Addr(), "www.files.test.", dns.TypeA), map[string]*dns.DNSKEY{"files.test.": served})
 	}
+}
+
+// delv (BIND's validating lookup tool) trusts the BIND form of the
+// anchors and follows the chain: parent, DS, child.
+func TestDelvValidatesWithTheBINDAnchors(t *testing.T) {
+	delv := requireTool(t, "delv", "bind9-dnsutils")
+	anchors := filepath.Join(t.TempDir(), "anchors.conf")
+	srv := start(t, signedScenario, injector.Config{DNSSECAnchors: anchors})
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	lookup := func(name string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		out, _ := exec.CommandContext(ctx, delv, "@"+host, "-p", port, "-a", anchors, "+root=sig.test", "+rtrace", name, "A").CombinedOutput()
+		return string(out)
+	}
+	out := lookup("www.sig.test.")
+	assert.Contains(t, out, "; fully validated", out)
+	out = lookup("api.child.sig.test.")
+	assert.Contains(t, out, "; fully validated", out)
+	assert.Contains(t, out, "fetch: child.sig.test/DS", "the chain goes through the parent's DS:\n%s", out)
+	out = lookup("bad.sig.test.")
+	assert.NotContains(t, out, "; fully validated", out)
+	assert.Contains(t, out, "resolution failed", out)
 }
