@@ -38,7 +38,7 @@ var (
 	latencyRate = flag.Int("latency-rate", 20000, "the fixed rate of the latency runs")
 	out         = flag.String("out", "BENCHMARKS.md", "where to write the table")
 	profiles    = flag.String("profile", "", "write a CPU profile of each dnsfault configuration into this `DIR`ectory")
-	only        = flag.String("only", "", "run only these parts, comma-separated: a, b, ..., f2, delay, held, tls (default all)")
+	only        = flag.String("only", "", "run only these parts, comma-separated: a, b, ..., f2, delay, held, tls, dnssec (default all)")
 	before      = flag.String("before", "", "also run each dnsfault configuration with this earlier `BINARY`, in the same rounds, and compare")
 )
 
@@ -126,7 +126,7 @@ func main() {
 	// Rounds: every configuration runs once per round, so a drift of the
 	// machine over the minutes of a run weighs on all of them alike.
 	var chosen []config
-	known := []string{"delay", "held", "tls"}
+	known := []string{"delay", "held", "tls", "dnssec"}
 	for _, c := range configs {
 		known = append(known, c.name)
 		if selected(strings.TrimSuffix(c.name, "-before")) {
@@ -172,6 +172,9 @@ func main() {
 	}
 	if selected("tls") {
 		report += encryptedBench(bin, dir)
+	}
+	if selected("dnssec") {
+		report += dnssecBench(bin, dir)
 	}
 	report += howItGetsThere
 	must(os.WriteFile(*out, []byte(report), 0o644))
