@@ -316,6 +316,10 @@ zones:
 		served := servedKeys(t, s.Addr(), "files.test.")["files.test."]
 		assert.Equal(t, key.DNSKEY.PublicKey, served.PublicKey)
 		verifySections(t, askDO(t, s.Addr(), "www.files.test.", dns.TypeA), map[string]*dns.DNSKEY{"files.test.": served})
+		// A zone given without a SOA serves the synthetic one, signed.
+		nx := askDO(t, s.Addr(), "nope.files.test.", dns.TypeA)
+		require.Equal(t, dns.RcodeNameError, nx.Rcode)
+		verifySections(t, nx, map[string]*dns.DNSKEY{"files.test.": served})
 	}
 }
 

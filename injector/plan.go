@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsfault/dnsfault/injector/fault"
 	"github.com/dnsfault/dnsfault/injector/match"
 	"github.com/dnsfault/dnsfault/injector/ratelimit"
@@ -26,6 +28,7 @@ type plan struct {
 	// in use, for the status.
 	upstream string
 	zones    []string // the origins served
+	signed   []string // the signed zones, with their keys, for the status
 }
 
 type phasePlan struct {
@@ -84,6 +87,10 @@ func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m 
 	}
 	for _, z := range zones {
 		p.zones = append(p.zones, z.Origin)
+		if sign != nil && sign.Keys[z.Origin] != nil {
+			k := sign.Keys[z.Origin]
+			p.signed = append(p.signed, fmt.Sprintf("%s key %d %s", z.Origin, k.Tag, dns.AlgorithmToString[k.DNSKEY.Algorithm]))
+		}
 	}
 	for pi := range sc.Phases {
 		ph := &sc.Phases[pi]

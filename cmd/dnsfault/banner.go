@@ -17,6 +17,13 @@ func configLine(st control.Status) string {
 	if len(st.Zones) > 0 {
 		parts = append(parts, "zones "+strings.Join(st.Zones, " "))
 	}
+	if len(st.Signed) > 0 {
+		signed := "signed " + strings.Join(st.Signed, ", ")
+		if st.DNSSECAnchors != "" {
+			signed += ", trust anchors in " + st.DNSSECAnchors
+		}
+		parts = append(parts, signed)
+	}
 	if len(st.Allow) > 0 {
 		parts = append(parts, "answering only "+strings.Join(st.Allow, " "))
 	}

@@ -148,6 +148,12 @@ func printStatus(w io.Writer, st control.Status) {
 	if len(st.Zones) > 0 {
 		fmt.Fprintf(tw, "zones\t%s\n", strings.Join(st.Zones, " "))
 	}
+	if len(st.Signed) > 0 {
+		fmt.Fprintf(tw, "signed\t%s\n", strings.Join(st.Signed, ", "))
+	}
+	if st.DNSSECAnchors != "" {
+		fmt.Fprintf(tw, "trust anchors\t%s\n", st.DNSSECAnchors)
+	}
 	if len(st.Allow) > 0 {
 		fmt.Fprintf(tw, "answering\tonly %s\n", strings.Join(st.Allow, " "))
 	}

@@ -23,9 +23,14 @@ type Status struct {
 	Listen   string   `json:"listen"`
 	Upstream string   `json:"upstream"`
 	Zones    []string `json:"zones"`
-	Allow    []string `json:"allow,omitempty"`
-	Record   string   `json:"record,omitempty"`
-	QueryLog string   `json:"query_log,omitempty"`
+	// Signed describes each signed zone ("example.test. key 40000
+	// ECDSAP256SHA256"), and DNSSECAnchors is where its trust anchors
+	// are written (--dnssec-anchors).
+	Signed        []string `json:"signed,omitempty"`
+	DNSSECAnchors string   `json:"dnssec_anchors,omitempty"`
+	Allow         []string `json:"allow,omitempty"`
+	Record        string   `json:"record,omitempty"`
+	QueryLog      string   `json:"query_log,omitempty"`
 	// Timeline is not-started, running or ended.
 	Timeline string `json:"timeline"`
 	// Phase is the phase in force; faults may still be off.

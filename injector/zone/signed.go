@@ -126,6 +126,11 @@ func (z *zone) sign(key *dnssec.Key, window dnssec.Validity) {
 		apex = map[uint16][]dns.RR{}
 		z.names[z.origin] = apex
 	}
+	if len(apex[dns.TypeSOA]) == 0 {
+		// Negative answers carry the SOA, so a signed zone serves the one
+		// it was given (SyntheticSOA), and signs it.
+		apex[dns.TypeSOA] = []dns.RR{z.soa}
+	}
 	dnskey := dns.Copy(key.DNSKEY)
 	dnskey.Header().Name = z.origin
 	dnskey.Header().Ttl = z.soa.Hdr.Ttl // as Knot's dnskey-ttl: the SOA's
