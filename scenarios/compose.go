@@ -121,24 +121,33 @@ func (d *decoder) inherit(sc, base *Scenario, top map[string]*yaml.Node) {
 }
 
 // MergeZones returns base's zones with over's added; a zone of over
-// replaces base's zone of the same origin.
+// replaces base's zone of the same origin, records and all, but a zone
+// base signs stays signed unless over says how to sign it: pointing a
+// signed outage at your own records (--zone) must not switch DNSSEC off.
 func MergeZones(base, over []Zone) []Zone {
 	out := make([]Zone, 0, len(base)+len(over))
 	for _, z := range base {
-		if !hasOrigin(over, z.Origin) {
+		if originIndex(over, z.Origin) < 0 {
 			out = append(out, z)
 		}
 	}
-	return append(out, over...)
+	for _, z := range over {
+		if i := originIndex(base, z.Origin); i >= 0 && z.DNSSEC == nil {
+			z.DNSSEC = base[i].DNSSEC
+		}
+		out = append(out, z)
+	}
+	return out
 }
 
-func hasOrigin(zones []Zone, origin string) bool {
-	for _, z := range zones {
+// originIndex is the index of the zone of origin in zones, or -1.
+func originIndex(zones []Zone, origin string) int {
+	for i, z := range zones {
 		if z.Origin == origin {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // ReadZoneFile reads an RFC 1035 zone file given on the command line

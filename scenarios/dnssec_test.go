@@ -84,3 +84,13 @@ func TestDNSSECKeyFilesAreChecked(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, key.PublicKey, sc.Zones[0].DNSSEC.Key.PublicKey)
 }
+
+// --zone (and extends:) replace a zone's records, not its signing.
+func TestMergedZonesStaySigned(t *testing.T) {
+	signed := scenarios.Zone{Origin: "a.test.", DNSSEC: &scenarios.ZoneDNSSEC{Algorithm: dns.ED25519}}
+	mine := scenarios.Zone{Origin: "a.test.", Records: []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "www.a.test.", Rrtype: dns.TypeA, Class: dns.ClassINET}}}}
+	merged := scenarios.MergeZones([]scenarios.Zone{signed}, []scenarios.Zone{mine})
+	require.Len(t, merged, 1)
+	assert.Equal(t, mine.Records, merged[0].Records)
+	assert.Equal(t, signed.DNSSEC, merged[0].DNSSEC)
+}
