@@ -188,6 +188,10 @@ type conn struct {
 	closing           bool      // close once out is written
 	writeErr          error
 	handlers          sync.WaitGroup // requests being answered
+	// orphans are the requests whose streams the client reset while
+	// their answers were being made: they count against the streams a
+	// client may open until they are done.
+	orphans int
 
 	kick chan struct{} // out has bytes
 	done chan struct{} // the connection is closing
@@ -203,6 +207,8 @@ type stream struct {
 	held    uint32 // body bytes buffered, owed back to the connection's window
 	pending []byte // answer bytes waiting for window
 	started bool   // handed to the handler
+	running bool   // the handler is making its answer
+	orphan  bool   // reset by the client while running
 }
 
 var clientPreface = []byte(http2.ClientPreface)
@@ -358,7 +364,9 @@ func (c *conn) headers(f *http2.MetaHeadersFrame) error {
 		c.mu.Unlock()
 		return nil
 	}
-	if uint32(len(c.streams)) >= c.srv.maxStreams() {
+	// Streams the client reset still count while their answers are being
+	// made: opening and resetting streams cannot pile up work.
+	if uint32(len(c.streams)+c.orphans) >= c.srv.maxStreams() {
 		c.wfr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
 		c.flushLocked()
 		c.mu.Unlock()
@@ -447,9 +455,18 @@ func (c *conn) start(id uint32) {
 	c.giveBack(st.held)
 	st.held = 0
 	c.handlers.Add(1)
+	st.running = true
 	c.mu.Unlock()
 	go func() {
-		defer c.handlers.Done()
+		defer func() {
+			c.mu.Lock()
+			st.running = false
+			if st.orphan {
+				c.orphans--
+			}
+			c.mu.Unlock()
+			c.handlers.Done()
+		}()
 		resp := c.srv.Handler(&st.req)
 		if resp != nil {
 			c.respond(st, resp)
@@ -528,6 +545,10 @@ func (c *conn) forget(id uint32) {
 	if st := c.streams[id]; st != nil {
 		c.giveBack(st.held)
 		delete(c.streams, id)
+		if st.running {
+			st.orphan = true
+			c.orphans++
+		}
 	}
 }
 

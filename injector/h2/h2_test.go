@@ -229,9 +229,18 @@ func TestStreamsAreBoundedAndADroppedOneLastsUntilReset(t *testing.T) {
 	assert.Equal(t, uint32(5), rst.StreamID)
 	assert.Equal(t, http2.ErrCodeRefusedStream, rst.ErrCode)
 
+	// Resetting a stream whose answer is still being made frees no
+	// slot: work cannot pile up.
+	require.NoError(t, fr.WriteRSTStream(3, http2.ErrCodeCancel))
+	get(t, fr, 7, "/still-too-many")
+	rst = until(t, fr, func(f http2.Frame) bool { _, ok := f.(*http2.RSTStreamFrame); return ok }).(*http2.RSTStreamFrame)
+	assert.Equal(t, uint32(7), rst.StreamID)
+	release <- struct{}{} // stream 3's answer is made, and goes nowhere
+
 	// The client gives up on the dropped query: its slot is free again.
 	require.NoError(t, fr.WriteRSTStream(1, http2.ErrCodeCancel))
-	get(t, fr, 7, "/fits")
+	get(t, fr, 9, "/fits")
+	get(t, fr, 11, "/fits-too")
 	release <- struct{}{}
 	release <- struct{}{}
 	answered := map[uint32]bool{}
@@ -239,7 +248,7 @@ func TestStreamsAreBoundedAndADroppedOneLastsUntilReset(t *testing.T) {
 		f := until(t, fr, func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
 		answered[f.Header().StreamID] = true
 	}
-	assert.Equal(t, map[uint32]bool{3: true, 7: true}, answered)
+	assert.Equal(t, map[uint32]bool{9: true, 11: true}, answered)
 }
 
 func TestBrokenClientsLoseTheConnection(t *testing.T) {
