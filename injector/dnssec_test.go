@@ -51,6 +51,7 @@ rules:
   - {match: {names: [made.sig.test]}, action: answer, records: ["@ 60 IN A 203.0.113.1"]}
   - {match: {names: [one.sig.test]}, action: answer, records: ["@ 60 IN A 203.0.113.1", "@ 60 IN A 203.0.113.2"], keep: 1}
   - {match: {names: [bad.sig.test]}, action: answer, records: ["@ 60 IN A 203.0.113.1"], dnssec: bogus}
+  - {match: {names: [tc.sig.test]}, action: truncate}
 `
 
 // askDO sends a query with the DO bit and a 4096-byte buffer over TCP,
@@ -243,6 +244,14 @@ func TestSignedAnswersVerifyAgainstTheServedKeys(t *testing.T) {
 		r = askDO(t, addr, "one.sig.test.", dns.TypeA)
 		require.Len(t, r.Answer, 2, "keep: 1 leaves one record, signed again")
 		verifySections(t, r, keys)
+
+		q := new(dns.Msg)
+		q.SetQuestion("tc.sig.test.", dns.TypeA)
+		q.SetEdns0(4096, true)
+		r, _, err := (&dns.Client{Timeout: timeout}).Exchange(q, addr)
+		require.NoError(t, err)
+		assert.True(t, r.Truncated)
+		assert.Empty(t, r.Ns, "a truncated answer proves nothing: the client asks again over TCP")
 	})
 }
 

@@ -111,8 +111,8 @@ func writeAnchors(path string, sign *zone.Signing) error {
 // fault says.
 func signFault(q *query, m *dns.Msg, spec *scenarios.Rule, name string) {
 	zones := q.src.zones
-	if !q.req.DO || !zones.Signed(name) {
-		return
+	if !q.req.DO || m.Truncated || !zones.Signed(name) {
+		return // a truncated answer holds nothing to sign: the client asks again over TCP
 	}
 	now := time.Now() // the validator's clock, whatever the timeline's
 	if spec.Action != scenarios.Pass || spec.Keep > 0 {
