@@ -73,13 +73,7 @@ func anchorKeys(sign *zone.Signing) []*dnssec.Key {
 	var out []*dnssec.Key
 	for origin, key := range sign.Keys {
 		vouched := false
-		for above := origin; above != "." && !vouched; {
-			off, end := dns.NextLabel(above, 0)
-			if end {
-				above = "."
-			} else {
-				above = above[off:]
-			}
+		for above := dnssec.Parent(origin); above != "" && !vouched; above = dnssec.Parent(above) {
 			vouched = sign.Keys[above] != nil
 		}
 		if !vouched {
@@ -117,21 +111,11 @@ func signFault(q *query, m *dns.Msg, spec *scenarios.Rule, name string) {
 	now := time.Now() // the validator's clock, whatever the timeline's
 	if spec.Action != scenarios.Pass || spec.Keep > 0 {
 		if spec.Keep > 0 {
-			m.Answer = withoutRRSIGs(m.Answer) // signed again, over what is kept
+			m.Answer = dnssec.Without(m.Answer, dns.TypeRRSIG) // signed again, over what is kept
 		}
 		dnssec.Complete(m, name, q.req.Type, zones, dnssec.ValidAround(now))
 	}
 	if spec.DNSSEC != "" {
 		dnssec.Break(m, spec.DNSSEC, name, q.req.Type, zones, now)
 	}
-}
-
-func withoutRRSIGs(records []dns.RR) []dns.RR {
-	out := make([]dns.RR, 0, len(records))
-	for _, rr := range records {
-		if rr.Header().Rrtype != dns.TypeRRSIG {
-			out = append(out, rr)
-		}
-	}
-	return out
 }

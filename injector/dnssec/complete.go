@@ -51,7 +51,7 @@ func answers(m *dns.Msg, name string, qtype uint16) bool {
 func nxdomainProof(name string, z Zones, window Validity) []dns.RR {
 	ttl := z.NegativeTTL(name)
 	out := signed(NSEC(Before(name), After(name), nil, ttl), z, window)
-	if p := parentOf(name); p != "" {
+	if p := Parent(name); p != "" {
 		wild := "*." + p
 		if p == "." {
 			wild = "*."
@@ -164,13 +164,14 @@ func hasType(section []dns.RR, t uint16) bool {
 	return false
 }
 
-// parentOf returns name without its first label; "" for the root.
-func parentOf(name string) string {
+// Parent returns name without its first label: "." for a top-level
+// name, "" for the root.
+func Parent(name string) string {
+	if name == "." || name == "" {
+		return ""
+	}
 	off, end := dns.NextLabel(name, 0)
 	if end {
-		if name == "." {
-			return ""
-		}
 		return "."
 	}
 	return name[off:]

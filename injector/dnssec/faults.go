@@ -49,7 +49,7 @@ func Break(m *dns.Msg, f scenarios.DNSSECFault, name string, qtype uint16, z Zon
 			return sig
 		})
 	case scenarios.RRSIGsMissing:
-		m.Answer, m.Ns = without(m.Answer, dns.TypeRRSIG), without(m.Ns, dns.TypeRRSIG)
+		m.Answer, m.Ns = Without(m.Answer, dns.TypeRRSIG), Without(m.Ns, dns.TypeRRSIG)
 	case scenarios.DNSKEYMissing:
 		if qtype == dns.TypeDNSKEY {
 			m.Answer = withoutSets(m.Answer, dns.TypeDNSKEY)
@@ -86,7 +86,7 @@ func Break(m *dns.Msg, f scenarios.DNSSECFault, name string, qtype uint16, z Zon
 		}
 	case scenarios.Unsigned:
 		for _, t := range []uint16{dns.TypeRRSIG, dns.TypeNSEC, dns.TypeDNSKEY} {
-			m.Answer, m.Ns = without(m.Answer, t), without(m.Ns, t)
+			m.Answer, m.Ns = Without(m.Answer, t), Without(m.Ns, t)
 		}
 	}
 }
@@ -100,7 +100,7 @@ func resign(m *dns.Msg, z Zones, sign func(key *Key, set []dns.RR) *dns.RRSIG) {
 
 func resignSection(section []dns.RR, z Zones, sign func(key *Key, set []dns.RR) *dns.RRSIG) []dns.RR {
 	sets := rrsets(section)
-	out := without(section, dns.TypeRRSIG)
+	out := Without(section, dns.TypeRRSIG)
 	for _, set := range sets {
 		if set.sig == nil {
 			continue
@@ -175,8 +175,8 @@ func mismatchDS(section []dns.RR, z Zones, valid Validity) []dns.RR {
 	return out
 }
 
-// without returns section without the records of type t.
-func without(section []dns.RR, t uint16) []dns.RR {
+// Without returns section without the records of type t.
+func Without(section []dns.RR, t uint16) []dns.RR {
 	out := make([]dns.RR, 0, len(section))
 	for _, rr := range section {
 		if rr.Header().Rrtype != t {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsfault/dnsfault/injector/dnssec"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -408,13 +409,4 @@ func SyntheticSOA(origin string) *dns.SOA {
 }
 
 // parent returns name without its first label: "" above the root.
-func parent(name string) string {
-	if name == "." || name == "" {
-		return ""
-	}
-	off, end := dns.NextLabel(name, 0)
-	if end {
-		return "."
-	}
-	return name[off:]
-}
+func parent(name string) string { return dnssec.Parent(name) }
