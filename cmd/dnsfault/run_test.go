@@ -443,3 +443,17 @@ func TestRunExportsTheEncryptedListeners(t *testing.T) {
 	assert.Equal(t, "1", f[3], "the CA made at start, there while the command runs")
 	assert.NoFileExists(t, f[2], "and removed after")
 }
+
+// run writes the trust anchors of the scenario's signed zones before the
+// command starts, and tells it where they are.
+func TestRunExportsTheDNSSECAnchors(t *testing.T) {
+	dir := t.TempDir()
+	out, anchors := filepath.Join(dir, "env"), filepath.Join(dir, "anchors.ds")
+	r := runDnsfault(t, "run", "-s", scenarioFile(t, "version: 1\nupstream: none\nzones: [{origin: run.test, dnssec: true}]\n"),
+		"--dnssec-anchors", anchors, "--",
+		"sh", "-c", `echo "$DNSFAULT_DNSSEC_ANCHORS $(grep -c 'IN	DS' "$DNSFAULT_DNSSEC_ANCHORS")" > `+out)
+	require.Equal(t, 0, r.code, r.stderr)
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, anchors+" 1\n", string(data))
+}
