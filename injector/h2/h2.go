@@ -53,8 +53,8 @@ type Server struct {
 	// MaxConcurrentStreams bounds the streams a client may have open on a
 	// connection (default 256); more are refused (REFUSED_STREAM).
 	MaxConcurrentStreams uint32
-	// IdleTimeout closes a connection that sends nothing for that long
-	// (default: never).
+	// IdleTimeout closes a connection that has sent nothing for that long
+	// and has no request open (default: never).
 	IdleTimeout time.Duration
 	// MaxBody bounds a request's body (default 65535, a DNS message).
 	MaxBody int
@@ -196,6 +196,8 @@ type conn struct {
 	kick chan struct{} // out has bytes
 	done chan struct{} // the connection is closing
 	once sync.Once
+
+	lastRead time.Time // when the last frame came, for the idle timer; under mu
 }
 
 // stream is one request and its answer.
@@ -213,14 +215,24 @@ type stream struct {
 
 var clientPreface = []byte(http2.ClientPreface)
 
+// prefaceTimeout bounds the wait for the client's preface, so a
+// connection that says nothing does not hold its slot.
+const prefaceTimeout = 10 * time.Second
+
 func (c *conn) serve() error {
 	defer c.close()
 	go c.flushLoop()
 	br := bufio.NewReaderSize(c.nc, 16<<10)
-	c.setReadDeadline()
+	c.nc.SetReadDeadline(time.Now().Add(prefaceTimeout))
 	preface := make([]byte, len(clientPreface))
 	if _, err := io.ReadFull(br, preface); err != nil || !bytes.Equal(preface, clientPreface) {
 		return errors.New("h2: no client preface")
+	}
+	c.nc.SetReadDeadline(time.Time{})
+	if d := c.srv.IdleTimeout; d > 0 {
+		c.lastRead = time.Now()
+		idle := time.AfterFunc(d, func() { c.idleCheck(d) })
+		defer idle.Stop()
 	}
 	rfr := http2.NewFramer(nil, br)
 	rfr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
@@ -238,7 +250,6 @@ func (c *conn) serve() error {
 	c.mu.Unlock()
 
 	for {
-		c.setReadDeadline()
 		f, err := rfr.ReadFrame()
 		if err != nil {
 			var se http2.StreamError
@@ -252,6 +263,11 @@ func (c *conn) serve() error {
 				<-c.done // the GOAWAY is written, or the write timed out
 			}
 			return err
+		}
+		if c.srv.IdleTimeout > 0 {
+			c.mu.Lock()
+			c.lastRead = time.Now()
+			c.mu.Unlock()
 		}
 		if err := c.handle(f); err != nil {
 			if err != io.EOF {
@@ -267,10 +283,28 @@ func (c *conn) serve() error {
 	}
 }
 
-func (c *conn) setReadDeadline() {
-	if d := c.srv.IdleTimeout; d > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(d))
+// idleCheck closes the connection when it has been idle for d, with no
+// request open (an answer being made, or a dropped query the client still
+// waits for); otherwise it looks again when d could next have passed.
+func (c *conn) idleCheck(d time.Duration) {
+	c.mu.Lock()
+	quiet := time.Since(c.lastRead)
+	open := len(c.streams) > 0 || c.orphans > 0
+	c.mu.Unlock()
+	select {
+	case <-c.done:
+		return
+	default:
 	}
+	if quiet >= d && !open {
+		c.goAway(http2.ErrCodeNo, true)
+		return
+	}
+	next := d - quiet
+	if next <= 0 {
+		next = d // busy, not idle: look again a whole period on
+	}
+	time.AfterFunc(next, func() { c.idleCheck(d) })
 }
 
 // errProtocol and errFlowControl are connection errors: the client broke

@@ -300,3 +300,14 @@ func TestShutdownWaitsForTheAnswersInFlight(t *testing.T) {
 	_, err := fr.ReadFrame()
 	assert.Error(t, err, "the connection is closed after the last answer")
 }
+
+func TestAnIdleConnectionIsClosed(t *testing.T) {
+	addr := serve(t, &h2.Server{Handler: echo, IdleTimeout: 50 * time.Millisecond}, nil)
+	fr, _ := dial(t, addr)
+	get(t, fr, 1, "/one")
+	until(t, fr, func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
+	ga := until(t, fr, func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok }).(*http2.GoAwayFrame)
+	assert.Equal(t, http2.ErrCodeNo, ga.ErrCode)
+	_, err := fr.ReadFrame()
+	assert.ErrorIs(t, err, io.EOF, "then the connection is closed")
+}
