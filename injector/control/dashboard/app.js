@@ -44,6 +44,7 @@
     text($('safety'), safety.join(' · ') || 'no timers');
     const config = ['DNS on ' + st.listen, 'forwarding to ' + st.upstream];
     if (st.zones && st.zones.length) config.push('zones ' + st.zones.join(' '));
+    if (st.signed && st.signed.length) config.push('signed ' + st.signed.join(', ') + (st.dnssec_anchors ? ', trust anchors in ' + st.dnssec_anchors : ''));
     if (st.allow && st.allow.length) config.push('answering only ' + st.allow.join(' '));
     config.push('speed ' + st.speed + 'x' + (st.ttl_scale !== 1 ? ' (TTLs divided by ' + st.ttl_scale + ')' : ''));
     if (st.record) config.push('recording into ' + st.record);
