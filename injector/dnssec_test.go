@@ -354,3 +354,11 @@ func TestDelvValidatesWithTheBINDAnchors(t *testing.T) {
 	assert.NotContains(t, out, "; fully validated", out)
 	assert.Contains(t, out, "resolution failed", out)
 }
+
+// A scenario that cannot be compiled (here: its anchors cannot be
+// written) is an error from New, never a crash.
+func TestAnchorsThatCannotBeWrittenAreAnError(t *testing.T) {
+	_, err := injector.New(injector.Config{Listen: "127.0.0.1:0", DNSSECAnchors: filepath.Join(t.TempDir(), "no", "such", "dir", "a.ds")}, parse(t, signedScenario))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--dnssec-anchors")
+}

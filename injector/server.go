@@ -88,14 +88,7 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 	s.pipe = p
 	pl, err := compile(sc, &s.cfg, s.limiter, p.obs.metrics, s.mux, &s.keys)
 	if err != nil {
-		s.cancel()
-		if a := s.pipe.state.Load().adhoc; a != nil {
-			for _, r := range a.rules {
-				if r.timer != nil {
-					r.timer.Stop()
-				}
-			}
-		}
+		s.cancel() // nothing else has started: no state, no ad-hoc rules yet
 		s.mux.Close()
 		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}

@@ -47,3 +47,10 @@ rules:
 	assert.NotContains(t, out, "NSEC\t", "the rule takes the proof away:\n%s", out)
 	assert.Contains(t, out, "RRSIG\tSOA", out)
 }
+
+func TestAnUnwritableAnchorsFileIsAFlagError(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no", "such", "dir", "a.ds")
+	r := runDnsfault(t, "serve", "--dnssec-anchors", missing)
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "--dnssec-anchors: cannot write "+missing)
+}

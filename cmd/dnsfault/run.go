@@ -114,7 +114,7 @@ func runAction(c *cli.Context) error {
 	}
 
 	var collector *report.Collector
-	for _, out := range []string{"record", "report", "junit"} {
+	for _, out := range []string{"record", "report", "junit", "dnssec-anchors"} {
 		// Checked now, not found out after the tests ran.
 		if path := c.String(out); path != "" {
 			if err := safefile.CheckWritable(path); err != nil {

@@ -80,6 +80,11 @@ func serve(c *cli.Context) error {
 		defer closeLog()
 		cfg.QueryLog = w
 	}
+	if path := cfg.DNSSECAnchors; path != "" {
+		if err := safefile.CheckWritable(path); err != nil {
+			return cli.Exit(fmt.Sprintf("--dnssec-anchors: %v", err), 2)
+		}
+	}
 	var recorder *record.Recorder
 	recordPath := c.String("record")
 	if recordPath != "" {
