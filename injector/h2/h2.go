@@ -80,6 +80,9 @@ const (
 	// maxQueued bounds the bytes waiting to be written: past it, answers
 	// wait.
 	maxQueued = 1 << 20
+	// keptBuffer is the most a connection keeps allocated for its writes
+	// between bursts.
+	keptBuffer = 64 << 10
 )
 
 // errClosed is why ServeConn returns after Close.
@@ -661,9 +664,16 @@ func (c *conn) flushLoop() {
 		if len(c.spareBounds) == 0 || c.spareBounds[len(c.spareBounds)-1] != len(b) {
 			c.spareBounds = append(c.spareBounds, len(b))
 		}
-		c.out.Reset()
+		if c.out.Cap() > keptBuffer {
+			c.out = bytes.Buffer{} // a burst's buffer is not kept for the connection's life
+		} else {
+			c.out.Reset()
+		}
 		c.bounds = c.bounds[:0]
 		toWrite, bounds := c.spare, c.spareBounds
+		if cap(c.spare) > keptBuffer {
+			c.spare = nil // this write's copy goes once written
+		}
 		c.drained.Broadcast()
 		c.mu.Unlock()
 		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
