@@ -69,10 +69,25 @@ func signedView(m *dns.Msg, allowed map[string]int) view {
 }
 
 func TestSignedAnswersMatchKnot(t *testing.T) {
-	knotAddr := knotWith(t, "fid.test.", fidelityZone, knotSigning)
+	compareSigned(t, knotSigning, &scenarios.ZoneDNSSEC{Algorithm: dns.ECDSAP256SHA256})
+}
+
+// The same with NSEC3 (RFC 5155), with RFC 9276's parameters: no extra
+// iterations, no salt. The hashes are the same for both servers, so the
+// NSEC3 records must be too.
+func TestNSEC3AnswersMatchKnot(t *testing.T) {
+	policy := strings.Replace(knotSigning, "nsec3: off", "nsec3: on\n    nsec3-iterations: 0\n    nsec3-salt-length: 0", 1)
+	compareSigned(t, policy, &scenarios.ZoneDNSSEC{Algorithm: dns.ECDSAP256SHA256, NSEC3: &scenarios.NSEC3Params{}})
+}
+
+// compareSigned serves the fidelity zone signed by Knot (with policy) and
+// by dnsfault (with how), and compares their answers to every probe with
+// DO.
+func compareSigned(t *testing.T, policy string, how *scenarios.ZoneDNSSEC) {
+	knotAddr := knotWith(t, "fid.test.", fidelityZone, policy)
 	z, err := scenarios.ReadZoneFile(fidelityZone)
 	require.NoError(t, err)
-	z.DNSSEC = &scenarios.ZoneDNSSEC{Algorithm: dns.ECDSAP256SHA256}
+	z.DNSSEC = how
 	srv := start(t, "version: 1\nname: fidelity-signed\nupstream: none\n", injector.Config{Zones: []scenarios.Zone{z}})
 
 	// Every name and type of the differential test, with DO, over TCP so
@@ -90,7 +105,7 @@ func TestSignedAnswersMatchKnot(t *testing.T) {
 		}
 	}
 	for _, n := range []string{"fid.test.", "www.fid.test.", "sub.fid.test.", "nonexistent.fid.test."} {
-		for _, qt := range []uint16{dns.TypeDNSKEY, dns.TypeNSEC} {
+		for _, qt := range []uint16{dns.TypeDNSKEY, dns.TypeNSEC, dns.TypeNSEC3PARAM} {
 			probes = append(probes, probe{name: n, qtype: qt, class: dns.ClassINET, edns: true, do: true, size: 4096, tcp: true})
 		}
 	}

@@ -39,6 +39,12 @@ func (kr *keyring) signing(zones []scenarios.Zone, now time.Time) (*zone.Signing
 			return nil, err
 		}
 		sign.Keys[z.Origin] = key
+		if z.DNSSEC.NSEC3 != nil {
+			if sign.NSEC3 == nil {
+				sign.NSEC3 = map[string]*scenarios.NSEC3Params{}
+			}
+			sign.NSEC3[z.Origin] = z.DNSSEC.NSEC3
+		}
 	}
 	return sign, nil
 }

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"encoding/hex"
 	"sort"
 	"strconv"
 	"strings"
@@ -131,7 +132,7 @@ func (d *decoder) zoneDNSSEC(n *yaml.Node, origin string, opts Options) *ZoneDNS
 		}
 		return out
 	}
-	f := d.fields(n, "zone dnssec", "algorithm", "key")
+	f := d.fields(n, "zone dnssec", "algorithm", "key", "nsec3")
 	if v := f["algorithm"]; v != nil {
 		if s, ok := d.scalar(v, "dnssec algorithm"); ok {
 			alg, known := dnssecAlgorithms[strings.ToUpper(s)]
@@ -156,7 +157,45 @@ func (d *decoder) zoneDNSSEC(n *yaml.Node, origin string, opts Options) *ZoneDNS
 			d.readKey(v, base, origin, out, opts)
 		}
 	}
+	if v := f["nsec3"]; v != nil {
+		out.NSEC3 = d.nsec3(v)
+	}
 	return out
+}
+
+// nsec3 reads a zone's nsec3: true, or {iterations, salt}.
+func (d *decoder) nsec3(n *yaml.Node) *NSEC3Params {
+	p := &NSEC3Params{}
+	if n.Kind == yaml.ScalarNode {
+		s, ok := d.scalar(n, "nsec3")
+		if !ok {
+			return nil
+		}
+		on, err := strconv.ParseBool(s)
+		if err != nil {
+			d.errorf(n, "nsec3 must be true, false or a mapping with iterations and salt, got %q", s)
+			return nil
+		}
+		if !on {
+			return nil
+		}
+		return p
+	}
+	f := d.fields(n, "nsec3", "iterations", "salt")
+	if v := f["iterations"]; v != nil {
+		if it, ok := d.int(v, "nsec3 iterations", 0, 2500); ok {
+			p.Iterations = uint16(it)
+		}
+	}
+	if v := f["salt"]; v != nil {
+		if s, ok := d.scalar(v, "nsec3 salt"); ok {
+			if _, err := hex.DecodeString(s); err != nil || len(s) > 510 {
+				d.errorf(v, "nsec3 salt must be hex digits (at most 255 bytes), such as AABBCCDD, or \"\" for none; got %q", s)
+			}
+			p.Salt = strings.ToUpper(s)
+		}
+	}
+	return p
 }
 
 // readKey reads the key pair that dnssec-keygen writes: base.key (the

@@ -18,6 +18,8 @@ zones:
   - {origin: a.test, dnssec: true}
   - {origin: b.test, dnssec: {algorithm: ed25519}}
   - {origin: c.test, dnssec: false}
+  - {origin: d.test, dnssec: {nsec3: true}}
+  - {origin: e.test, dnssec: {nsec3: {iterations: 10, salt: aabb}}}
 rules:
   - {match: {names: [www.a.test]}, action: pass, dnssec: Expired}
   - {match: {names: [a.test], types: [DNSKEY]}, action: pass, dnssec: dnskey-missing}
@@ -26,6 +28,9 @@ rules:
 	assert.Equal(t, dns.ECDSAP256SHA256, sc.Zones[0].DNSSEC.Algorithm)
 	assert.Equal(t, dns.ED25519, sc.Zones[1].DNSSEC.Algorithm)
 	assert.Nil(t, sc.Zones[2].DNSSEC)
+	assert.Nil(t, sc.Zones[0].DNSSEC.NSEC3, "NSEC unless nsec3 is asked for")
+	assert.Equal(t, &scenarios.NSEC3Params{}, sc.Zones[3].DNSSEC.NSEC3)
+	assert.Equal(t, &scenarios.NSEC3Params{Iterations: 10, Salt: "AABB"}, sc.Zones[4].DNSSEC.NSEC3)
 	rules := sc.Phases[0].Rules
 	assert.Equal(t, scenarios.SigExpired, rules[0].DNSSEC)
 	assert.Contains(t, rules[0].Summary(), ", dnssec expired")
@@ -43,6 +48,10 @@ func TestDNSSECErrors(t *testing.T) {
 			`s.yaml:2:46: dnssec algorithm "RSASHA1" is not one dnsfault signs with; expected one of: ECDSAP256SHA256, ED25519`},
 		{"not a boolean", "version: 1\nzones: [{origin: a.test, dnssec: yes-please}]\n",
 			`s.yaml:2:34: zone dnssec must be true, false or a mapping with algorithm and key, got "yes-please"`},
+		{"too many NSEC3 iterations", "version: 1\nzones: [{origin: a.test, dnssec: {nsec3: {iterations: 9999}}}]\n",
+			`s.yaml:2:55: nsec3 iterations must be a whole number from 0 to 2500, got "9999"`},
+		{"a salt that is not hex", "version: 1\nzones: [{origin: a.test, dnssec: {nsec3: {salt: XYZ}}}]\n",
+			`nsec3 salt must be hex digits`},
 		{"a key file over the API", "version: 1\nzones: [{origin: a.test, dnssec: {key: Ka}}]\n",
 			`s.yaml:2:40: dnssec key "Ka": x`},
 	} {

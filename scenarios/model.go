@@ -86,6 +86,16 @@ type ZoneDNSSEC struct {
 	// `key:` names; nil when the server generates one at start.
 	Key        *dns.DNSKEY
 	PrivateKey crypto.PrivateKey
+	// NSEC3, when set, proves denial with NSEC3 (RFC 5155) instead of
+	// NSEC.
+	NSEC3 *NSEC3Params
+}
+
+// NSEC3Params are a zone's NSEC3 parameters: extra hash iterations, and
+// the salt in hex ("" for none). RFC 9276 asks for 0 and none.
+type NSEC3Params struct {
+	Iterations uint16
+	Salt       string
 }
 
 // Phase is one step of a scenario's timeline.

@@ -7,6 +7,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsfault/dnsfault/injector/dnssec"
+	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // What signing costs when no signature is kept: one RRset, as a fault's
@@ -53,6 +54,7 @@ func BenchmarkCompleteNXDOMAIN(b *testing.B) {
 // oneZone is a signed zone that holds every name.
 type oneZone struct{ key *dnssec.Key }
 
-func (z oneZone) SignerOf(string, uint16) *dnssec.Key { return z.key }
-func (z oneZone) Types(string) ([]uint16, bool)       { return nil, false }
-func (z oneZone) NegativeTTL(string) uint32           { return 60 }
+func (z oneZone) SignerOf(string, uint16) *dnssec.Key           { return z.key }
+func (z oneZone) Types(string) ([]uint16, bool)                 { return nil, false }
+func (z oneZone) NegativeTTL(string) uint32                     { return 60 }
+func (z oneZone) NSEC3(string) (string, *scenarios.NSEC3Params) { return "bench.test.", nil }

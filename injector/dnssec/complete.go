@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // Zones is what signing a fault's answer needs of the zones.
@@ -15,6 +17,9 @@ type Zones interface {
 	Types(name string) ([]uint16, bool)
 	// NegativeTTL is the TTL of negative answers about name.
 	NegativeTTL(name string) uint32
+	// NSEC3 returns the zone of name and, when it denies with NSEC3,
+	// its parameters (nil: NSEC).
+	NSEC3(name string) (zone string, p *scenarios.NSEC3Params)
 }
 
 // Complete signs what a fault made in a signed zone, as an online signer
@@ -24,10 +29,15 @@ type Zones interface {
 // own answers come signed already, and are left as they are.
 func Complete(m *dns.Msg, name string, qtype uint16, z Zones, window Validity) {
 	m.Answer = signUnsigned(m.Answer, z, window)
-	if !hasType(m.Ns, dns.TypeNSEC) {
+	if !hasType(m.Ns, dns.TypeNSEC) && !hasType(m.Ns, dns.TypeNSEC3) {
+		zone, p := z.NSEC3(name)
 		switch {
+		case m.Rcode == dns.RcodeNameError && p != nil:
+			m.Ns = append(m.Ns, nsec3NXDOMAIN(zone, name, p, z, window)...)
 		case m.Rcode == dns.RcodeNameError:
 			m.Ns = append(m.Ns, nxdomainProof(name, z, window)...)
+		case m.Rcode == dns.RcodeSuccess && !answers(m, name, qtype) && p != nil:
+			m.Ns = append(m.Ns, nsec3NODATA(zone, name, qtype, p, z, window)...)
 		case m.Rcode == dns.RcodeSuccess && !answers(m, name, qtype):
 			m.Ns = append(m.Ns, nodataProof(name, qtype, z, window)...)
 		}

@@ -74,21 +74,48 @@ func Break(m *dns.Msg, f scenarios.DNSSECFault, name string, qtype uint16, z Zon
 		m.Answer = mismatchDS(m.Answer, z, valid)
 		m.Ns = mismatchDS(m.Ns, z, valid)
 	case scenarios.NSECMissing:
-		m.Ns = withoutSets(m.Ns, dns.TypeNSEC)
+		m.Ns = withoutDenial(m.Ns)
 	case scenarios.NSECNotCovering:
-		if hasType(m.Ns, dns.TypeNSEC) {
-			past := After(name)
-			m.Ns = append(withoutSets(m.Ns, dns.TypeNSEC), signed(NSEC(past, After(past), nil, z.NegativeTTL(name)), z, valid)...)
+		if hasType(m.Ns, dns.TypeNSEC) || hasType(m.Ns, dns.TypeNSEC3) {
+			m.Ns = append(withoutDenial(m.Ns), notCovering(name, z, valid)...)
 		}
 	case scenarios.NSECHidesTypes:
 		if m.Rcode == dns.RcodeSuccess && !answers(m, name, qtype) {
-			m.Ns = append(withoutSets(m.Ns, dns.TypeNSEC), signed(NSEC(name, After(name), nil, z.NegativeTTL(name)), z, valid)...)
+			m.Ns = append(withoutDenial(m.Ns), noTypes(name, z, valid)...)
 		}
 	case scenarios.Unsigned:
-		for _, t := range []uint16{dns.TypeRRSIG, dns.TypeNSEC, dns.TypeDNSKEY} {
+		for _, t := range []uint16{dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3, dns.TypeNSEC3PARAM, dns.TypeDNSKEY} {
 			m.Answer, m.Ns = Without(m.Answer, t), Without(m.Ns, t)
 		}
 	}
+}
+
+// withoutDenial returns section without its NSEC and NSEC3 records and
+// their RRSIGs.
+func withoutDenial(section []dns.RR) []dns.RR {
+	return withoutSets(withoutSets(section, dns.TypeNSEC), dns.TypeNSEC3)
+}
+
+// notCovering is a validly signed denial record that does not cover
+// name: the NSEC or NSEC3 interval just after it.
+func notCovering(name string, z Zones, valid Validity) []dns.RR {
+	ttl := z.NegativeTTL(name)
+	if zone, p := z.NSEC3(name); p != nil {
+		h := step(hashOf(name, p), +1)
+		return lie(zone, h, step(h, +1), nil, p, ttl, z, valid)
+	}
+	past := After(name)
+	return signed(NSEC(past, After(past), nil, ttl), z, valid)
+}
+
+// noTypes is a validly signed NSEC (or NSEC3) at name that lists no type
+// of its own: the name exists and has nothing, so no A either.
+func noTypes(name string, z Zones, valid Validity) []dns.RR {
+	ttl := z.NegativeTTL(name)
+	if zone, p := z.NSEC3(name); p != nil {
+		return matchLie(zone, name, nil, p, ttl, z, valid)
+	}
+	return signed(NSEC(name, After(name), nil, ttl), z, valid)
 }
 
 // resign replaces every RRSIG of the answer and authority sections by

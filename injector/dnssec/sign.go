@@ -76,3 +76,19 @@ func sortedTypes(types []uint16) []uint16 {
 	}
 	return out
 }
+
+// NSEC3 returns the NSEC3 record at owner (the hashed name and the zone)
+// that points to next (a hash, base32hex) and lists types, with SHA-1,
+// no opt-out, the zone's iterations and salt, and the negative TTL ttl.
+func NSEC3(owner, next string, types []uint16, iterations uint16, salt string, ttl uint32) *dns.NSEC3 {
+	return &dns.NSEC3{
+		Hdr:        dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC3, Class: dns.ClassINET, Ttl: ttl},
+		Hash:       dns.SHA1,
+		Iterations: iterations,
+		SaltLength: uint8(len(salt) / 2),
+		Salt:       salt,
+		HashLength: 20,
+		NextDomain: next,
+		TypeBitMap: sortedTypes(types),
+	}
+}

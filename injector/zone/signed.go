@@ -7,6 +7,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsfault/dnsfault/injector/dnssec"
+	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // signed is a signed zone's DNSSEC data, made once when the Set is built:
@@ -20,6 +21,9 @@ type signed struct {
 	// authority section of negative answers.
 	negSOASig dns.RR
 	nsec      map[string]dns.RR // the NSEC record at each owner
+	// nsec3, when set, is the zone's NSEC3 chain: its proofs replace
+	// the NSEC ones (and nsec, chain and chainKeys are empty).
+	nsec3 *nsec3Chain
 	// chain is the owners with an NSEC record in canonical order, and
 	// chainKeys their dnssec.CanonicalKey, for finding the NSEC that
 	// covers a name by binary search.
@@ -32,6 +36,8 @@ type signed struct {
 type Signing struct {
 	Keys   map[string]*dnssec.Key
 	Window dnssec.Validity
+	// NSEC3 holds the NSEC3 parameters of the zones that deny with NSEC3.
+	NSEC3 map[string]*scenarios.NSEC3Params
 }
 
 // Key returns the key that signs name's zone, or nil when it is unsigned
@@ -60,6 +66,20 @@ func (s *Set) SignerOf(owner string, t uint16) *dnssec.Key {
 
 // Signed tells whether name is inside a signed zone.
 func (s *Set) Signed(name string) bool { return s.Key(name) != nil }
+
+// NSEC3 returns the origin of name's zone and, when the zone is signed
+// with NSEC3, its parameters.
+func (s *Set) NSEC3(name string) (string, *scenarios.NSEC3Params) {
+	z := s.find(strings.ToLower(name))
+	if z == nil {
+		return "", nil
+	}
+	if z.signed == nil || z.signed.nsec3 == nil {
+		return z.origin, nil
+	}
+	p := z.signed.nsec3.params
+	return z.origin, &p
+}
 
 // NegativeTTL is the TTL of negative answers about name (its zone's, or
 // the synthetic SOA's), which NSEC records take too (RFC 9077).
@@ -118,9 +138,10 @@ func (s *Set) delegateChildren(sign *Signing) {
 
 // sign makes z's DNSSEC data with key: the DNSKEY at the apex, the NSEC
 // chain over every owner the zone is authoritative for (delegations
-// included, glue below them left out), and an RRSIG for each of their
+// included, glue below them left out), or with nsec3 the NSEC3 chain over
+// those names and the empty non-terminals, and an RRSIG for each of their
 // RRsets (at a delegation, only the DS and NSEC).
-func (z *zone) sign(key *dnssec.Key, window dnssec.Validity) {
+func (z *zone) sign(key *dnssec.Key, window dnssec.Validity, nsec3 *scenarios.NSEC3Params) {
 	apex := z.names[z.origin]
 	if apex == nil {
 		apex = map[uint16][]dns.RR{}
@@ -135,13 +156,24 @@ func (z *zone) sign(key *dnssec.Key, window dnssec.Validity) {
 	dnskey.Header().Name = z.origin
 	dnskey.Header().Ttl = z.soa.Hdr.Ttl // as Knot's dnskey-ttl: the SOA's
 	apex[dns.TypeDNSKEY] = []dns.RR{dnskey}
+	if nsec3 != nil {
+		apex[dns.TypeNSEC3PARAM] = []dns.RR{&dns.NSEC3PARAM{
+			// The negative TTL, as Knot gives it.
+			Hdr:  dns.RR_Header{Name: z.origin, Rrtype: dns.TypeNSEC3PARAM, Class: dns.ClassINET, Ttl: z.negSOA.Header().Ttl},
+			Hash: dns.SHA1, Iterations: nsec3.Iterations, SaltLength: uint8(len(nsec3.Salt) / 2), Salt: nsec3.Salt,
+		}}
+	}
 
 	sd := &signed{key: key, sigs: map[string]map[uint16]dns.RR{}, nsec: map[string]dns.RR{}}
+	var authoritative []string // every name the zone answers for, empty non-terminals included
 	for name, records := range z.names {
-		if records == nil || z.belowCut(name) {
+		if z.belowCut(name) {
 			continue
 		}
-		sd.chain = append(sd.chain, name)
+		authoritative = append(authoritative, name)
+		if records != nil {
+			sd.chain = append(sd.chain, name)
+		}
 	}
 	sort.Slice(sd.chain, func(i, j int) bool { return dnssec.Less(sd.chain[i], sd.chain[j]) })
 	sd.chainKeys = make([]string, len(sd.chain))
@@ -163,13 +195,20 @@ func (z *zone) sign(key *dnssec.Key, window dnssec.Validity) {
 				sigs[t] = sig
 			}
 		}
+		sd.sigs[name] = sigs
+		if nsec3 != nil {
+			continue
+		}
 		next := sd.chain[(i+1)%len(sd.chain)]
 		nsec := dnssec.NSEC(name, next, types, ttl)
 		sd.nsec[name] = nsec
 		if sig := dnssec.Sign(key, []dns.RR{nsec}, window); sig != nil {
 			sigs[dns.TypeNSEC] = sig
 		}
-		sd.sigs[name] = sigs
+	}
+	if nsec3 != nil {
+		sd.nsec3 = z.signNSEC3(*nsec3, authoritative, key, window, ttl)
+		sd.chain, sd.chainKeys = nil, nil
 	}
 	if sig := sd.sigs[z.origin][dns.TypeSOA]; sig != nil {
 		c := dns.Copy(sig)

@@ -92,7 +92,7 @@ func NewSet(zones []scenarios.Zone, sign *Signing) *Set {
 	s.delegateChildren(sign)
 	for origin, z := range s.zones {
 		if key := sign.Keys[origin]; key != nil {
-			z.sign(key, sign.Window)
+			z.sign(key, sign.Window, sign.NSEC3[origin])
 		}
 	}
 	return s
@@ -171,7 +171,7 @@ func (s *Set) Lookup(name string, qtype uint16, do bool) (res Result, ok bool) {
 				if sig := sd.sigOf(cut, dns.TypeDS, cut, false); sig != nil {
 					res.Ns = append(res.Ns, sig)
 				} else {
-					res.Ns = append(res.Ns, sd.at(cut)...)
+					res.Ns = append(res.Ns, sd.nodata(cut)...)
 				}
 			}
 			res.Extra = s.glue(res.Ns, do)
@@ -211,14 +211,13 @@ func (s *Set) Lookup(name string, qtype uint16, do bool) (res Result, ok bool) {
 				// The NSEC that covers the name, and the one that covers
 				// the wildcard that could have made it (RFC 4035 3.1.3.2).
 				res.Ns = appendSig(res.Ns, sd.negSOASig)
-				res.Ns = appendUnique(res.Ns, sd.covering(name))
-				res.Ns = appendUnique(res.Ns, sd.covering("*."+z.closestEncloser(name)))
+				res.Ns = appendUnique(res.Ns, sd.nxdomain(name, z.closestEncloser(name)))
 			}
 			return res, true
 		}
 		if sd != nil && wild {
 			// A wildcard's answer proves the name itself does not exist.
-			res.Ns = appendUnique(res.Ns, sd.covering(name))
+			res.Ns = appendUnique(res.Ns, sd.wildcardAnswer(name, owner[2:]))
 		}
 		if cname := records[dns.TypeCNAME]; len(cname) > 0 && qtype != dns.TypeCNAME && qtype != dns.TypeANY && (sd == nil || qtype != dns.TypeNSEC) {
 			rr := owned(cname[0], name, wild)
@@ -247,11 +246,10 @@ func (s *Set) Lookup(name string, qtype uint16, do bool) (res Result, ok bool) {
 				// non-terminal, the one covering it) lacks the type.
 				res.Ns = appendSig(res.Ns, sd.negSOASig)
 				res.Ns = append(res.Ns, proof...)
-				if at := sd.at(owner); at != nil {
-					res.Ns = appendUnique(res.Ns, at)
-				} else {
-					res.Ns = appendUnique(res.Ns, sd.covering(owner))
+				if wild {
+					res.Ns = appendUnique(res.Ns, sd.wildcardNodata(owner[2:]))
 				}
+				res.Ns = appendUnique(res.Ns, sd.nodata(owner))
 			}
 			return res, true
 		}
