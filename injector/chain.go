@@ -109,7 +109,9 @@ func (p *pipeline) actAtChainPoint(q *query, v verdict, rule *rulePlan, t string
 	if e := spec.EDE; e != nil {
 		v.ede = &dns.EDNS0_EDE{InfoCode: e.Code, ExtraText: e.Text}
 	}
-	signFault(q, m, spec, t)
+	if signFault(q, m, spec, t) {
+		v.dnssec = spec.DNSSEC
+	}
 	return v
 }
 

@@ -443,3 +443,17 @@ func hasNSEC3Bit(n *dns.NSEC3, t uint16) bool {
 	}
 	return false
 }
+
+// The events (and so the query log, the recording and run's report) say
+// which DNSSEC fault broke an answer, and only when it did.
+func TestEventsNameTheDNSSECFault(t *testing.T) {
+	events := make(chan *injector.Event, 16)
+	srv := start(t, signedScenario, injector.Config{Observe: func(ev *injector.Event) {
+		c := *ev
+		events <- &c
+	}})
+	askDO(t, srv.Addr(), "bad.sig.test.", dns.TypeA)
+	assert.Equal(t, "bogus", (<-events).DNSSEC, "with DO, the answer was broken")
+	ask(t, srv, "udp", "bad.sig.test.", dns.TypeA)
+	assert.Empty(t, (<-events).DNSSEC, "without DO there was nothing to break")
+}

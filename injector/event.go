@@ -27,6 +27,9 @@ type Event struct {
 	// took (chain.go); Name is still the name asked.
 	Via    string
 	Action string
+	// DNSSEC is the rule's DNSSEC fault, when it broke the answer (a
+	// query with DO, in a signed zone).
+	DNSSEC string
 	// Sent is what went back: SentMessage, SentNothing or SentGarbage.
 	Sent  string
 	Rcode int // when Sent is SentMessage

@@ -65,6 +65,8 @@ type verdict struct {
 
 	state *runState // the state the query was decided in
 	via   string    // the name of a CNAME chain the rule took, if any
+	// dnssec is the DNSSEC fault that broke the answer, if one did.
+	dnssec scenarios.DNSSECFault
 }
 
 // serve answers one query that came over transport t.
@@ -166,7 +168,9 @@ func (p *pipeline) act(q *query, v verdict, rule *rulePlan) verdict {
 		if e := rule.spec.EDE; e != nil {
 			v.ede = &dns.EDNS0_EDE{InfoCode: e.Code, ExtraText: e.Text}
 		}
-		signFault(q, v.out.Msg, rule.spec, q.req.Name)
+		if signFault(q, v.out.Msg, rule.spec, q.req.Name) {
+			v.dnssec = rule.spec.DNSSEC
+		}
 	}
 	return p.finish(q, v)
 }

@@ -43,7 +43,8 @@ type logLine struct {
 	AdHoc     bool      `json:"ad_hoc,omitempty"`    // the rule was added at runtime
 	ViaCNAME  string    `json:"via_cname,omitempty"` // the chain's name the rule took
 	Action    string    `json:"action"`
-	Rcode     string    `json:"rcode"` // none for a drop, garbage for garbage
+	DNSSEC    string    `json:"dnssec,omitempty"` // the DNSSEC fault that broke the answer
+	Rcode     string    `json:"rcode"`            // none for a drop, garbage for garbage
 	LatencyMs float64   `json:"latency_ms"`
 	Error     string    `json:"error,omitempty"`
 }
@@ -60,6 +61,7 @@ func (l *queryLog) write(ev *Event) {
 		AdHoc:     ev.AdHoc,
 		ViaCNAME:  ev.Via,
 		Action:    ev.Action,
+		DNSSEC:    ev.DNSSEC,
 		Rcode:     ev.RcodeName(),
 		LatencyMs: float64(ev.Latency.Microseconds()) / 1000,
 	}

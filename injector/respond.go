@@ -65,7 +65,7 @@ func (p *pipeline) write(q *query, v *verdict) {
 func (p *pipeline) event(q *query, v *verdict) Event {
 	ev := Event{
 		Time: q.arrived, Client: q.req.Client, Name: q.req.Name, Type: q.req.Type, Transport: q.req.Transport,
-		Phase: v.phase, Rule: v.rule, AdHoc: v.adhoc, Via: v.via, Action: v.action, Sent: SentNothing, TTL: -1,
+		Phase: v.phase, Rule: v.rule, AdHoc: v.adhoc, Via: v.via, Action: v.action, DNSSEC: string(v.dnssec), Sent: SentNothing, TTL: -1,
 		Latency: time.Since(q.began), Err: v.err,
 	}
 	switch {

@@ -108,11 +108,11 @@ func writeAnchors(path string, sign *zone.Signing) error {
 // bit, about name in a signed zone, what the zone's signer would have
 // sent (dnssec.Complete: the answer of any action but pass, or one that
 // keep trimmed, is signed as it is), then breaks it as the rule's dnssec
-// fault says.
-func signFault(q *query, m *dns.Msg, spec *scenarios.Rule, name string) {
+// fault says. It says whether the fault broke the answer.
+func signFault(q *query, m *dns.Msg, spec *scenarios.Rule, name string) bool {
 	zones := q.src.zones
 	if !q.req.DO || m.Truncated || !zones.Signed(name) {
-		return // a truncated answer holds nothing to sign: the client asks again over TCP
+		return false // a truncated answer holds nothing to sign: the client asks again over TCP
 	}
 	now := time.Now() // the validator's clock, whatever the timeline's
 	if spec.Action != scenarios.Pass || spec.Keep > 0 {
@@ -121,7 +121,9 @@ func signFault(q *query, m *dns.Msg, spec *scenarios.Rule, name string) {
 		}
 		dnssec.Complete(m, name, q.req.Type, zones, dnssec.ValidAround(now))
 	}
-	if spec.DNSSEC != "" {
-		dnssec.Break(m, spec.DNSSEC, name, q.req.Type, zones, now)
+	if spec.DNSSEC == "" {
+		return false
 	}
+	dnssec.Break(m, spec.DNSSEC, name, q.req.Type, zones, now)
+	return true
 }
