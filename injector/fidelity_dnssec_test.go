@@ -114,31 +114,9 @@ func compareSigned(t *testing.T, policy string, how *scenarios.ZoneDNSSEC) {
 	var diffs []string
 	for _, p := range probes {
 		want, got := signedView(askProbe(t, knotAddr, p), allowed), signedView(askProbe(t, srv.Addr(), p), allowed)
-		var d []string
-		if want.header != got.header {
-			d = append(d, fmt.Sprintf("  header: knot %s\n          dnsfault %s", want.header, got.header))
-		}
-		for i, name := range []string{"answer", "authority", "additional"} {
-			if strings.Join(want.sections[i], "\n") != strings.Join(got.sections[i], "\n") {
-				d = append(d, fmt.Sprintf("  %s: knot\n    %s\n  dnsfault\n    %s", name, strings.Join(want.sections[i], "\n    "), strings.Join(got.sections[i], "\n    ")))
-			}
-		}
-		if want.edns != got.edns {
-			d = append(d, fmt.Sprintf("  edns: knot %q, dnsfault %q", want.edns, got.edns))
-		}
-		if len(d) > 0 {
-			diffs = append(diffs, p.String()+"\n"+strings.Join(d, "\n"))
+		if d := difference(p, want, got); d != "" {
+			diffs = append(diffs, d)
 		}
 	}
-	t.Logf("%d signed queries compared with Knot DNS; %d differ", len(probes), len(diffs))
-	for _, k := range sortedKeys(allowed) {
-		t.Logf("allowed: %s, %d times: %s", k, allowed[k], allowedDifferences[k])
-	}
-	if len(diffs) > 0 {
-		shown := diffs
-		if len(shown) > 40 {
-			shown = shown[:40]
-		}
-		t.Errorf("%d of %d signed answers differ from Knot's:\n%s", len(diffs), len(probes), strings.Join(shown, "\n"))
-	}
+	report(t, "signed ", len(probes), diffs, allowed)
 }

@@ -301,23 +301,40 @@ func TestAuthoritativeAnswersMatchKnot(t *testing.T) {
 		if fmt.Sprint(want.sections) == fmt.Sprint(got.sections) && fmt.Sprint(want.raw) != fmt.Sprint(got.raw) {
 			allowed["name case"]++
 		}
-		var d []string
-		if want.header != got.header {
-			d = append(d, fmt.Sprintf("  header: knot %s\n          dnsfault %s", want.header, got.header))
-		}
-		for i, name := range []string{"answer", "authority", "additional"} {
-			if strings.Join(want.sections[i], "\n") != strings.Join(got.sections[i], "\n") {
-				d = append(d, fmt.Sprintf("  %s: knot\n    %s\n  dnsfault\n    %s", name, strings.Join(want.sections[i], "\n    "), strings.Join(got.sections[i], "\n    ")))
-			}
-		}
-		if want.edns != got.edns {
-			d = append(d, fmt.Sprintf("  edns: knot %q, dnsfault %q", want.edns, got.edns))
-		}
-		if len(d) > 0 {
-			diffs = append(diffs, p.String()+"\n"+strings.Join(d, "\n"))
+		if d := difference(p, want, got); d != "" {
+			diffs = append(diffs, d)
 		}
 	}
-	t.Logf("%d queries compared with Knot DNS; %d differ", len(probes), len(diffs))
+	report(t, "", len(probes), diffs, allowed)
+}
+
+// difference says how got, dnsfault's answer to p, differs from want,
+// Knot's; "" when it does not.
+func difference(p probe, want, got view) string {
+	var d []string
+	if want.header != got.header {
+		d = append(d, fmt.Sprintf("  header: knot %s\n          dnsfault %s", want.header, got.header))
+	}
+	for i, name := range []string{"answer", "authority", "additional"} {
+		if strings.Join(want.sections[i], "\n") != strings.Join(got.sections[i], "\n") {
+			d = append(d, fmt.Sprintf("  %s: knot\n    %s\n  dnsfault\n    %s", name, strings.Join(want.sections[i], "\n    "), strings.Join(got.sections[i], "\n    ")))
+		}
+	}
+	if want.edns != got.edns {
+		d = append(d, fmt.Sprintf("  edns: knot %q, dnsfault %q", want.edns, got.edns))
+	}
+	if len(d) == 0 {
+		return ""
+	}
+	return p.String() + "\n" + strings.Join(d, "\n")
+}
+
+// report logs how many queries were compared and each allowed
+// difference, and fails the test on the others (the first 40, unless
+// DNSFAULT_FIDELITY_ALL is set). kind is "" or "signed ".
+func report(t *testing.T, kind string, probes int, diffs []string, allowed map[string]int) {
+	t.Helper()
+	t.Logf("%d %squeries compared with Knot DNS; %d differ", probes, kind, len(diffs))
 	for _, k := range sortedKeys(allowed) {
 		t.Logf("allowed: %s, %d times: %s", k, allowed[k], allowedDifferences[k])
 	}
@@ -326,7 +343,7 @@ func TestAuthoritativeAnswersMatchKnot(t *testing.T) {
 		if len(shown) > 40 && os.Getenv("DNSFAULT_FIDELITY_ALL") == "" {
 			shown = shown[:40]
 		}
-		t.Errorf("%d of %d answers differ from Knot's:\n%s", len(diffs), len(probes), strings.Join(shown, "\n"))
+		t.Errorf("%d of %d %sanswers differ from Knot's:\n%s", len(diffs), probes, kind, strings.Join(shown, "\n"))
 	}
 }
 

@@ -118,16 +118,7 @@ var dnssecAlgorithms = map[string]uint8{"ECDSAP256SHA256": dns.ECDSAP256SHA256, 
 func (d *decoder) zoneDNSSEC(n *yaml.Node, origin string, opts Options) *ZoneDNSSEC {
 	out := &ZoneDNSSEC{Algorithm: dns.ECDSAP256SHA256}
 	if n.Kind == yaml.ScalarNode {
-		s, ok := d.scalar(n, "dnssec")
-		if !ok {
-			return nil
-		}
-		on, err := strconv.ParseBool(s)
-		if err != nil {
-			d.errorf(n, "zone dnssec must be true, false or a mapping with algorithm and key, got %q", s)
-			return nil
-		}
-		if !on {
+		if !d.switchedOn(n, "zone dnssec", "algorithm and key") {
 			return nil
 		}
 		return out
@@ -167,16 +158,7 @@ func (d *decoder) zoneDNSSEC(n *yaml.Node, origin string, opts Options) *ZoneDNS
 func (d *decoder) nsec3(n *yaml.Node) *NSEC3Params {
 	p := &NSEC3Params{}
 	if n.Kind == yaml.ScalarNode {
-		s, ok := d.scalar(n, "nsec3")
-		if !ok {
-			return nil
-		}
-		on, err := strconv.ParseBool(s)
-		if err != nil {
-			d.errorf(n, "nsec3 must be true, false or a mapping with iterations and salt, got %q", s)
-			return nil
-		}
-		if !on {
+		if !d.switchedOn(n, "nsec3", "iterations and salt") {
 			return nil
 		}
 		return p
@@ -245,4 +227,19 @@ func (d *decoder) readKey(n *yaml.Node, base, origin string, out *ZoneDNSSEC, op
 		return
 	}
 	out.Key, out.PrivateKey = key, pk
+}
+
+// switchedOn reads a key given as true or false instead of a mapping
+// (with fields): whether it is on, false after reporting anything else.
+func (d *decoder) switchedOn(n *yaml.Node, what, fields string) bool {
+	s, ok := d.scalar(n, what)
+	if !ok {
+		return false
+	}
+	on, err := strconv.ParseBool(s)
+	if err != nil {
+		d.errorf(n, "%s must be true, false or a mapping with %s, got %q", what, fields, s)
+		return false
+	}
+	return on
 }
