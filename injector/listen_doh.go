@@ -13,15 +13,13 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/http2/hpack"
 
 	"github.com/dnsfault/dnsfault/injector/fault"
-	"github.com/dnsfault/dnsfault/injector/h2"
 	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
@@ -34,12 +32,27 @@ import (
 // dohMaxMessage bounds a query's size, as a DNS message over TCP is.
 const dohMaxMessage = 65535
 
+// dohHandshakeTimeout bounds a TLS handshake, as ReadHeaderTimeout bounds
+// an HTTP/1.1 request's start.
+const dohHandshakeTimeout = 10 * time.Second
+
+// dohStreams bounds the streams one HTTP/2 connection may have open.
+const dohStreams = 100
+
+// dohListener serves DoH with net/http, HTTP/2 and HTTP/1.1 alike, its
+// connections bounded as TCP's are: per client and in all (a Gate), each
+// handshake and each request's body within a deadline, an idle connection
+// closed. The TLS handshake is done here, before net/http sees the
+// connection, so that each answer can end a TLS record of its own
+// (listen.AnswerPerWrite).
 type dohListener struct {
-	ln   net.Listener
-	h1   *http.Server // HTTP/1.1
-	h2   *h2.Server   // HTTP/2
-	h1ln *connQueue   // the TLS connections that chose HTTP/1.1, for h1
-	done chan struct{}
+	ln       net.Listener
+	gate     *listen.Gate
+	http     *http.Server
+	conns    *connQueue // handshaken connections, for http
+	serving  sync.WaitGroup
+	handlers sync.WaitGroup // requests being answered
+	done     chan struct{}
 }
 
 func (s *Server) serveDoH(addr, path string, tlsCfg *tls.Config) (listener, error) {
@@ -48,78 +61,178 @@ func (s *Server) serveDoH(addr, path string, tlsCfg *tls.Config) (listener, erro
 		return nil, fmt.Errorf("DoH: %w%s", err, listenHint(err, addr))
 	}
 	s.dohURL = "https://" + ln.Addr().String() + path
-	handler := dohHandler{pipe: s.pipe, path: path}
+	idle := s.cfg.TCPIdleTimeout
+	maxConns := listen.StreamConnCap(s.cfg.MaxTCPConns, s.streamListeners())
+	l := &dohListener{
+		ln:    ln,
+		gate:  listen.NewGate(maxConns, min(s.cfg.MaxTCPConnsPerClient, maxConns)),
+		conns: newConnQueue(ln.Addr()),
+		done:  make(chan struct{}),
+	}
 	mux := http.NewServeMux()
-	mux.Handle(path, handler)
+	mux.Handle(path, dohHandler{pipe: s.pipe, path: path})
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // over TLS that is done already
+	l.http = &http.Server{
+		Handler:           l.bounded(mux, idle),
+		Protocols:         protocols,
+		ReadHeaderTimeout: idle,
+		IdleTimeout:       idle,
+		MaxHeaderBytes:    dohMaxHeaderBytes,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: dohStreams,
+			// A query is at most 64 KiB: a client cannot park more than
+			// that per stream, nor twice that per connection.
+			MaxReceiveBufferPerStream:     dohMaxMessage,
+			MaxReceiveBufferPerConnection: 2 * dohMaxMessage,
+			MaxReadFrameSize:              16 << 10,
+			WriteByteTimeout:              idle,
+		},
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if dc, ok := c.(*dohTLSConn); ok {
+				ctx = context.WithValue(ctx, dohConnKey{}, dc.raw)
+			}
+			return ctx
+		},
+		// Failed handshakes (tls-fail does them on purpose) are the
+		// client's story, not the operator's: debug level.
+		ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
+	}
 	cfg := s.withHandshakeFaults(tlsCfg, scenarios.DoH)
 	cfg.NextProtos = []string{"h2", "http/1.1"}
-	l := &dohListener{
-		ln: ln,
-		h1: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       s.cfg.TCPIdleTimeout,
-			// HTTP/2 is h2's: net/http must not take it over.
-			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
-			// Failed handshakes (tls-fail does them on purpose) are the
-			// client's story, not the operator's: debug level.
-			ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
-		},
-		h2:   &h2.Server{Handler: handler.serveH2, IdleTimeout: s.cfg.TCPIdleTimeout},
-		h1ln: newConnQueue(ln.Addr()),
-		done: make(chan struct{}),
-	}
-	go l.h1.Serve(l.h1ln) // http.ErrServerClosed after Shutdown
-	go func() {
-		defer close(l.done)
-		// As many connections as TCP may have (--max-tcp-conns), each
-		// idle one closed after --tcp-idle-timeout.
-		limited := listen.Coalescing(listen.Limited(ln, s.cfg.MaxTCPConns))
-		for {
-			c, err := limited.Accept()
-			if err != nil {
-				return
-			}
-			go l.handshake(tls.Server(c, cfg))
-		}
-	}()
+	go l.http.Serve(l.conns) // http.ErrServerClosed after Shutdown
+	go l.accept(cfg)
 	return l, nil
 }
 
-// dohHandshakeTimeout bounds a TLS handshake, as ReadHeaderTimeout bounds
-// an HTTP/1.1 request's start.
-const dohHandshakeTimeout = 10 * time.Second
+// dohMaxHeaderBytes bounds a request's header: room for a GET of the
+// largest query in base64url, and no more.
+const dohMaxHeaderBytes = 96 << 10
 
-// handshake completes c's TLS handshake and serves it with the HTTP
-// version it chose.
-func (l *dohListener) handshake(c *tls.Conn) {
+// accept admits each connection through the gate and hands it to a
+// goroutine of its own for the handshake.
+func (l *dohListener) accept(cfg *tls.Config) {
+	defer close(l.done)
+	var backoff time.Duration
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors, say: wait a little, as net/http
+			// does, rather than spin.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		raw := &dohConn{Conn: c, gate: l.gate}
+		raw.touch()
+		if !l.gate.Admit(listen.ClientOf(c), raw) {
+			c.Close()
+			continue
+		}
+		l.serving.Add(1)
+		go l.handshake(raw, cfg)
+	}
+}
+
+// handshake completes the connection's TLS handshake within
+// dohHandshakeTimeout, then hands it to net/http.
+func (l *dohListener) handshake(raw *dohConn, cfg *tls.Config) {
+	defer l.serving.Done()
+	c := tls.Server(listen.Coalesce(raw), cfg)
 	c.SetDeadline(time.Now().Add(dohHandshakeTimeout))
 	if err := c.Handshake(); err != nil {
 		c.Close()
 		return
 	}
 	c.SetDeadline(time.Time{})
-	if c.ConnectionState().NegotiatedProtocol == "h2" {
-		l.h2.ServeConn(c)
-		return
-	}
-	if !l.h1ln.push(c) {
+	if !l.conns.push(&dohTLSConn{Conn: listen.AnswerPerWrite(c), raw: raw}) {
 		c.Close()
 	}
+}
+
+// bounded counts each request against its connection's idleness and
+// gives its body the idle timeout to arrive: a stream opened and left
+// unfinished closes as an idle connection does.
+func (l *dohListener) bounded(h http.Handler, idle time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.handlers.Add(1)
+		defer l.handlers.Done()
+		if raw, ok := r.Context().Value(dohConnKey{}).(*dohConn); ok {
+			raw.busy.Add(1)
+			defer func() { raw.busy.Add(-1); raw.touch() }()
+		}
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(idle))
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (l *dohListener) shutdown(ctx context.Context) error {
 	l.ln.Close()
 	<-l.done
-	err := l.h1.Shutdown(ctx) // closes h1ln too
-	if err2 := l.h2.Shutdown(ctx); err == nil {
-		err = err2
+	// Shutdown says GOAWAY to HTTP/2 clients and closes idle connections;
+	// the answers in flight get until ctx ends, then every connection
+	// closes.
+	err := l.http.Shutdown(ctx)
+	answered := make(chan struct{})
+	go func() { l.handlers.Wait(); close(answered) }()
+	select {
+	case <-answered:
+	case <-ctx.Done():
 	}
+	l.http.Close()
+	l.gate.Close()
+	l.serving.Wait()
 	return err
 }
 
+// dohConn is a DoH connection as the gate counts it: idle when no request
+// is being answered, since its last read or answer.
+type dohConn struct {
+	net.Conn
+	gate *listen.Gate
+	last atomic.Int64
+	busy atomic.Int32
+}
+
+func (c *dohConn) touch() { c.last.Store(time.Now().UnixNano()) }
+
+// Read implements net.Conn; bytes from the client count as activity.
+func (c *dohConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.touch()
+	}
+	return n, err
+}
+
+// Close implements net.Conn; it gives the connection's place back.
+func (c *dohConn) Close() error {
+	c.gate.Forget(c)
+	return c.Conn.Close()
+}
+
+// IdleSince implements listen.Gated.
+func (c *dohConn) IdleSince() (int64, bool) { return c.last.Load(), c.busy.Load() == 0 }
+
+// Evict implements listen.Gated.
+func (c *dohConn) Evict() { c.Conn.Close() }
+
+// dohTLSConn is a handshaken connection as net/http gets it, with the
+// raw connection its requests are counted against.
+type dohTLSConn struct {
+	net.Conn
+	raw *dohConn
+}
+
+type dohConnKey struct{}
+
 // dohHandler answers DoH requests through the pipeline, for HTTP/1.1
-// (ServeHTTP) and HTTP/2 (serveH2).
+// and HTTP/2 alike.
 type dohHandler struct {
 	pipe *pipeline
 	path string
@@ -174,14 +287,19 @@ func (h dohHandler) reply(method, rawQuery, contentType string, body []byte, too
 	return dohReply{status: http.StatusOK, wire: dw.wire, ttl: dw.ttl}
 }
 
-// ServeHTTP serves DoH over HTTP/1.1.
+// ServeHTTP serves DoH over HTTP/2 and HTTP/1.1.
 func (h dohHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body []byte
 	tooLarge := false
 	if r.Method == http.MethodPost {
 		var err error
 		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, dohMaxMessage))
-		tooLarge = err != nil
+		var over *http.MaxBytesError
+		if tooLarge = errors.As(err, &over); err != nil && !tooLarge {
+			// The body never came whole (the client went, or its
+			// deadline passed): nobody is left to answer.
+			panic(http.ErrAbortHandler)
+		}
 	}
 	rep := h.reply(r.Method, r.URL.RawQuery, r.Header.Get("Content-Type"), body, tooLarge, tcpAddr(r.RemoteAddr), tcpAddr(r.Host))
 	switch {
@@ -210,37 +328,6 @@ func (h dohHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write(rep.wire)
 	}
 }
-
-// serveH2 serves DoH over HTTP/2. A dropped query gets no answer: its
-// stream stays open until the client resets it or the connection ends.
-func (h dohHandler) serveH2(r *h2.Request) *h2.Response {
-	path, rawQuery, _ := strings.Cut(r.Path, "?")
-	if path != h.path {
-		return &h2.Response{Status: http.StatusNotFound, Header: textHeader, Body: []byte("404 page not found\n")}
-	}
-	rep := h.reply(r.Method, rawQuery, r.ContentType, r.Body, r.TooLarge, r.Remote, r.Local)
-	switch {
-	case rep.none:
-		return nil
-	case rep.status != http.StatusOK:
-		header := textHeader
-		if rep.status == http.StatusMethodNotAllowed {
-			header = append(header[:len(header):len(header)], hpack.HeaderField{Name: "allow", Value: "GET, POST"})
-		}
-		if d := rep.retryAfter; d > 0 {
-			header = append(header[:len(header):len(header)], hpack.HeaderField{Name: "retry-after", Value: retryAfter(d)})
-		}
-		return &h2.Response{Status: rep.status, Header: header, Body: []byte(rep.text + "\n")}
-	}
-	header := []hpack.HeaderField{{Name: "content-type", Value: "application/dns-message"}}
-	if rep.ttl >= 0 {
-		header = append(header, hpack.HeaderField{Name: "cache-control", Value: "max-age=" + strconv.FormatInt(rep.ttl, 10)})
-	}
-	return &h2.Response{Status: http.StatusOK, Header: header, Body: rep.wire}
-}
-
-// textHeader is the header of an error's text, as http.Error sends it.
-var textHeader = []hpack.HeaderField{{Name: "content-type", Value: "text/plain; charset=utf-8"}, {Name: "x-content-type-options", Value: "nosniff"}}
 
 // retryAfter is a Retry-After value: whole seconds, rounded up.
 func retryAfter(d time.Duration) string {
@@ -325,10 +412,6 @@ func (w *dohWriter) Hijack()             {}
 
 // httpErrorWriter is a writer that can send an HTTP error (DoH's).
 type httpErrorWriter interface{ writeHTTPError(*fault.HTTPError) }
-
-// errNotHTTP is why an http-status fault answers SERVFAIL on a transport
-// that is not DoH.
-var errNotHTTP = errors.New("http-status over a transport that is not DoH")
 
 // tcpAddr reads an HTTP request's address for the pipeline's client.
 func tcpAddr(hostport string) net.Addr {

@@ -25,12 +25,7 @@ func (s *Server) serveTCP(ln net.Listener) (listener, error) {
 // serveStream serves DNS over a stream listener (TCP, or TLS for DoT)
 // within the TCP bounds.
 func (s *Server) serveStream(ln net.Listener, t scenarios.Transport) listener {
-	// Half the process's file descriptors at most: the rest are for UDP,
-	// upstreams, the control API and the files it writes.
-	maxConns := s.cfg.MaxTCPConns
-	if limit := listen.OpenFileLimit(); limit > 0 {
-		maxConns = max(min(maxConns, limit/2), 1)
-	}
+	maxConns := listen.StreamConnCap(s.cfg.MaxTCPConns, s.streamListeners())
 	srv := tcpserve.Serve(ln, transportHandler{s.pipe, t}, tcpserve.Limits{
 		MaxConns:  maxConns,
 		PerClient: min(s.cfg.MaxTCPConnsPerClient, maxConns),
@@ -38,6 +33,19 @@ func (s *Server) serveStream(ln net.Listener, t scenarios.Transport) listener {
 		Idle:      s.cfg.TCPIdleTimeout,
 	})
 	return tcpListener{srv}
+}
+
+// streamListeners is how many stream listeners share the file
+// descriptors: TCP, and DoT and DoH when they are on.
+func (s *Server) streamListeners() int {
+	n := 1
+	if s.cfg.DoT != "" {
+		n++
+	}
+	if s.cfg.DoH != "" {
+		n++
+	}
+	return n
 }
 
 func (l tcpListener) shutdown(ctx context.Context) error { return l.srv.Shutdown(ctx) }

@@ -28,6 +28,9 @@ func ParseAdHocRule(file string, data []byte, params map[string]string) (AdHocRu
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return AdHocRule{}, ErrorList{{File: file, Msg: "empty rule: expected a mapping with name, match and action"}}
 	}
+	if e := checkAliases(file, &doc); e != nil {
+		return AdHocRule{}, ErrorList{*e}
+	}
 	n := doc.Content[0]
 	var out AdHocRule
 	if n.Kind == yaml.MappingNode {

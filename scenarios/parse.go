@@ -66,6 +66,9 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, ErrorList{{File: file, Msg: "empty scenario file: expected at least `version: 1`"}}
 	}
+	if e := checkAliases(file, &doc); e != nil {
+		return nil, ErrorList{*e}
+	}
 	root := doc.Content[0]
 	top := d.fields(root, "the scenario", topLevelKeys...)
 
@@ -221,6 +224,9 @@ func syntaxError(file string, data []byte, err error) Error {
 // lines into a rule is reported at `rules:`); the first prefix of the file
 // that fails the same way ends at the line to look at.
 func culpritLine(data []byte, reported int, msg string) int {
+	if len(data) > culpritSearchLimit {
+		return reported
+	}
 	lines := strings.SplitAfter(strings.TrimSuffix(string(data), "\n"), "\n")
 	var v any
 	for k := reported + 1; k <= len(lines) && k <= reported+100; k++ {
@@ -234,6 +240,10 @@ func culpritLine(data []byte, reported int, msg string) int {
 	}
 	return reported
 }
+
+// culpritSearchLimit is the largest file culpritLine parses again, up to
+// 100 times: past it, the parser's line stands.
+const culpritSearchLimit = 256 << 10
 
 var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -20,6 +21,11 @@ type decoder struct {
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	for i, a := range args { // a value from the file is quoted in part
+		if s, ok := a.(string); ok {
+			args[i] = excerpt(s)
+		}
+	}
 	d.errs = append(d.errs, Error{File: d.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -170,7 +176,7 @@ func describe(n *yaml.Node) string {
 		if n.Tag == "!!null" {
 			return "nothing"
 		}
-		return fmt.Sprintf("%q", n.Value)
+		return fmt.Sprintf("%q", excerpt(n.Value))
 	default:
 		return "something else"
 	}
@@ -192,4 +198,62 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Aliases let a file repeat a node without repeating its text, so a small
+// file can stand for a huge one (a "billion laughs"). These bound what a
+// scenario's aliases may add, whatever the file's size.
+const (
+	maxAliases       = 10_000
+	maxAliasExpanded = 4 << 20 // bytes of scalar text the aliases add
+)
+
+// checkAliases refuses a document whose aliases stand for more than
+// maxAliases nodes or maxAliasExpanded bytes, before anything walks it.
+func checkAliases(file string, doc *yaml.Node) *Error {
+	sizes := map[*yaml.Node]int64{} // an anchored node's expanded size
+	var aliases, added int64
+	var size func(n *yaml.Node) int64
+	size = func(n *yaml.Node) int64 {
+		if s, ok := sizes[n]; ok {
+			return s
+		}
+		sizes[n] = 0 // an alias inside its own anchor adds nothing more
+		s := int64(len(n.Value)) + 1
+		for _, c := range n.Content {
+			if c.Kind == yaml.AliasNode && c.Alias != nil {
+				aliases++
+				cs := size(c.Alias)
+				added += cs
+				s += cs
+			} else {
+				s += size(c)
+			}
+			if aliases > maxAliases || added > maxAliasExpanded {
+				return s
+			}
+		}
+		sizes[n] = s
+		return s
+	}
+	size(doc)
+	if aliases > maxAliases || added > maxAliasExpanded {
+		return &Error{File: file, Msg: fmt.Sprintf("YAML aliases (*name) expand this file past %d aliases or %d MiB: a scenario may repeat a node with an anchor only so much", maxAliases, maxAliasExpanded>>20)}
+	}
+	return nil
+}
+
+// maxQuoted bounds how much of a value an error message quotes.
+const maxQuoted = 60
+
+// excerpt is s, cut to maxQuoted characters with the length it had.
+func excerpt(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
 }

@@ -22,9 +22,14 @@ func (l coalescingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Coalesce(c), nil
+}
+
+// Coalesce is one connection as Coalescing makes them.
+func Coalesce(c net.Conn) net.Conn {
 	cc := &coalescingConn{Conn: c, kick: make(chan struct{}, 1), done: make(chan struct{}), flushed: make(chan struct{})}
 	go cc.flushLoop()
-	return cc, nil
+	return cc
 }
 
 // maxQueued bounds the bytes a connection queues: past it, Write waits
@@ -135,38 +140,4 @@ func (c *coalescingConn) Close() error {
 		<-c.flushed
 		return err
 	}
-}
-
-// Limited lets at most n connections of ln be open at once: past it,
-// Accept waits until one closes (DoH's listener, which net/http serves
-// without a bound of its own).
-func Limited(ln net.Listener, n int) net.Listener {
-	return &limitedListener{Listener: ln, slots: make(chan struct{}, max(n, 1))}
-}
-
-type limitedListener struct {
-	net.Listener
-	slots chan struct{}
-}
-
-func (l *limitedListener) Accept() (net.Conn, error) {
-	l.slots <- struct{}{}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
-	}
-	return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
-}
-
-type limitedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *limitedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }

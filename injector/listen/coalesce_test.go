@@ -40,34 +40,3 @@ func TestCoalescingKeepsEveryByteInOrder(t *testing.T) {
 	_, err = server.Write([]byte("late"))
 	assert.ErrorIs(t, err, net.ErrClosed)
 }
-
-// TestLimitedHoldsTheNextConnectionUntilOneCloses: at the bound, Accept
-// waits for a close.
-func TestLimitedHoldsTheNextConnectionUntilOneCloses(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	limited := listen.Limited(ln, 1)
-	defer limited.Close()
-	for range 2 {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		require.NoError(t, err)
-		defer c.Close()
-	}
-	first, err := limited.Accept()
-	require.NoError(t, err)
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := limited.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	select {
-	case <-accepted:
-		t.Fatal("a second connection was accepted past the bound")
-	default:
-	}
-	require.NoError(t, first.Close())
-	second := <-accepted // the close let it in
-	second.Close()
-}

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,10 +48,7 @@ type Server struct {
 	h      dns.Handler
 	limits Limits
 
-	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	byClient map[netip.Addr]int
-	closing  bool
+	gate     *listen.Gate
 	handlers sync.WaitGroup // queries being answered
 	readers  sync.WaitGroup // connections' reading goroutines
 	done     chan struct{}  // the accept loop has ended
@@ -61,7 +57,7 @@ type Server struct {
 
 // Serve serves h on ln in the background until Shutdown.
 func Serve(ln net.Listener, h dns.Handler, limits Limits) *Server {
-	s := &Server{ln: ln, h: h, limits: limits, conns: map[*conn]struct{}{}, byClient: map[netip.Addr]int{}, done: make(chan struct{}), quit: make(chan struct{})}
+	s := &Server{ln: ln, h: h, limits: limits, gate: listen.NewGate(limits.MaxConns, limits.PerClient), done: make(chan struct{}), quit: make(chan struct{})}
 	go s.accept()
 	return s
 }
@@ -92,57 +88,19 @@ func (s *Server) accept() {
 // admit takes a new connection in, or closes it when its client holds
 // its share already or every place is busy.
 func (s *Server) admit(c net.Conn) *conn {
-	client := clientOf(c)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing || s.byClient[client] >= s.limits.PerClient {
-		c.Close()
-		return nil
-	}
-	if len(s.conns) >= s.limits.MaxConns && !s.evictIdleLocked() {
-		c.Close()
-		return nil
-	}
-	cn := &conn{s: s, c: c, client: client, slots: make(chan struct{}, s.limits.InFlight)}
+	cn := &conn{s: s, c: c, slots: make(chan struct{}, s.limits.InFlight)}
 	cn.refs.Store(1)
 	cn.touch()
-	s.conns[cn] = struct{}{}
-	s.byClient[client]++
+	if !s.gate.Admit(listen.ClientOf(c), cn) {
+		c.Close()
+		return nil
+	}
 	return cn
-}
-
-// evictIdleLocked closes the connection idle longest, if one is idle.
-func (s *Server) evictIdleLocked() bool {
-	var oldest *conn
-	for cn := range s.conns {
-		if cn.inFlight.Load() == 0 && (oldest == nil || cn.last.Load() < oldest.last.Load()) {
-			oldest = cn
-		}
-	}
-	if oldest == nil {
-		return false
-	}
-	s.forgetLocked(oldest)
-	oldest.c.Close()
-	return true
-}
-
-func (s *Server) forgetLocked(cn *conn) {
-	if _, ok := s.conns[cn]; !ok {
-		return
-	}
-	delete(s.conns, cn)
-	if s.byClient[cn.client]--; s.byClient[cn.client] <= 0 {
-		delete(s.byClient, cn.client)
-	}
 }
 
 // Shutdown stops accepting, lets the queries being answered finish until
 // ctx ends, and closes every connection.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	s.mu.Unlock()
 	close(s.quit)
 	err := s.ln.Close()
 	<-s.done
@@ -152,27 +110,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-answered:
 	case <-ctx.Done():
 	}
-	s.mu.Lock()
-	for cn := range s.conns {
-		cn.c.Close()
-	}
-	s.mu.Unlock()
+	s.gate.Close()
 	s.readers.Wait()
 	return err
 }
 
 // Open is the number of connections open now.
-func (s *Server) Open() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
+func (s *Server) Open() int { return s.gate.Open() }
 
 // conn is one client connection.
 type conn struct {
 	s        *Server
 	c        net.Conn
-	client   netip.Addr
 	slots    chan struct{} // one per query in flight
 	inFlight atomic.Int32
 	last     atomic.Int64 // unix nanoseconds of the last query read or answered
@@ -184,6 +133,12 @@ type conn struct {
 }
 
 func (cn *conn) touch() { cn.last.Store(time.Now().UnixNano()) }
+
+// IdleSince implements listen.Gated.
+func (cn *conn) IdleSince() (int64, bool) { return cn.last.Load(), cn.inFlight.Load() == 0 }
+
+// Evict implements listen.Gated.
+func (cn *conn) Evict() { cn.c.Close() }
 
 // read reads queries until the client closes, idles, or sends what is
 // not DNS, handing each to the handler in a goroutine of its own.
@@ -259,9 +214,7 @@ func (cn *conn) release() {
 
 // close ends the connection once no answer is being written.
 func (cn *conn) close() {
-	cn.s.mu.Lock()
-	cn.s.forgetLocked(cn)
-	cn.s.mu.Unlock()
+	cn.s.gate.Forget(cn)
 	cn.wmu.Lock()
 	cn.c.Close()
 	cn.wmu.Unlock()
@@ -280,13 +233,6 @@ func (cn *conn) write(b []byte) error {
 	cn.c.SetWriteDeadline(time.Now().Add(cn.s.limits.Idle))
 	_, err := cn.c.Write(buf)
 	return err
-}
-
-func clientOf(c net.Conn) netip.Addr {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.AddrPort().Addr().Unmap()
-	}
-	return netip.Addr{}
 }
 
 // writer is the dns.ResponseWriter of one query.
