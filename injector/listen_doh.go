@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,7 @@ const dohStreams = 100
 // (listen.AnswerPerWrite).
 type dohListener struct {
 	ln       net.Listener
+	idle     time.Duration
 	gate     *listen.Gate
 	http     *http.Server
 	conns    *connQueue // handshaken connections, for http
@@ -65,12 +67,13 @@ func (s *Server) serveDoH(addr, path string, tlsCfg *tls.Config) (listener, erro
 	maxConns := listen.StreamConnCap(s.cfg.MaxTCPConns, s.streamListeners())
 	l := &dohListener{
 		ln:    ln,
+		idle:  idle,
 		gate:  listen.NewGate(maxConns, min(s.cfg.MaxTCPConnsPerClient, maxConns)),
 		conns: newConnQueue(ln.Addr()),
 		done:  make(chan struct{}),
 	}
 	mux := http.NewServeMux()
-	mux.Handle(path, dohHandler{pipe: s.pipe, path: path})
+	mux.Handle(path, dohHandler{pipe: s.pipe, path: path, workers: newWarmGoroutines(s.pipe.ctx, 4*runtime.GOMAXPROCS(0))})
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true) // over TLS that is done already
@@ -87,7 +90,8 @@ func (s *Server) serveDoH(addr, path string, tlsCfg *tls.Config) (listener, erro
 			MaxReceiveBufferPerStream:     dohMaxMessage,
 			MaxReceiveBufferPerConnection: 2 * dohMaxMessage,
 			MaxReadFrameSize:              16 << 10,
-			WriteByteTimeout:              idle,
+			// No WriteByteTimeout: it sets a deadline per frame (a tenth
+			// of a query's cost); Coalesce bounds a stalled send instead.
 		},
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if dc, ok := c.(*dohTLSConn); ok {
@@ -143,15 +147,15 @@ func (l *dohListener) accept(cfg *tls.Config) {
 // dohHandshakeTimeout, then hands it to net/http.
 func (l *dohListener) handshake(raw *dohConn, cfg *tls.Config) {
 	defer l.serving.Done()
-	c := tls.Server(listen.Coalesce(raw), cfg)
+	c, served := listen.AnswerRecords(raw, cfg, l.idle)
 	c.SetDeadline(time.Now().Add(dohHandshakeTimeout))
 	if err := c.Handshake(); err != nil {
 		c.Close()
 		return
 	}
 	c.SetDeadline(time.Time{})
-	if !l.conns.push(&dohTLSConn{Conn: listen.AnswerPerWrite(c), raw: raw}) {
-		c.Close()
+	if !l.conns.push(&dohTLSConn{Conn: served, raw: raw}) {
+		served.Close()
 	}
 }
 
@@ -234,8 +238,9 @@ type dohConnKey struct{}
 // dohHandler answers DoH requests through the pipeline, for HTTP/1.1
 // and HTTP/2 alike.
 type dohHandler struct {
-	pipe *pipeline
-	path string
+	pipe    *pipeline
+	path    string
+	workers *warmGoroutines
 }
 
 // dohReply is what a DoH request gets: an answer, an HTTP error, or
@@ -301,7 +306,10 @@ func (h dohHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 	}
-	rep := h.reply(r.Method, r.URL.RawQuery, r.Header.Get("Content-Type"), body, tooLarge, tcpAddr(r.RemoteAddr), tcpAddr(r.Host))
+	var rep dohReply
+	h.workers.run(func() {
+		rep = h.reply(r.Method, r.URL.RawQuery, r.Header.Get("Content-Type"), body, tooLarge, tcpAddr(r.RemoteAddr), tcpAddr(r.Host))
+	})
 	switch {
 	case rep.none:
 		// drop: no answer; the request waits until the client gives up
@@ -420,4 +428,38 @@ func tcpAddr(hostport string) net.Addr {
 		return &net.TCPAddr{}
 	}
 	return net.TCPAddrFromAddrPort(ap)
+}
+
+// warmGoroutines run functions on goroutines that live on, so that their
+// stacks have grown already. net/http starts a goroutine per request, and
+// growing its stack through the pipeline cost a fifth of a DoH query.
+// When none is free (delays hold them), a function runs where it is.
+type warmGoroutines struct{ jobs chan func() }
+
+func newWarmGoroutines(ctx context.Context, n int) *warmGoroutines {
+	w := &warmGoroutines{jobs: make(chan func())}
+	for range n {
+		go func() {
+			for {
+				select {
+				case f := <-w.jobs:
+					f()
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	return w
+}
+
+// run runs f and returns when it is done.
+func (w *warmGoroutines) run(f func()) {
+	done := make(chan struct{})
+	select {
+	case w.jobs <- func() { f(); close(done) }:
+		<-done
+	default:
+		f()
+	}
 }

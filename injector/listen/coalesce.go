@@ -22,11 +22,13 @@ func (l coalescingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Coalesce(c), nil
+	return newCoalescing(c), nil
 }
 
 // Coalesce is one connection as Coalescing makes them.
-func Coalesce(c net.Conn) net.Conn {
+func Coalesce(c net.Conn) net.Conn { return newCoalescing(c) }
+
+func newCoalescing(c net.Conn) *coalescingConn {
 	cc := &coalescingConn{Conn: c, kick: make(chan struct{}, 1), done: make(chan struct{}), flushed: make(chan struct{})}
 	go cc.flushLoop()
 	return cc
@@ -39,9 +41,19 @@ const maxQueued = 256 << 10
 
 type coalescingConn struct {
 	net.Conn
+	// For DoH (AnswerRecords): where answers end in the bytes written,
+	// each sent by a Write of its own to Conn (TLS: a record of its own),
+	// and the connection below TLS that gathers a batch's records into
+	// one send within stall.
+	frames *frameCutter
+	below  *heldConn
+	stall  time.Duration
+
 	mu      sync.Mutex
 	queued  []byte
+	cuts    []int  // offsets in queued where an answer ends
 	sending []byte // the buffer being sent, reused
+	sent    []int  // the cuts being sent, reused
 	err     error  // the first write error; every later Write returns it
 	closed  bool
 	drained *sync.Cond
@@ -68,6 +80,9 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 	if c.closed {
 		c.mu.Unlock()
 		return 0, net.ErrClosed
+	}
+	if c.frames != nil {
+		c.cuts = c.frames.cuts(p, len(c.queued), c.cuts)
 	}
 	c.queued = append(c.queued, p...)
 	c.mu.Unlock()
@@ -98,12 +113,28 @@ func (c *coalescingConn) flush() {
 		c.mu.Unlock()
 		return
 	}
-	b := c.queued
+	b, cuts := c.queued, c.cuts
 	c.queued, c.sending = c.sending[:0], nil
+	c.cuts, c.sent = c.sent[:0], nil
 	c.mu.Unlock()
-	_, err := c.Conn.Write(b)
+	var err error
+	if c.below == nil {
+		_, err = c.Conn.Write(b)
+	} else {
+		c.below.hold()
+		from := 0
+		for _, cut := range append(cuts, len(b)) {
+			if cut > from && err == nil {
+				_, err = c.Conn.Write(b[from:cut])
+			}
+			from = cut
+		}
+		if err2 := c.below.release(c.stall); err == nil {
+			err = err2
+		}
+	}
 	c.mu.Lock()
-	c.sending = b[:0]
+	c.sending, c.sent = b[:0], cuts[:0]
 	if err != nil && c.err == nil {
 		c.err = err
 	}

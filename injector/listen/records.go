@@ -1,26 +1,87 @@
 package listen
 
-import "net"
+import (
+	"crypto/tls"
+	"net"
+	"sync"
+	"time"
+)
 
-// AnswerPerWrite wraps the TLS connection an HTTP/2 server writes to so
-// that each stream's end (a DATA or HEADERS frame with END_STREAM) closes
-// a Write to c, and so a TLS record: every DoH answer ends a record of its
-// own. net/http flushes whatever frames are ready in one Write, and some
-// DoH clients (dnsperf) take one answer per record they read and lose the
-// rest; the records still share system calls below TLS (Coalesce).
+// AnswerRecords serves TLS on raw for an HTTP/2 server (DoH) so that each
+// stream's end (a DATA or HEADERS frame with END_STREAM) ends a TLS
+// record: every DoH answer is a record of its own. net/http flushes
+// whatever frames are ready in one Write, and some DoH clients (dnsperf)
+// take one answer per record they read and lose the rest. The records of
+// a batch still go out in one system call, within stall, and they are
+// written by a goroutine of the connection that lives on, not by
+// net/http's goroutine per flush.
 //
-// The wrapper does not implement ConnectionState, so net/http serves it
-// as a connection whose TLS is already done (unencrypted HTTP/2 in its
-// terms): the handshake is the listener's.
-func AnswerPerWrite(c net.Conn) net.Conn { return &answerPerWrite{Conn: c} }
+// The handshake is done on the returned *tls.Conn; HTTP is served on the
+// net.Conn, which does not implement ConnectionState, so net/http serves
+// it as a connection whose TLS is done already (unencrypted HTTP/2 in its
+// terms).
+func AnswerRecords(raw net.Conn, cfg *tls.Config, stall time.Duration) (*tls.Conn, net.Conn) {
+	below := &heldConn{Conn: raw}
+	tc := tls.Server(below, cfg)
+	cc := newCoalescing(tc)
+	cc.frames, cc.below, cc.stall = &frameCutter{}, below, stall
+	return tc, cc
+}
 
-type answerPerWrite struct {
+// heldConn gathers the writes made while it is held, and sends them in
+// one when released; otherwise it writes through.
+type heldConn struct {
 	net.Conn
-	// Where the writes are in the frame stream: header bytes of the
-	// current frame seen so far, then payload bytes still to come.
+	mu    sync.Mutex
+	held  bool
+	batch []byte
+}
+
+func (c *heldConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.held {
+		c.batch = append(c.batch, p...)
+		c.mu.Unlock()
+		return len(p), nil
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+func (c *heldConn) hold() {
+	c.mu.Lock()
+	c.held = true
+	c.mu.Unlock()
+}
+
+// release sends what was gathered, giving it stall (above zero) to make
+// progress.
+func (c *heldConn) release(stall time.Duration) error {
+	c.mu.Lock()
+	b := c.batch
+	c.held, c.batch = false, nil
+	c.mu.Unlock()
+	if len(b) == 0 {
+		return nil
+	}
+	if stall > 0 {
+		c.Conn.SetWriteDeadline(time.Now().Add(stall))
+	}
+	_, err := c.Conn.Write(b)
+	c.mu.Lock()
+	if c.batch == nil {
+		c.batch = b[:0] // reuse it next time
+	}
+	c.mu.Unlock()
+	return err
+}
+
+// frameCutter follows the HTTP/2 frames in a byte stream written in
+// pieces, and finds where streams end.
+type frameCutter struct {
 	header    [9]byte
 	headerLen int
-	left      int
+	left      int // payload bytes of the current frame still to come
 	endStream bool
 }
 
@@ -30,40 +91,31 @@ const (
 	flagEnd      = 0x1
 )
 
-// Write implements net.Conn.
-func (w *answerPerWrite) Write(p []byte) (int, error) {
-	written, from := 0, 0
+// cuts appends to out, offset by base, the offsets in p just past each
+// frame that ends a stream.
+func (f *frameCutter) cuts(p []byte, base int, out []int) []int {
 	for i := 0; i < len(p); {
-		if w.headerLen < len(w.header) {
-			n := copy(w.header[w.headerLen:], p[i:])
-			w.headerLen += n
+		if f.headerLen < len(f.header) {
+			n := copy(f.header[f.headerLen:], p[i:])
+			f.headerLen += n
 			i += n
-			if w.headerLen < len(w.header) {
+			if f.headerLen < len(f.header) {
 				break
 			}
-			h := w.header
-			w.left = int(h[0])<<16 | int(h[1])<<8 | int(h[2])
-			w.endStream = (h[3] == frameData || h[3] == frameHeaders) && h[4]&flagEnd != 0
+			h := f.header
+			f.left = int(h[0])<<16 | int(h[1])<<8 | int(h[2])
+			f.endStream = (h[3] == frameData || h[3] == frameHeaders) && h[4]&flagEnd != 0
 		}
-		n := min(w.left, len(p)-i)
-		w.left -= n
+		n := min(f.left, len(p)-i)
+		f.left -= n
 		i += n
-		if w.left > 0 {
+		if f.left > 0 {
 			break
 		}
-		w.headerLen = 0 // the frame is whole
-		if w.endStream {
-			n, err := w.Conn.Write(p[from:i])
-			written += n
-			if err != nil {
-				return written, err
-			}
-			from = i
+		f.headerLen = 0 // the frame is whole
+		if f.endStream {
+			out = append(out, base+i)
 		}
 	}
-	if from < len(p) {
-		n, err := w.Conn.Write(p[from:])
-		return written + n, err
-	}
-	return written, nil
+	return out
 }
