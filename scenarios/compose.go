@@ -169,7 +169,7 @@ func ReadZoneFile(file string) (Zone, error) {
 		records = append(records, rr)
 	}
 	if err := zp.Err(); err != nil {
-		msg, line, col := splitParseError(err)
+		msg, line, col := zoneFileError(err)
 		return Zone{}, Error{File: file, Line: line, Column: col, Msg: msg}
 	}
 	if origin == "" {
@@ -182,6 +182,9 @@ func ReadZoneFile(file string) (Zone, error) {
 		return Zone{}, Error{File: file, Msg: "no records"}
 	}
 	for _, rr := range records {
+		if err := fitsAMessage(rr); err != nil {
+			return Zone{}, Error{File: file, Msg: err.Error()}
+		}
 		if !dns.IsSubDomain(origin, rr.Header().Name) {
 			return Zone{}, Error{File: file, Msg: fmt.Sprintf("record %s %s is outside the zone %s", rr.Header().Name, dns.TypeToString[rr.Header().Rrtype], origin)}
 		}

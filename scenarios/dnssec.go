@@ -202,8 +202,8 @@ func (d *decoder) readKey(n *yaml.Node, base, origin string, out *ZoneDNSSEC, op
 	}
 	switch {
 	case zp.Err() != nil:
-		msg, line, col := splitParseError(zp.Err())
-		d.errs = append(d.errs, Error{File: base + ".key", Line: line, Column: col, Msg: quotedToken.ReplaceAllString(msg, "")})
+		msg, line, col := zoneFileError(zp.Err())
+		d.errs = append(d.errs, Error{File: base + ".key", Line: line, Column: col, Msg: msg})
 		return
 	case key == nil:
 		d.errorf(n, "dnssec key %s.key holds no DNSKEY record", base)

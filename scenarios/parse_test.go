@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -221,7 +222,54 @@ func TestZoneFileErrorsNameTheZoneFile(t *testing.T) {
 	path := filepath.Join(dir, "s.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("version: 1\nzones: [{origin: t.test., file: t.zone}]\n"), 0o644))
 	_, err := scenarios.Load(path, scenarios.Options{})
-	assert.EqualError(t, err, `t.zone:2:21: "300.1.1.1" is not an IPv4 address (such as 192.0.2.1)`)
+	assert.EqualError(t, err, `t.zone:2:21: the value is not an IPv4 address (such as 192.0.2.1)`, "where and what, never the file's text")
+}
+
+// TestZoneFileErrorsNeverQuoteTheFile: --zone pointed at a file of
+// secrets, or a scenario's zone file whose bad line holds one, gets the
+// place and the kind of mistake, without the text.
+func TestZoneFileErrorsNeverQuoteTheFile(t *testing.T) {
+	dir := t.TempDir()
+	secrets := filepath.Join(dir, "secrets.env")
+	require.NoError(t, os.WriteFile(secrets, []byte("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY\n"), 0o600))
+	_, err := scenarios.ReadZoneFile(secrets)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "wJalrXUtnFEMI")
+	assert.Contains(t, err.Error(), "secrets.env:1:")
+
+	zone := filepath.Join(dir, "t.zone")
+	require.NoError(t, os.WriteFile(zone, []byte("www 60 IN A 192.0.2.8\nkey 60 IN TXT \"ok\"\nsecret 60 IN A AKIAIOSFODNN7EXAMPLE\n"), 0o644))
+	path := filepath.Join(dir, "s.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("version: 1\nzones: [{origin: t.test., file: t.zone}]\n"), 0o644))
+	_, err = scenarios.Load(path, scenarios.Options{})
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "AKIAIOSFODNN7")
+	assert.Contains(t, err.Error(), "t.zone:3:")
+}
+
+// TestARecordTooLargeForAnyMessageIsRefused: a TXT of 70,000 bytes loads
+// nowhere (a scenario's records, a zone file, --zone): no answer could
+// carry it.
+func TestARecordTooLargeForAnyMessageIsRefused(t *testing.T) {
+	var txt strings.Builder
+	for range 280 {
+		txt.WriteString(` "` + strings.Repeat("t", 250) + `"`)
+	}
+	line := "big.t.test. 60 IN TXT" + txt.String()
+	_, err := scenarios.Parse("s.yaml", []byte("version: 1\nzones: [{origin: t.test., records: ['"+line+"']}]\n"), scenarios.Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "a DNS message holds at most 65,535 bytes")
+	assert.Less(t, len(err.Error()), 400)
+
+	zone := filepath.Join(t.TempDir(), "t.zone")
+	require.NoError(t, os.WriteFile(zone, []byte("$ORIGIN t.test.\n@ 60 IN SOA ns h 1 2 3 4 5\n"+line+"\n"), 0o644))
+	_, err = scenarios.ReadZoneFile(zone)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "a DNS message holds at most 65,535 bytes")
+
+	_, err = scenarios.Parse("s.yaml", []byte("version: 1\nrules: [{name: r, action: answer, records: ['"+strings.Replace(line, "big.t.test.", "@", 1)+"']}]\n"), scenarios.Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "a DNS message holds at most 65,535 bytes")
 }
 
 func TestEveryBundledScenarioIsValid(t *testing.T) {

@@ -52,6 +52,11 @@ func (d *decoder) parseZone(n *yaml.Node, opts Options) (Zone, bool) {
 			}
 		}
 	}
+	for _, rr := range z.Records {
+		if err := fitsAMessage(rr); err != nil {
+			d.errorf(n, "zone %s: %v", origin, err)
+		}
+	}
 	if sn := f["dnssec"]; sn != nil {
 		z.DNSSEC = d.zoneDNSSEC(sn, origin, opts)
 	}
@@ -90,13 +95,10 @@ func (d *decoder) zoneFile(n *yaml.Node, name, origin string, opts Options) []dn
 		out = append(out, rr)
 	}
 	if err := zp.Err(); err != nil {
-		msg, line, col := splitParseError(err)
-		if len(out) == 0 {
-			// Not one record read: the file may be no zone file at all
-			// (file: pointed at a secret), and an error message is no
-			// way to read a file. Only the position, then.
-			msg = quotedToken.ReplaceAllString(msg, "")
-		}
+		// The file may be no zone file at all (file: pointed at a
+		// secret), and an error message is no way to read a file: the
+		// position and the kind of mistake only.
+		msg, line, col := zoneFileError(err)
 		d.errs = append(d.errs, Error{File: name, Line: line, Column: col, Msg: msg})
 		return nil
 	}
@@ -124,7 +126,7 @@ func (d *decoder) record(n *yaml.Node, origin string, defaultTTL uint32) []dns.R
 	}
 	if err := zp.Err(); err != nil {
 		msg, _, col := splitParseError(err)
-		e := Error{File: d.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("record %q: %s", text, msg)}
+		e := Error{File: d.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("record %q: %s", excerpt(text), msg)}
 		if n.Style == 0 && col > 0 && !strings.Contains(text, "\n") {
 			e.Column += col - 1 // point at the token when the scalar is plain
 		}
@@ -148,10 +150,27 @@ func (d *decoder) ruleRecords(n *yaml.Node) []dns.RR {
 				d.errorf(item, "record %q: write names fully qualified (ending in a dot), or @ for the queried name", item.Value)
 				continue
 			}
+			if err := fitsAMessage(rr); err != nil {
+				d.errorf(item, "%v", err)
+				continue
+			}
 			out = append(out, rr)
 		}
 	}
 	return out
+}
+
+// maxRecordWire is the largest record that fits a DNS message (65,535
+// bytes) beside its header and the longest question.
+const maxRecordWire = dns.MaxMsgSize - 12 - (255 + 4)
+
+// fitsAMessage refuses a record no DNS message can carry: served, it
+// would be an answer that can never be sent.
+func fitsAMessage(rr dns.RR) error {
+	if n := dns.Len(rr); n > maxRecordWire {
+		return fmt.Errorf("record %s %s is %d bytes on the wire: a DNS message holds at most 65,535 bytes, header and question included", rr.Header().Name, dns.TypeToString[rr.Header().Rrtype], n)
+	}
+	return nil
 }
 
 // domainName reads a domain name and returns it fully qualified, lower case.
@@ -177,17 +196,35 @@ var parseErrorPos = regexp.MustCompile(`^(?:.*?: )?dns: (.*) at line: (\d+):(\d+
 var quotedToken = regexp.MustCompile(`:? *"[^"]*"`)
 
 func splitParseError(err error) (msg string, line, col int) {
+	return parseError(err, true)
+}
+
+// zoneFileError is splitParseError for a file's text: it says where and
+// what kind of mistake, and quotes nothing of the file.
+func zoneFileError(err error) (msg string, line, col int) {
+	return parseError(err, false)
+}
+
+func parseError(err error, quote bool) (msg string, line, col int) {
 	var pe *dns.ParseError
 	if !errors.As(err, &pe) {
-		return err.Error(), 0, 0
+		return unquoted(err.Error(), quote), 0, 0
 	}
 	m := parseErrorPos.FindStringSubmatch(pe.Error())
 	if m == nil {
-		return pe.Error(), 0, 0
+		return unquoted(pe.Error(), quote), 0, 0
 	}
 	line, _ = strconv.Atoi(m[2])
 	col, _ = strconv.Atoi(m[3])
-	return plainParseError(m[1]), line, col
+	return plainParseError(m[1], quote), line, col
+}
+
+// unquoted is msg, without what it quotes unless quote.
+func unquoted(msg string, quote bool) string {
+	if quote {
+		return msg
+	}
+	return strings.TrimSpace(quotedToken.ReplaceAllString(msg, ""))
 }
 
 // badField matches miekg/dns's terse "bad A A: \"999.1.1.1\"".
@@ -198,24 +235,31 @@ var unknownType = regexp.MustCompile(`^unknown RR type: "(.*)"$`)
 
 // plainParseError rewrites the zone parser's terse messages in words,
 // with a suggestion for a misspelt type.
-func plainParseError(msg string) string {
+func plainParseError(msg string, quote bool) string {
 	if m := badField.FindStringSubmatch(msg); m != nil {
+		value := "the value"
+		if quote {
+			value = excerpt(m[3])
+		}
 		switch m[1] {
 		case "A":
-			return fmt.Sprintf("%s is not an IPv4 address (such as 192.0.2.1)", m[3])
+			return fmt.Sprintf("%s is not an IPv4 address (such as 192.0.2.1)", value)
 		case "AAAA":
-			return fmt.Sprintf("%s is not an IPv6 address (such as 2001:db8::1)", m[3])
+			return fmt.Sprintf("%s is not an IPv6 address (such as 2001:db8::1)", value)
 		}
-		return fmt.Sprintf("%s record: %s is not a valid %s", m[1], m[3], strings.ToLower(m[2]))
+		return fmt.Sprintf("%s record: %s is not a valid %s", m[1], value, strings.ToLower(m[2]))
 	}
 	if m := unknownType.FindStringSubmatch(msg); m != nil {
+		if !quote {
+			return "unknown record type (types are written as in RFC 1035 zone files: A, AAAA, CNAME, MX, TXT, ...)"
+		}
 		hint := didYouMean(strings.ToUpper(m[1]), knownTypes)
 		if hint == "" {
 			hint = " (types are written as in RFC 1035 zone files: A, AAAA, CNAME, MX, TXT, ...)"
 		}
-		return fmt.Sprintf("unknown record type %q%s", m[1], hint)
+		return fmt.Sprintf("unknown record type %q%s", excerpt(m[1]), hint)
 	}
-	return msg
+	return unquoted(msg, quote)
 }
 
 // knownTypes are the record types a zone file may name.

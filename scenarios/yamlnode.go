@@ -22,7 +22,7 @@ type decoder struct {
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	for i, a := range args { // a value from the file is quoted in part
-		if s, ok := a.(string); ok {
+		if s, ok := a.(string); ok && len(s) > maxArg {
 			args[i] = excerpt(s)
 		}
 	}
@@ -243,8 +243,13 @@ func checkAliases(file string, doc *yaml.Node) *Error {
 	return nil
 }
 
-// maxQuoted bounds how much of a value an error message quotes.
-const maxQuoted = 60
+// maxQuoted bounds how much of a value an error message quotes, and
+// maxArg the longest text errorf passes whole (its own lists of keys and
+// types are shorter).
+const (
+	maxQuoted = 60
+	maxArg    = 200
+)
 
 // excerpt is s, cut to maxQuoted characters with the length it had.
 func excerpt(s string) string {
