@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -12,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,4 +244,69 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 		assert.Equal(t, addr, u.Host, "a request to %s", raw)
 	}
+}
+
+// TestTheDashboardCannotBeFramed: a cross-site page (localhost against
+// 127.0.0.1) and a page on another port of the same host each frame the
+// game-day page over an aborted drill and click where Resume is, with an
+// operator who accepts any dialog. On the page itself that click asks to
+// confirm and resumes; through either frame it reaches nothing: no
+// dialog opens, and the drill stays aborted.
+func TestTheDashboardCannotBeFramed(t *testing.T) {
+	path := chromium(t)
+	sc, err := scenarios.Parse("failing.yaml", []byte(failing), scenarios.Options{})
+	require.NoError(t, err)
+	srv := dnsfaulttest.Serve(t, sc, injector.Config{})
+	api, err := control.Listen("127.0.0.1:0", srv, "", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { api.Shutdown(context.Background()) })
+	apiURL := "http://" + api.Addr() + "/"
+
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><body style="margin:0"><iframe id="f" src="%s" onload="document.body.dataset.framed = 'yes'" style="position:absolute;left:0;top:0;width:1400px;height:1500px;border:0"></iframe></body>`, apiURL)
+	}))
+	t.Cleanup(attacker.Close)
+	_, port, _ := net.SplitHostPort(attacker.Listener.Addr().String())
+
+	ctx := browser(t, path)
+	require.NoError(t, chromedp.Do(ctx))
+	var dialogs atomic.Int32
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			dialogs.Add(1)
+			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}))
+	// Where Resume is, read from the page loaded on its own. A click
+	// there asks to confirm before it resumes: the dialog opens while the
+	// click is being dispatched, so it is counted when the click returns.
+	srv.Abort("test")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(apiURL), chromedp.WaitVisible(chromedp.CSS("#resume"))))
+	box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.getElementById('resume').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2]; })()`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.MouseClickXY(box[0], box[1])))
+	assert.Equal(t, int32(1), dialogs.Load(), "Resume asks the operator first")
+	eventually(t, ctx, "a click on Resume itself resumes", func() bool { return !srv.Status().Aborted })
+
+	for _, attacker := range []string{"http://localhost:" + port + "/", "http://127.0.0.1:" + port + "/"} {
+		srv.Abort("test")
+		dialogs.Store(0)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(attacker), chromedp.WaitReady(chromedp.CSS("#f"))))
+		eventually(t, ctx, "the frame has loaded (or been blocked)", func() bool {
+			done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body.dataset.framed === 'yes'`))
+			return err == nil && done
+		})
+		for range 2 { // an operator who clicks twice
+			require.NoError(t, chromedp.Do(ctx, chromedp.MouseClickXY(box[0], box[1])))
+		}
+		assert.Zero(t, dialogs.Load(), "a click through %s's frame reached the page", attacker)
+		assert.True(t, srv.Status().Aborted, "a click through %s's frame resumed the drill", attacker)
+	}
+
+	// Every answer of the API, not only the page, refuses frames.
+	resp, err := http.Get(apiURL + "v1/status")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
+	assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
 }

@@ -34,7 +34,7 @@ func (a *api) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	// Nothing on the page comes from anywhere but here.
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
 	live := a.e.Live()
 	// The page is rendered with the figures of now, status and chart, so
 	// its first paint holds data (the script reads them from #initial).

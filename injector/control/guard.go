@@ -17,15 +17,24 @@ import (
 //     names allowed (hosts): a page that rebinds its own name to 127.0.0.1
 //     sends its own name as Host, so it can neither read the API nor steer
 //     it;
+//
 //   - a state-changing request (anything but GET and HEAD) from another
 //     origin: by Sec-Fetch-Site, by an Origin other than the Host, or by a
 //     body type an HTML form can send (a form needs no CORS preflight, so
 //     it is the one way a page can POST across origins).
 //
+//   - any frame: every answer says X-Frame-Options: DENY and
+//     frame-ancestors 'none'.
+//
 // ctl and curl send no Origin and no form types, and the dashboard is the
 // API's own origin: they are untouched.
 func guard(hosts []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// No page may frame any of it: a frame lets a page trick the
+		// operator into pressing the game-day page's buttons
+		// (clickjacking), from another site or another port alike.
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("Content-Security-Policy", "frame-ancestors 'none'")
 		if !hostAllowed(r.Host, hosts) {
 			refuse(w, http.StatusMisdirectedRequest, "Host "+quote(r.Host)+" is not this control API's: use its address, localhost, or a name given with --control-host")
 			return

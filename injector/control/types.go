@@ -30,7 +30,10 @@ type Status struct {
 	DNSSECAnchors string   `json:"dnssec_anchors,omitempty"`
 	Allow         []string `json:"allow,omitempty"`
 	Record        string   `json:"record,omitempty"`
-	QueryLog      string   `json:"query_log,omitempty"`
+	// RecordError is why the last write of --record failed; empty when
+	// it was written.
+	RecordError string `json:"record_error,omitempty"`
+	QueryLog    string `json:"query_log,omitempty"`
 	// Timeline is not-started, running or ended.
 	Timeline string `json:"timeline"`
 	// Phase is the phase in force; faults may still be off.

@@ -188,7 +188,9 @@
 
   document.addEventListener('DOMContentLoaded', () => {
     $('abort').addEventListener('click', abort);
-    $('resume').addEventListener('click', () => act('/v1/resume', 'Resume'));
+    $('resume').addEventListener('click', () => {
+      if (window.confirm('Resume: turn the faults back on?')) act('/v1/resume', 'Resume');
+    });
     $('jump').addEventListener('click', (e) => {
       const p = e.target.dataset && e.target.dataset.phase;
       if (p && window.confirm('Jump to phase ' + p + '?')) act('/v1/phase/' + encodeURIComponent(p), 'Jump to ' + p);
