@@ -30,6 +30,8 @@ type metrics struct {
 	// queryLogErrors counts the query log's lines that could not be
 	// written.
 	queryLogErrors prometheus.Counter
+	// recordErrors counts the writes of --record that failed.
+	recordErrors prometheus.Counter
 	// probes count the service probes' results, and probeUp says whether
 	// each probe's last try succeeded.
 	probes  *prometheus.CounterVec
@@ -57,11 +59,13 @@ func newMetrics(s *Server) *metrics {
 		Name: "dnsfault_panics_total", Help: "Queries whose handling panicked; each was answered SERVFAIL."})
 	m.queryLogErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dnsfault_query_log_errors_total", Help: "Lines of --log-queries that could not be written (a full disk, say): each is a query missing from the log."})
+	m.recordErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dnsfault_record_write_errors_total", Help: "Writes of --record that failed (a full disk, say); the file keeps the last recording written whole."})
 	m.probes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dnsfault_probes_total", Help: "Service probes (--probe) tried, by probe and outcome (ok or failed)."}, []string{"probe", "outcome"})
 	m.probeUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dnsfault_probe_up", Help: "1 when the probe's last try succeeded, 0 when it failed."}, []string{"probe"})
-	m.registry.MustRegister(m.queries, m.upstream, m.rateLimited, m.heldDropped, m.panics, m.queryLogErrors, m.probes, m.probeUp, &stateCollector{s: s},
+	m.registry.MustRegister(m.queries, m.upstream, m.rateLimited, m.heldDropped, m.panics, m.queryLogErrors, m.recordErrors, m.probes, m.probeUp, &stateCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,6 +1,7 @@
 package injector
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/miekg/dns"
@@ -13,8 +14,13 @@ import (
 // query finishes ends here, but for prepacked answers (prepacked.go),
 // which write their bytes and call the same observer.
 func (p *pipeline) respond(q *query, v *verdict) {
-	p.write(q, v)
+	err := p.write(q, v)
 	ev := p.event(q, v)
+	if err != nil {
+		// Nothing reached the client: the query counts as unanswered,
+		// never as the rcode of an answer that was not sent.
+		ev.Sent, ev.Rcode, ev.TTL, ev.Answer, ev.Err = SentNothing, 0, -1, nil, fmt.Errorf("the answer could not be sent: %w", err)
+	}
 	p.obs.observe(&ev, nil)
 }
 
@@ -22,22 +28,22 @@ func (p *pipeline) respond(q *query, v *verdict) {
 // writes a reply (SERVFAIL for a query whose handling panicked). write
 // changes v.out.Msg into the message as sent: TTLs scaled with the
 // speed, our OPT record added, and over UDP truncated to the client's
-// size.
-func (p *pipeline) write(q *query, v *verdict) {
+// size. It says why, when the answer could not be sent.
+func (p *pipeline) write(q *query, v *verdict) error {
 	w := q.served
 	switch {
 	case v.out.Drop:
-		return
+		return nil
 	case v.out.Raw != nil:
-		w.Write(v.out.Raw)
-		return
+		_, err := w.Write(v.out.Raw)
+		return err
 	case v.out.HTTP != nil:
 		if hw, ok := w.(httpErrorWriter); ok {
 			hw.writeHTTPError(v.out.HTTP)
 		}
-		return
+		return nil
 	case v.out.Msg == nil:
-		return
+		return nil
 	}
 	m := v.out.Msg
 	src := q.src.source
@@ -58,7 +64,7 @@ func (p *pipeline) write(q *query, v *verdict) {
 	} else {
 		m.Truncate(udpSize(q.opt))
 	}
-	w.WriteMsg(m)
+	return w.WriteMsg(m)
 }
 
 // event is the record of one answered query that every sink reads.

@@ -32,10 +32,12 @@ type Server struct {
 	// adhocSeq numbers the ad-hoc rules added, for their random streams.
 	adhocSeq uint64
 	reload   atomic.Pointer[reloadResult]
-	limiter  *ratelimit.Limiter // nil: no limit
-	mux      *upstream.Mux      // forwarded UDP queries, for every plan
-	keys     keyring            // the signed zones' generated keys
-	cancel   context.CancelFunc // ends pipe.ctx
+	// recordErr is why the last write of --record failed (RecordWritten).
+	recordErr atomic.Pointer[string]
+	limiter   *ratelimit.Limiter // nil: no limit
+	mux       *upstream.Mux      // forwarded UDP queries, for every plan
+	keys      keyring            // the signed zones' generated keys
+	cancel    context.CancelFunc // ends pipe.ctx
 
 	probesMu sync.Mutex
 	probes   map[string]*control.ProbeStatus // the service probes' latest results

@@ -40,6 +40,9 @@ func (s *Server) Status() control.Status {
 		out.Allow = append(out.Allow, p.String())
 	}
 	out.QueryLogErrors, out.QueryLogError = s.pipe.obs.queryLog.lost()
+	if e := s.recordErr.Load(); e != nil {
+		out.RecordError = *e
+	}
 	switch pos.State {
 	case scenarios.Running:
 		out.Phase = sc.Phases[pos.Phase].Name
@@ -74,4 +77,17 @@ func (s *Server) Status() control.Status {
 func seconds(d time.Duration) *float64 {
 	v := d.Seconds()
 	return &v
+}
+
+// RecordWritten says how the last write of --record went (nil: it was
+// written), for the status and the metrics: a recording that is not
+// being saved must not say "recording".
+func (s *Server) RecordWritten(err error) {
+	if err == nil {
+		s.recordErr.Store(nil)
+		return
+	}
+	msg := err.Error()
+	s.recordErr.Store(&msg)
+	s.pipe.obs.metrics.recordErrors.Inc()
 }

@@ -158,7 +158,11 @@ func printStatus(w io.Writer, st control.Status) {
 		fmt.Fprintf(tw, "answering\tonly %s\n", strings.Join(st.Allow, " "))
 	}
 	if st.Record != "" {
-		fmt.Fprintf(tw, "recording\tinto %s\n", st.Record)
+		if st.RecordError != "" {
+			fmt.Fprintf(tw, "recording\tFAILING into %s: the last write failed (%s); the file keeps the last recording written whole\n", st.Record, st.RecordError)
+		} else {
+			fmt.Fprintf(tw, "recording\tinto %s\n", st.Record)
+		}
 	}
 	if st.QueryLog != "" {
 		fmt.Fprintf(tw, "query log\t%s\n", st.QueryLog)

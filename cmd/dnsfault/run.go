@@ -166,11 +166,9 @@ func runAction(c *cli.Context) error {
 	started := time.Now()
 	stopAutosave := func() {}
 	if recorder != nil {
-		stopAutosave = recorder.Autosave(c.String("record"), record.AutosaveInterval, func(err error) {
-			cfg.Logger.Error("--record: the recording could not be written; the previous one is kept, and the next write tries again", "err", err)
-		})
+		stopAutosave = autosave(recorder, c.String("record"), srv, cfg.Logger)
 	}
-	defer stopAutosave()
+	defer func() { stopAutosave() }()
 	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d%s\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed(), startNote(cfg))
 	fmt.Fprintf(os.Stderr, "dnsfault run: %s\n", configLine(srv.Status()))
 	caFile, removeCA, err := announceEncrypted(c, srv, "dnsfault run")

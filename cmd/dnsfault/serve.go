@@ -161,9 +161,7 @@ func serve(c *cli.Context) error {
 	stopAutosave := func() {}
 	if recorder != nil {
 		fmt.Fprintf(os.Stderr, "dnsfault: recording every question into %s (written every %v and at exit; dnsfault deps reads it)\n", recordPath, record.AutosaveInterval)
-		stopAutosave = recorder.Autosave(recordPath, record.AutosaveInterval, func(err error) {
-			cfg.Logger.Error("--record: the recording could not be written; the previous one is kept, and the next write tries again", "err", err)
-		})
+		stopAutosave = autosave(recorder, recordPath, srv, cfg.Logger)
 	}
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "dnsfault: shutting down")
@@ -273,9 +271,20 @@ func openLog(path string) (io.Writer, func(), error) {
 	if path == "-" {
 		return os.Stdout, func() {}, nil
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := safefile.AppendLines(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	return f, func() { f.Close() }, nil
+}
+
+// autosave writes the recording every record.AutosaveInterval until stop;
+// a failed write is logged and shown by the status and the metrics.
+func autosave(recorder *record.Recorder, path string, srv *injector.Server, logger *slog.Logger) (stop func()) {
+	return recorder.Autosave(path, record.AutosaveInterval, func(err error) {
+		srv.RecordWritten(err)
+		if err != nil {
+			logger.Error("--record: the recording could not be written; the previous one is kept, and the next write tries again", "err", err)
+		}
+	})
 }

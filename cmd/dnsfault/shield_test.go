@@ -165,7 +165,7 @@ func TestDoHControlFrameFloodsAreBounded(t *testing.T) {
 // and 200 more that never finish their TLS handshake. Another client's
 // DoH is still answered within 2 s, and the control API still works.
 func TestDoHOneClientCannotLockOthersOut(t *testing.T) {
-	ulimit := []string{"sh", "-c", `ulimit -n 512 && exec "$0" "$@"`}
+	ulimit := []string{"prlimit", "--nofile=512", "--"}
 	s, addr := serveDoH(t, ulimit)
 	held := 0
 	for range 1000 {

@@ -175,24 +175,74 @@ func TestTheReportsMemoryIsBounded(t *testing.T) {
 	assert.Greater(t, rep.Overflow.Names, 400_000)
 }
 
-// TestAFullDiskUnderTheQueryLogShows: lines --log-queries cannot write
-// (here /dev/full, always full) are counted in the metric and the status.
-func TestAFullDiskUnderTheQueryLogShows(t *testing.T) {
-	s := serve(t, "-s", "demo", "--log-queries", "/dev/full")
+// TestAFullDiskShows: with the file size limit at 512 bytes (a full disk
+// as the process sees it), the query log's lost lines and the recording's
+// failed writes are counted in the status, ctl status and the metrics;
+// the query log holds whole lines only.
+func TestAFullDiskShows(t *testing.T) {
+	dir := t.TempDir()
+	logPath, recordPath := filepath.Join(dir, "q.log"), filepath.Join(dir, "rec.json")
+	full := []string{"prlimit", "--fsize=512", "--"}
+	s := serveWith(t, full, "--listen", "127.0.0.1:0", "-s", "demo", "--log-queries", logPath, "--record", recordPath)
 	c := &dns.Client{Timeout: 5 * time.Second}
-	for range 3 {
-		_, _, err := c.Exchange(new(dns.Msg).SetQuestion("ok.demo.test.", dns.TypeA), s.addr)
+	for i := range 20 {
+		_, _, err := c.Exchange(new(dns.Msg).SetQuestion(fmt.Sprintf("n%d.ok.demo.test.", i), dns.TypeA), s.addr)
 		require.NoError(t, err)
 	}
 	require.Eventually(t, func() bool { return s.status(t).QueryLogErrors >= 3 }, 10*time.Second, 50*time.Millisecond)
-	assert.Contains(t, s.status(t).QueryLogError, "no space left on device")
+	assert.Contains(t, s.status(t).QueryLogError, "file too large")
+	// The recording is written every 10 s; the first write fails.
+	require.Eventually(t, func() bool { return s.status(t).RecordError != "" }, 30*time.Second, 100*time.Millisecond, "the failed recording shows in the status")
 	r := runDnsfault(t, "ctl", "status", "--control", s.control)
 	assert.Contains(t, r.stdout, "LOSING LINES")
+	assert.Contains(t, r.stdout, "recording   FAILING into "+recordPath)
+	assert.NotContains(t, r.stdout, "recording   into")
 	resp, err := http.Get("http://" + s.control + "/metrics")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	assert.Regexp(t, `dnsfault_query_log_errors_total [3-9]`, string(body))
+	assert.Regexp(t, `dnsfault_query_log_errors_total [1-9]`, string(body))
+	assert.Regexp(t, `dnsfault_record_write_errors_total [1-9]`, string(body))
+
+	data, err := os.ReadFile(logPath)
+	require.NoError(t, err)
+	require.NotEmpty(t, data)
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		if line == "" {
+			continue
+		}
+		require.True(t, strings.HasSuffix(line, "\n"), "a torn last line: %q", line)
+		require.True(t, json.Valid([]byte(line)), "a torn line: %q", line)
+	}
+}
+
+// TestFilesThatAreNotRegularAreRefusedAtStart: --record, --report, --junit
+// and --log-queries at a device or a link are refused before anything
+// runs, and the device is still a device.
+func TestFilesThatAreNotRegularAreRefusedAtStart(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "link.json")
+	require.NoError(t, os.Symlink("/etc/hostname", link))
+	for _, cmd := range [][]string{
+		{"serve", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "-s", "demo", "--record", "/dev/full"},
+		{"serve", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "-s", "demo", "--log-queries", "/dev/full"},
+		{"run", "-s", "demo", "--record", "/dev/full", "--", "true"},
+		{"run", "-s", "demo", "--report", link, "--", "true"},
+		{"run", "-s", "demo", "--junit", "/dev/null", "--", "true"},
+		{"run", "-s", "demo", "--log-queries", "/dev/full", "--", "true"},
+	} {
+		t.Run(cmd[len(cmd)-4]+" "+cmd[len(cmd)-3], func(t *testing.T) {
+			r := runDnsfault(t, cmd...)
+			want := 2 // serve's bad flag
+			if cmd[0] == "run" {
+				want = 125 // run could not run the command
+			}
+			assert.Equal(t, want, r.code, r.stderr)
+			assert.Regexp(t, `is not a regular file|is a symbolic link`, r.stderr)
+		})
+	}
+	st, err := os.Lstat("/dev/full")
+	require.NoError(t, err)
+	assert.NotZero(t, st.Mode()&os.ModeDevice)
 }
 
 // TestServeShowsProbesLive: serve's probes are in /metrics as they run:

@@ -125,10 +125,11 @@ func (r *Recorder) WriteFile(path string, ended time.Time) error {
 const AutosaveInterval = 10 * time.Second
 
 // Autosave writes the recording to path every interval, in the
-// background, until the returned stop is called; stop returns once no
+// background, until the returned stop is called (once or more); stop returns once no
 // write is under way, so the caller's last WriteFile is the last write.
-// A failed write goes to failed, and the next one tries again.
-func (r *Recorder) Autosave(path string, interval time.Duration, failed func(error)) (stop func()) {
+// Each write's outcome goes to written (nil when it was written); after a
+// failed one, the next tries again.
+func (r *Recorder) Autosave(path string, interval time.Duration, written func(error)) (stop func()) {
 	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -139,13 +140,12 @@ func (r *Recorder) Autosave(path string, interval time.Duration, failed func(err
 			case <-done:
 				return
 			case now := <-tick.C:
-				if err := r.WriteFile(path, now); err != nil {
-					failed(err)
-				}
+				written(r.WriteFile(path, now))
 			}
 		}
 	}()
-	return func() { close(done); <-stopped }
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }); <-stopped }
 }
 
 func typeName(t uint16) string {
