@@ -98,7 +98,7 @@ const (
     dnssec: {nsec3: true}
     records: ["www 300 IN A 192.0.2.1", "hides 300 IN A 192.0.2.1", "*.wild 300 IN A 192.0.2.9"]
   - origin: iterations.val.test.
-    dnssec: {nsec3: {iterations: 200, salt: AABBCCDD}}
+    dnssec: {nsec3: {iterations: 200, salt: AABBCCDD, insecure: true}}
     records: ["www 300 IN A 192.0.2.1"]
 `
 	nsec3Rules = `  - {match: {names: [gone.nsec3.val.test]}, action: nxdomain}

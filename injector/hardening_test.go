@@ -2,6 +2,7 @@ package injector_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -151,4 +152,54 @@ func TestIdleTCPConnectionsAreClosed(t *testing.T) {
 	_, err = conn.Read(make([]byte, 1))
 	assert.Error(t, err, "the server closed the idle connection")
 	assert.False(t, isTimeout(err), "closed by the server, not by our deadline: %v", err)
+}
+
+// TestSignedAnswersAreRateLimitedPerPrefix: past --signed-rate-limit, a
+// client /24's UDP queries with DO for a signed zone get an empty TC
+// answer (every second one) or none, before anything is signed; TCP, the
+// DO-less and another /24 are not limited; a second later the budget is
+// back.
+func TestSignedAnswersAreRateLimitedPerPrefix(t *testing.T) {
+	clock := dnstest.NewClock(epoch)
+	srv := start(t, "version: 1\nupstream: none\nzones: [{origin: s.test., dnssec: true, records: [\"www 60 IN A 192.0.2.1\"]}]\n",
+		injector.Config{SignedRate: 50, Now: clock.Now}) // a burst of 5
+	ask := func(from, network, name string, do bool) (*dns.Msg, error) {
+		m := dnstest.Query(name, dns.TypeA)
+		if do {
+			m.SetEdns0(1232, true)
+		}
+		resp, _, err := dnstest.ExchangeFrom(from, srv.Addr(), network, m, 300*time.Millisecond)
+		return resp, err
+	}
+	full, truncated, lost := 0, 0, 0
+	for i := range 20 {
+		resp, err := ask("127.0.0.1", "udp", fmt.Sprintf("n%d.s.test.", i), true)
+		switch {
+		case err != nil:
+			lost++
+		case resp.Truncated:
+			truncated++
+			assert.Empty(t, resp.Answer)
+			assert.Empty(t, resp.Ns, "nothing signed for it")
+		default:
+			full++
+		}
+	}
+	assert.Equal(t, []int{5, 8, 7}, []int{full, truncated, lost}, "the burst, then TC and nothing in turn")
+	resp, err := ask("127.0.0.2", "udp", "www.s.test.", true)
+	assert.True(t, err != nil || resp.Truncated, "127.0.0.2 is in the same /24")
+	resp, err = ask("127.0.0.1", "tcp", "www.s.test.", true)
+	require.NoError(t, err)
+	assert.False(t, resp.Truncated, "TCP is bounded by its connections instead")
+	assert.NotEmpty(t, resp.Answer)
+	resp, err = ask("127.0.0.1", "udp", "www.s.test.", false)
+	require.NoError(t, err)
+	assert.NotEmpty(t, resp.Answer, "without DO nothing is signed")
+	resp, err = ask("127.0.1.1", "udp", "www.s.test.", true)
+	require.NoError(t, err)
+	assert.NotEmpty(t, resp.Answer, "another /24 has its own budget")
+	clock.Advance(time.Second)
+	resp, err = ask("127.0.0.1", "udp", "www.s.test.", true)
+	require.NoError(t, err)
+	assert.NotEmpty(t, resp.Answer, "a second later")
 }

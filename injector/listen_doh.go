@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/http2"
 
 	"github.com/dnsfault/dnsfault/injector/fault"
 	"github.com/dnsfault/dnsfault/injector/listen"
@@ -153,8 +154,19 @@ func (l *dohListener) handshake(raw *dohConn, cfg *tls.Config) {
 		c.Close()
 		return
 	}
+	conn := &dohTLSConn{Conn: served, raw: raw}
+	if c.ConnectionState().NegotiatedProtocol == "h2" {
+		// A client that chose HTTP/2 must start with its preface; net/http
+		// would take anything else for HTTP/1.1 and answer 400 in it.
+		conn.preface = make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(c, conn.preface); err != nil || string(conn.preface) != http2.ClientPreface {
+			http2.NewFramer(served, nil).WriteGoAway(0, http2.ErrCodeProtocol, []byte("no HTTP/2 client preface"))
+			served.Close()
+			return
+		}
+	}
 	c.SetDeadline(time.Time{})
-	if !l.conns.push(&dohTLSConn{Conn: served, raw: raw}) {
+	if !l.conns.push(conn) {
 		served.Close()
 	}
 }
@@ -227,10 +239,21 @@ func (c *dohConn) IdleSince() (int64, bool) { return c.last.Load(), c.busy.Load(
 func (c *dohConn) Evict() { c.Conn.Close() }
 
 // dohTLSConn is a handshaken connection as net/http gets it, with the
-// raw connection its requests are counted against.
+// raw connection its requests are counted against, and the HTTP/2 client
+// preface already read from it, to be read again.
 type dohTLSConn struct {
 	net.Conn
-	raw *dohConn
+	raw     *dohConn
+	preface []byte
+}
+
+func (c *dohTLSConn) Read(p []byte) (int, error) {
+	if len(c.preface) > 0 {
+		n := copy(p, c.preface)
+		c.preface = c.preface[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
 }
 
 type dohConnKey struct{}

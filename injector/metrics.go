@@ -25,8 +25,11 @@ type metrics struct {
 	counters    sync.Map // queryLabels -> prometheus.Counter
 	upstream    *prometheus.HistogramVec
 	rateLimited prometheus.Counter
-	heldDropped prometheus.Counter
-	panics      prometheus.Counter
+	// signedLimited counts the signed answers --signed-rate-limit held
+	// back.
+	signedLimited prometheus.Counter
+	heldDropped   prometheus.Counter
+	panics        prometheus.Counter
 	// queryLogErrors counts the query log's lines that could not be
 	// written.
 	queryLogErrors prometheus.Counter
@@ -53,6 +56,8 @@ func newMetrics(s *Server) *metrics {
 	}
 	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dnsfault_rate_limited_total", Help: "Queries refused because their client forwarded more than --rate-limit a second."})
+	m.signedLimited = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dnsfault_signed_rate_limited_total", Help: "UDP queries for signed zones (DO set) not answered in full because their client's /24 or /56 asked more than --signed-rate-limit a second: half got an empty truncated answer, half none."})
 	m.heldDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dnsfault_held_dropped_total", Help: "Delayed queries dropped because --max-held were already waiting."})
 	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
@@ -65,7 +70,7 @@ func newMetrics(s *Server) *metrics {
 		Name: "dnsfault_probes_total", Help: "Service probes (--probe) tried, by probe and outcome (ok or failed)."}, []string{"probe", "outcome"})
 	m.probeUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dnsfault_probe_up", Help: "1 when the probe's last try succeeded, 0 when it failed."}, []string{"probe"})
-	m.registry.MustRegister(m.queries, m.upstream, m.rateLimited, m.heldDropped, m.panics, m.queryLogErrors, m.recordErrors, m.probes, m.probeUp, &stateCollector{s: s},
+	m.registry.MustRegister(m.queries, m.upstream, m.rateLimited, m.signedLimited, m.heldDropped, m.panics, m.queryLogErrors, m.recordErrors, m.probes, m.probeUp, &stateCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

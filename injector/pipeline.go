@@ -11,6 +11,7 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector/fault"
 	"github.com/dnsfault/dnsfault/injector/match"
+	"github.com/dnsfault/dnsfault/injector/ratelimit"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -41,6 +42,11 @@ type pipeline struct {
 	// are answered at once.
 	ctx    context.Context
 	panics atomic.Uint64
+	// signedLimit bounds signed answers over UDP per client prefix
+	// (Config.SignedRate; nil: no limit), and slips alternates its
+	// refusals between a truncated answer and none.
+	signedLimit *ratelimit.Limiter
+	slips       atomic.Uint64
 }
 
 // verdict is what the pipeline decided for one query, for the writer and
@@ -110,6 +116,9 @@ func (p *pipeline) decide(q *query) verdict {
 	st := p.state.Load()
 	pl := st.plan
 	q.src.source = pl.source
+	if out, limited := p.limitSigned(q, pl.source); limited {
+		return verdict{out: out, action: "rate-limited"}
+	}
 	v := verdict{action: "pass"}
 	var rule *rulePlan
 	pos, off := p.position(st, q.arrived)
@@ -214,6 +223,27 @@ func (ph *phasePlan) choose(seed uint64, mq *match.Query, progress float64, viaC
 		return nil
 	}
 	return ph.rules[i]
+}
+
+// limitSigned applies Config.SignedRate: a UDP query with the DO bit for
+// a name in a signed zone, from a client prefix past its rate, is told
+// to ask over TCP (every second one, an empty answer with TC) or not
+// answered at all, before anything is signed or hashed for it. TCP is
+// bounded by its connections instead.
+func (p *pipeline) limitSigned(q *query, src *source) (fault.Outcome, bool) {
+	if p.signedLimit == nil || !q.req.DO || q.req.Transport != scenarios.UDP || !src.zones.Signed(q.req.Name) {
+		return fault.Outcome{}, false
+	}
+	if p.signedLimit.Allow(ratelimit.Prefix(q.req.Client)) {
+		return fault.Outcome{}, false
+	}
+	p.obs.metrics.signedLimited.Inc()
+	if p.slips.Add(1)%2 == 0 {
+		return fault.Outcome{Drop: true}, true
+	}
+	out := reply(q, dns.RcodeSuccess)
+	out.Msg.Truncated = true
+	return out, true
 }
 
 func reply(q *query, rcode int) fault.Outcome {

@@ -9,6 +9,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dnsfault/dnsfault/injector/ratelimit"
+	"github.com/dnsfault/dnsfault/injector/udpbatch"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -185,6 +187,9 @@ func (p *pipeline) serveRaw(query []byte, from netip.AddrPort, out []byte) (n in
 	}
 	st := p.state.Load()
 	pl := st.plan
+	if n, limited := p.limitSignedRaw(query, q, from, pl, out); limited {
+		return n
+	}
 	ps := &pl.source.prepacked
 	ps.mu.RLock()
 	a := ps.answers[string(q.key)]
@@ -271,4 +276,30 @@ func (ps *prepackedSet) keep(r, m *dns.Msg, name string, size int, l *live) {
 		ps.answers[string(key)] = a
 	}
 	ps.mu.Unlock()
+}
+
+// limitSignedRaw is limitSigned (Config.SignedRate) for a query still in
+// its bytes: once its prefix has no token left, a flood of random names
+// is turned away here, before it costs a parse, let alone a signature. It
+// only looks: a query let through takes its token in limitSigned. It
+// returns the truncated answer's length or udpbatch.Unanswered, and
+// whether the query was limited.
+func (p *pipeline) limitSignedRaw(query []byte, q rawQuestion, from netip.AddrPort, pl *plan, out []byte) (int, bool) {
+	if p.signedLimit == nil || len(pl.signed) == 0 || q.key[len(q.key)-1]&keyDO == 0 {
+		return 0, false
+	}
+	name, _, err := dns.UnpackDomainName(q.key, 0)
+	if err != nil || !pl.source.zones.Signed(name) || p.signedLimit.Has(ratelimit.Prefix(from.Addr().Unmap())) {
+		return 0, false
+	}
+	p.obs.metrics.signedLimited.Inc()
+	end := 12 + q.nameLen + 4 // the header and the question
+	if p.slips.Add(1)%2 == 0 || end > len(out) {
+		return udpbatch.Unanswered, true
+	}
+	n := copy(out, query[:end])
+	out[2] = out[2]&^0x7e | 0x80 | 0x02 // QR and TC, opcode QUERY, RD kept
+	out[3] = 0                          // RA, Z, AD, CD clear; NOERROR
+	clear(out[6:12])                    // no answer, authority or additional records
+	return n, true
 }

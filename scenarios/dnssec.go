@@ -154,6 +154,13 @@ func (d *decoder) zoneDNSSEC(n *yaml.Node, origin string, opts Options) *ZoneDNS
 	return out
 }
 
+// MaxNSEC3Iterations is the most NSEC3 iterations a zone may ask for:
+// what validators accept (RFC 9276 section 3.2; BIND and unbound cap at
+// 150). More is a fault of its own (validators treat the zone as
+// insecure), served only with nsec3's insecure: true. The default is RFC
+// 9276's: 0 iterations and no salt.
+const MaxNSEC3Iterations = 150
+
 // nsec3 reads a zone's nsec3: true, or {iterations, salt}.
 func (d *decoder) nsec3(n *yaml.Node) *NSEC3Params {
 	p := &NSEC3Params{}
@@ -163,9 +170,16 @@ func (d *decoder) nsec3(n *yaml.Node) *NSEC3Params {
 		}
 		return p
 	}
-	f := d.fields(n, "nsec3", "iterations", "salt")
+	f := d.fields(n, "nsec3", "iterations", "salt", "insecure")
+	insecure := false
+	if v := f["insecure"]; v != nil {
+		insecure = d.boolean(v, "nsec3 insecure")
+	}
 	if v := f["iterations"]; v != nil {
-		if it, ok := d.int(v, "nsec3 iterations", 0, 2500); ok {
+		if it, ok := d.int(v, "nsec3 iterations", 0, 65535); ok {
+			if it > MaxNSEC3Iterations && !insecure {
+				d.errorf(v, "nsec3 iterations %d: validators take at most %d (BIND and unbound treat the zone as insecure past it), and each costs every denial a hash; RFC 9276 asks for 0. To test that fault on purpose, add insecure: true", it, MaxNSEC3Iterations)
+			}
 			p.Iterations = uint16(it)
 		}
 	}

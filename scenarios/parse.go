@@ -184,13 +184,7 @@ func (d *decoder) parseExpect(n *yaml.Node, phases []Phase) Expect {
 		e.MaxQPS, _ = d.float(v, "max_qps", 0.001, 1e9)
 	}
 	if v := f["honours_ttl"]; v != nil {
-		if s, ok := d.scalar(v, "honours_ttl"); ok {
-			b, err := strconv.ParseBool(s)
-			if err != nil {
-				d.errorf(v, "honours_ttl must be true or false, got %q", s)
-			}
-			e.HonoursTTL = b
-		}
+		e.HonoursTTL = d.boolean(v, "honours_ttl")
 	}
 	if v := f["baseline"]; v != nil {
 		e.Baseline = d.str(v, "baseline")

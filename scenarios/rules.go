@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -165,13 +164,7 @@ func (d *decoder) parseRule(n *yaml.Node, defaultName string) Rule {
 		d.ruleDNSSEC(v, &r)
 	}
 	if v := f["via_cname"]; v != nil {
-		if s, ok := d.scalar(v, "via_cname"); ok {
-			b, err := strconv.ParseBool(s)
-			if err != nil {
-				d.errorf(v, "via_cname must be true or false, got %q", s)
-			}
-			r.NotViaCNAME = !b
-		}
+		r.NotViaCNAME = !d.boolean(v, "via_cname")
 	}
 	return r
 }

@@ -68,6 +68,19 @@ func (d *decoder) scalar(n *yaml.Node, what string) (string, bool) {
 	return d.substitute(n, what, n.Value)
 }
 
+// boolean reads true or false, reporting anything else.
+func (d *decoder) boolean(n *yaml.Node, what string) bool {
+	s, ok := d.scalar(n, what)
+	if !ok {
+		return false
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		d.errorf(n, "%s must be true or false, got %q", what, s)
+	}
+	return b
+}
+
 func (d *decoder) str(n *yaml.Node, what string) string {
 	s, _ := d.scalar(n, what)
 	return s
@@ -248,7 +261,7 @@ func checkAliases(file string, doc *yaml.Node) *Error {
 // types are shorter).
 const (
 	maxQuoted = 60
-	maxArg    = 200
+	maxArg    = 400
 )
 
 // excerpt is s, cut to maxQuoted characters with the length it had.

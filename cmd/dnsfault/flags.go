@@ -64,9 +64,10 @@ var defaults = injector.DefaultConfig()
 func resourceFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.Float64Flag{Name: "rate-limit", Value: defaults.ForwardRate, Usage: "forwarded queries a second (`N`) per client (bursts of twice that); over it: REFUSED; 0: no limit"},
+		&cli.Float64Flag{Name: "signed-rate-limit", Value: defaults.SignedRate, Usage: "answers from signed zones to UDP queries with DO, a second (`N`) per client /24 or /56 (bursts of a tenth of that); over it: every second one an empty TC answer (ask over TCP), the rest none; 0: no limit"},
 		&cli.IntFlag{Name: "max-held", Value: defaults.MaxHeld, Usage: "queries (`N`) held by delays at once; over it: dropped and counted"},
-		&cli.IntFlag{Name: "max-tcp-conns", Value: defaults.MaxTCPConns, Usage: "open TCP connections (`N`) at once (at most half the open-file limit); at the bound the one idle longest is closed"},
-		&cli.IntFlag{Name: "max-tcp-conns-per-client", Value: defaults.MaxTCPConnsPerClient, Usage: "open TCP connections (`N`) of one client address"},
+		&cli.IntFlag{Name: "max-tcp-conns", Value: defaults.MaxTCPConns, Usage: "open TCP, DoT and DoH connections (`N`) each at once (together at most half the open-file limit); at the bound the one idle longest is closed"},
+		&cli.IntFlag{Name: "max-tcp-conns-per-client", Value: defaults.MaxTCPConnsPerClient, Usage: "open TCP, DoT and DoH connections (`N`) each of one client address"},
 		&cli.DurationFlag{Name: "tcp-idle-timeout", Value: defaults.TCPIdleTimeout, Usage: "close TCP connections idle this long (`D`)"},
 	}
 }

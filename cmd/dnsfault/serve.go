@@ -220,6 +220,7 @@ func serverConfig(c *cli.Context) (injector.Config, error) {
 	}
 	cfg := injector.Config{
 		ForwardRate:          c.Float64("rate-limit"),
+		SignedRate:           c.Float64("signed-rate-limit"),
 		MaxHeld:              c.Int("max-held"),
 		MaxTCPConns:          c.Int("max-tcp-conns"),
 		MaxTCPConnsPerClient: c.Int("max-tcp-conns-per-client"),

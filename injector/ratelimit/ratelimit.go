@@ -57,10 +57,36 @@ func (l *Limiter) Allow(client netip.Addr) bool {
 
 // forgetFull drops the buckets that have refilled: forgetting them changes
 // nothing for their clients.
+// Has tells whether client has a token, without taking it: a cheap look
+// before the work that Allow will then pay for.
+func (l *Limiter) Has(client netip.Addr) bool {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[client]
+	return b == nil || b.tokens+now.Sub(b.last).Seconds()*l.rate >= 1
+}
+
 func (l *Limiter) forgetFull(now time.Time) {
 	for a, b := range l.buckets {
 		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
 			delete(l.buckets, a)
 		}
 	}
+}
+
+// Prefix is the network a client address is limited by, as response rate
+// limiting counts them (BIND's defaults): its /24 for IPv4, its /56 for
+// IPv6. One host cannot dodge the limit by using its neighbours'
+// addresses.
+func Prefix(client netip.Addr) netip.Addr {
+	bits := 56
+	if client.Is4() {
+		bits = 24
+	}
+	p, err := client.Prefix(bits)
+	if err != nil {
+		return client
+	}
+	return p.Addr()
 }

@@ -63,10 +63,13 @@ const maxSpares = 32
 
 // RawHandler is a dns.Handler that can answer some queries from their
 // bytes, without unpacking them: the fast path for answers it knows.
+// Unanswered is what ServeRaw returns for a query it drops.
+const Unanswered = -1
+
 type RawHandler interface {
 	// ServeRaw writes the answer to query into out and returns its length,
-	// or returns 0 to have the query unpacked and passed to ServeDNS. It
-	// must not keep query or out.
+	// returns Unanswered to send nothing, or returns 0 to have the query
+	// unpacked and passed to ServeDNS. It must not keep query or out.
 	ServeRaw(query []byte, from netip.AddrPort, out []byte) int
 }
 
@@ -228,9 +231,12 @@ func (wk *worker) serve(i int) (handedOff bool) {
 	w := wk.writers[i]
 	w.peer, w.remote, w.wrote = m.Addr, nil, false
 	if raw := wk.s.raw; raw != nil {
-		if n := raw.ServeRaw(m.Buf[:m.N], m.Addr, wk.answers[i]); n > 0 {
+		switch n := raw.ServeRaw(m.Buf[:m.N], m.Addr, wk.answers[i]); {
+		case n > 0:
 			w.wrote = true
 			wk.queue(w, wk.answers[i][:n])
+			return false
+		case n == Unanswered:
 			return false
 		}
 	}

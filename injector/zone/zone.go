@@ -20,7 +20,8 @@ const maxChain = 8
 
 // Set is the zones of one scenario. It is immutable once built.
 type Set struct {
-	zones map[string]*zone // by origin
+	zones  map[string]*zone // by origin
+	proofs proofCache       // white lies signed for faults (Proof)
 }
 
 type zone struct {
