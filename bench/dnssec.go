@@ -38,7 +38,7 @@ func dnssecBench(bin, dir string) string {
 		for _, c := range configs {
 			port := freePort()
 			addr := fmt.Sprintf("127.0.0.1:%d", port)
-			cmd := pinned(bin, "serve", "-s", filepath.Join(dir, c.scenario), "--listen", addr, "--control", "127.0.0.1:0", "--rate-limit", "0", "--signed-rate-limit", "0")
+			cmd := pinned(bin, "serve", "-s", filepath.Join(dir, c.scenario), "--listen", addr, "--control", "127.0.0.1:0", "--rate-limit", "0", "--signing-budget", "0")
 			must(cmd.Start())
 			waitReady(addr)
 			extra := []string{"-l", strconv.Itoa(*seconds), "-Q", strconv.Itoa(*rate)}

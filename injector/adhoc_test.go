@@ -83,7 +83,7 @@ func TestAdHocRulesReachTheSinks(t *testing.T) {
 	}
 	require.NoError(t, srv.AddRule(adHoc(t, "name: slow-fail\nmatch: {names: [a.t.test], types: [A]}\naction: servfail\n"), "tester"))
 	require.Equal(t, dns.RcodeServerFailure, ask(t, srv, "udp", "a.t.test.", dns.TypeA).Rcode)
-	require.Eventually(t, func() bool { return bytes.Count(log.Bytes(), []byte("\n")) == 4 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return bytes.Count(log.Bytes(), []byte("\n")) == 4 }, dnstest.Patience(5*time.Second), time.Millisecond)
 	lines := bytes.Split(bytes.TrimSpace(log.Bytes()), []byte("\n"))
 	var last map[string]any
 	require.NoError(t, json.Unmarshal(lines[3], &last))

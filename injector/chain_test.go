@@ -125,7 +125,7 @@ func TestFaultsFollowCNAMEChains(t *testing.T) {
 		defer mu.Unlock()
 		last := events[len(events)-1]
 		return last.Rule == "counted" && last.Via == "lb.shop.test." && last.Name == "www.shop.test."
-	}, 5*time.Second, time.Millisecond)
+	}, dnstest.Patience(5*time.Second), time.Millisecond)
 }
 
 func nilIfEmpty(s []string) []string {

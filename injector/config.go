@@ -23,7 +23,7 @@ const DefaultListen = "127.0.0.1:1053"
 // Defaults of the resource bounds.
 const (
 	DefaultForwardRate     = 1000
-	DefaultSignedRate      = 1000
+	DefaultSigningBudget   = 50 * time.Millisecond
 	DefaultMaxHeld         = 100_000
 	DefaultMaxTCPConns     = 1000
 	DefaultMaxTCPPerClient = 64
@@ -91,15 +91,17 @@ type Config struct {
 	// victim; over it a client gets REFUSED. 0 means no limit, as
 	// --rate-limit 0 does; DefaultConfig has DefaultForwardRate.
 	ForwardRate float64
-	// SignedRate bounds the answers from signed zones to queries with the
-	// DO bit over UDP, a second per client prefix (/24, /56; bursts of a
-	// tenth of that): each may cost a signature or NSEC3 hashes, so one
-	// client flooding random names cannot take the CPU from the others.
-	// Past it, every second query gets an empty truncated answer (the
-	// client asks again over TCP, as response rate limiting's slip does)
-	// and the rest none. 0 means no limit, as --signed-rate-limit 0 does;
-	// DefaultConfig has DefaultSignedRate.
-	SignedRate float64
+	// SigningBudget bounds the time a second that answering UDP queries
+	// with the DO bit for signed zones may take, per client prefix (/24,
+	// /56; a fifth of it at once): such an answer may cost a signature
+	// made on the spot or NSEC3 hashes, so one client flooding random
+	// names cannot take the CPU from the others, while answers that cost
+	// little are many before it binds. Past it, every second query gets
+	// an empty truncated answer (the client asks again over TCP, as
+	// response rate limiting's slip does) and the rest none, until the
+	// time is paid back. 0 means no bound, as --signing-budget 0 does;
+	// DefaultConfig has DefaultSigningBudget.
+	SigningBudget time.Duration
 	// MaxHeld bounds the queries held by delays at once (default
 	// DefaultMaxHeld); a query over it is dropped and counted.
 	MaxHeld int
@@ -134,11 +136,11 @@ type Config struct {
 // DefaultConfig is the configuration the command line starts from: the
 // zero Config with every default written out, forwarding limited to
 // DefaultForwardRate a second per client, and signed answers over UDP to
-// DefaultSignedRate a second per client prefix.
+// DefaultSigningBudget a second per client prefix.
 func DefaultConfig() Config {
 	cfg := Config{}.withDefaults()
 	cfg.ForwardRate = DefaultForwardRate
-	cfg.SignedRate = DefaultSignedRate
+	cfg.SigningBudget = DefaultSigningBudget
 	return cfg
 }
 

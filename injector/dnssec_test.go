@@ -17,6 +17,7 @@ import (
 	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/injector/dnsfaulttest"
 	"github.com/dnsfault/dnsfault/injector/dnssec"
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -340,7 +341,7 @@ func TestDelvValidatesWithTheBINDAnchors(t *testing.T) {
 	srv := start(t, signedScenario, injector.Config{DNSSECAnchors: anchors})
 	host, port, _ := net.SplitHostPort(srv.Addr())
 	lookup := func(name string) string {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(60*time.Second))
 		defer cancel()
 		out, _ := exec.CommandContext(ctx, delv, "@"+host, "-p", port, "-a", anchors, "+root=sig.test", "+rtrace", name, "A").CombinedOutput()
 		return string(out)

@@ -229,10 +229,13 @@ func TestEveryDNSSECFaultThroughUnbound(t *testing.T) {
 
 	got := make([]validatedAnswer, len(cases))
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, refServersAtOnce())
 	for i, c := range cases {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			// An unbound each: one case's bogus keys must not reach another.
 			addr := validatingUnbound(t, srv.Addr(), anchors, c.aggressive)
 			got[i] = askValidator(t, addr, c.name, c.qtype)

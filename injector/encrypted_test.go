@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 )
 
 // encrypted serves a zone with a rule per transport: DoH fails, the
@@ -90,7 +91,7 @@ func TestDoTAndDoHServeThePipeline(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
 	assert.Equal(t, "30", r.Header.Get("Retry-After"))
 
-	short := &http.Client{Timeout: 300 * time.Millisecond, Transport: client.Transport}
+	short := &http.Client{Timeout: dnstest.Patience(300 * time.Millisecond), Transport: client.Transport}
 	_, err = short.Post(srv.DoHURL(), "application/dns-message", bytes.NewReader(mustPack(t, dnsQuery("gone.enc.test.", dns.TypeA))))
 	assert.Error(t, err, "drop: no answer, the client gives up")
 
@@ -175,8 +176,8 @@ rules:
 `, injector.Config{DoT: "127.0.0.1:0", DoH: "https://127.0.0.1:0/dns-query"})
 	roots := x509.NewCertPool()
 	require.True(t, roots.AppendCertsFromPEM(srv.CA()))
-	dot := &dns.Client{Net: "tcp-tls", TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, Timeout: 500 * time.Millisecond}
-	web := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
+	dot := &dns.Client{Net: "tcp-tls", TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, Timeout: dnstest.Patience(500 * time.Millisecond)}
+	web := &http.Client{Timeout: dnstest.Patience(500 * time.Millisecond), Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
 	doh := func(name string) (*dns.Msg, error) {
 		r, err := web.Post(srv.DoHURL(), "application/dns-message", bytes.NewReader(mustPack(t, dnsQuery(name, dns.TypeA))))
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -222,7 +223,7 @@ func askProbe(t *testing.T, addr string, p probe) *dns.Msg {
 	if p.edns {
 		m.SetEdns0(p.size, p.do)
 	}
-	c := &dns.Client{Timeout: 2 * time.Second, UDPSize: 65535}
+	c := &dns.Client{Timeout: dnstest.Patience(2 * time.Second), UDPSize: 65535}
 	if p.tcp {
 		c.Net = "tcp"
 	}

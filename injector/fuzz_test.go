@@ -162,7 +162,7 @@ func TestMalformedPacketsAreAnsweredOrIgnored(t *testing.T) {
 			p.tcp(t, packet)
 		})
 	}
-	assert.Eventually(t, func() bool { return srv.Status().InFlight == 0 }, 5*time.Second, time.Millisecond, "every query finished")
+	assert.Eventually(t, func() bool { return srv.Status().InFlight == 0 }, dnstest.Patience(5*time.Second), time.Millisecond, "every query finished")
 }
 
 func FuzzUDP(f *testing.F) {

@@ -15,8 +15,9 @@ import (
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
-// timeout is how long test clients wait; drop tests wait it out.
-const timeout = 2 * time.Second
+// timeout is how long test clients wait (DNSFAULT_TEST_PATIENCE scales
+// it); drop tests wait it out.
+var timeout = dnstest.Patience(2 * time.Second)
 
 // start parses the scenario text and serves it on 127.0.0.1:0 until the
 // test ends.

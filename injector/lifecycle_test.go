@@ -48,9 +48,9 @@ func TestShutdownAnswersQueriesInFlight(t *testing.T) {
 					answers <- resp
 				}()
 			}
-			require.Eventually(t, func() bool { return tc.waiting(srv) }, 5*time.Second, time.Millisecond, "both queries wait")
+			require.Eventually(t, func() bool { return tc.waiting(srv) }, dnstest.Patience(5*time.Second), time.Millisecond, "both queries wait")
 
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(5*time.Second))
 			defer cancel()
 			require.NoError(t, srv.Shutdown(ctx))
 			for range 2 {

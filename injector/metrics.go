@@ -25,7 +25,7 @@ type metrics struct {
 	counters    sync.Map // queryLabels -> prometheus.Counter
 	upstream    *prometheus.HistogramVec
 	rateLimited prometheus.Counter
-	// signedLimited counts the signed answers --signed-rate-limit held
+	// signedLimited counts the signed answers --signing-budget held
 	// back.
 	signedLimited prometheus.Counter
 	heldDropped   prometheus.Counter
@@ -57,7 +57,7 @@ func newMetrics(s *Server) *metrics {
 	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dnsfault_rate_limited_total", Help: "Queries refused because their client forwarded more than --rate-limit a second."})
 	m.signedLimited = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "dnsfault_signed_rate_limited_total", Help: "UDP queries for signed zones (DO set) not answered in full because their client's /24 or /56 asked more than --signed-rate-limit a second: half got an empty truncated answer, half none."})
+		Name: "dnsfault_signing_limited_total", Help: "UDP queries for signed zones (DO set) not answered in full because their client's /24 or /56 had spent its --signing-budget: half got an empty truncated answer, half none."})
 	m.heldDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dnsfault_held_dropped_total", Help: "Delayed queries dropped because --max-held were already waiting."})
 	m.panics = prometheus.NewCounter(prometheus.CounterOpts{

@@ -30,7 +30,7 @@ func TestAPanicIsAnsweredServfailAndTheServerGoesOn(t *testing.T) {
 	srv.pipe.state.Load().plan.phases[0].rules[0].fault = panics{}
 	require.NoError(t, srv.Start())
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(5*time.Second))
 		defer cancel()
 		srv.Shutdown(ctx)
 	}()

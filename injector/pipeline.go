@@ -42,11 +42,11 @@ type pipeline struct {
 	// are answered at once.
 	ctx    context.Context
 	panics atomic.Uint64
-	// signedLimit bounds signed answers over UDP per client prefix
-	// (Config.SignedRate; nil: no limit), and slips alternates its
-	// refusals between a truncated answer and none.
-	signedLimit *ratelimit.Limiter
-	slips       atomic.Uint64
+	// signing is each client prefix's budget of microseconds for signed
+	// answers over UDP (Config.SigningBudget; nil: no bound), and slips
+	// alternates its refusals between a truncated answer and none.
+	signing *ratelimit.Limiter
+	slips   atomic.Uint64
 }
 
 // verdict is what the pipeline decided for one query, for the writer and
@@ -225,25 +225,34 @@ func (ph *phasePlan) choose(seed uint64, mq *match.Query, progress float64, viaC
 	return ph.rules[i]
 }
 
-// limitSigned applies Config.SignedRate: a UDP query with the DO bit for
-// a name in a signed zone, from a client prefix past its rate, is told
-// to ask over TCP (every second one, an empty answer with TC) or not
-// answered at all, before anything is signed or hashed for it. TCP is
-// bounded by its connections instead.
+// limitSigned applies Config.SigningBudget: a UDP query with the DO bit
+// for a name in a signed zone, from a client prefix whose budget is
+// spent, is told to ask over TCP (every second one, an empty answer with
+// TC) or not answered at all, before anything is signed or hashed for
+// it. A query let through is charged what its answer took (q.charged).
+// TCP is bounded by its connections instead.
 func (p *pipeline) limitSigned(q *query, src *source) (fault.Outcome, bool) {
-	if p.signedLimit == nil || !q.req.DO || q.req.Transport != scenarios.UDP || !src.zones.Signed(q.req.Name) {
+	if p.signing == nil || !q.req.DO || q.req.Transport != scenarios.UDP || !src.zones.Signed(q.req.Name) {
 		return fault.Outcome{}, false
 	}
-	if p.signedLimit.Allow(ratelimit.Prefix(q.req.Client)) {
+	prefix := ratelimit.Prefix(q.req.Client)
+	if p.signing.Has(prefix) {
+		q.charged = prefix
 		return fault.Outcome{}, false
 	}
+	return p.slip(q), true
+}
+
+// slip is a limited query's outcome: every second one an empty answer
+// with TC, the others none, as response rate limiting does.
+func (p *pipeline) slip(q *query) fault.Outcome {
 	p.obs.metrics.signedLimited.Inc()
 	if p.slips.Add(1)%2 == 0 {
-		return fault.Outcome{Drop: true}, true
+		return fault.Outcome{Drop: true}
 	}
 	out := reply(q, dns.RcodeSuccess)
 	out.Msg.Truncated = true
-	return out, true
+	return out
 }
 
 func reply(q *query, rcode int) fault.Outcome {

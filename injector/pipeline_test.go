@@ -41,7 +41,7 @@ func serveOnce(t *testing.T, srv *injector.Server, q *dns.Msg, remote net.Addr, 
 	if w.Hijacked() {
 		select {
 		case <-w.Done():
-		case <-time.After(10 * time.Second):
+		case <-time.After(dnstest.Patience(10 * time.Second)):
 			t.Fatal("a hijacked query was never answered")
 		}
 	}

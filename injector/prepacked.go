@@ -278,18 +278,18 @@ func (ps *prepackedSet) keep(r, m *dns.Msg, name string, size int, l *live) {
 	ps.mu.Unlock()
 }
 
-// limitSignedRaw is limitSigned (Config.SignedRate) for a query still in
-// its bytes: once its prefix has no token left, a flood of random names
-// is turned away here, before it costs a parse, let alone a signature. It
-// only looks: a query let through takes its token in limitSigned. It
-// returns the truncated answer's length or udpbatch.Unanswered, and
+// limitSignedRaw is limitSigned (Config.SigningBudget) for a query still
+// in its bytes: once its prefix's budget is spent, a flood of random
+// names is turned away here, before it costs a parse, let alone a
+// signature. It only looks: a query let through is charged in respond.
+// It returns the truncated answer's length or udpbatch.Unanswered, and
 // whether the query was limited.
 func (p *pipeline) limitSignedRaw(query []byte, q rawQuestion, from netip.AddrPort, pl *plan, out []byte) (int, bool) {
-	if p.signedLimit == nil || len(pl.signed) == 0 || q.key[len(q.key)-1]&keyDO == 0 {
+	if p.signing == nil || len(pl.signed) == 0 || q.key[len(q.key)-1]&keyDO == 0 {
 		return 0, false
 	}
 	name, _, err := dns.UnpackDomainName(q.key, 0)
-	if err != nil || !pl.source.zones.Signed(name) || p.signedLimit.Has(ratelimit.Prefix(from.Addr().Unmap())) {
+	if err != nil || !pl.source.zones.Signed(name) || p.signing.Has(ratelimit.Prefix(from.Addr().Unmap())) {
 		return 0, false
 	}
 	p.obs.metrics.signedLimited.Inc()

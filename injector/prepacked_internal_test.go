@@ -46,7 +46,7 @@ func startInternal(t *testing.T, text string, clock *dnstest.Clock, observe ...f
 	require.NoError(t, err)
 	require.NoError(t, srv.Start())
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(5*time.Second))
 		defer cancel()
 		srv.Shutdown(ctx)
 	})

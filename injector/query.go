@@ -25,6 +25,9 @@ type query struct {
 	// the timeline; began is by the wall clock, for the latency. One read
 	// serves both on the real clock.
 	arrived, began time.Time
+	// charged is the client prefix that pays for the answer's time, for
+	// a signed answer over UDP (limitSigned); invalid otherwise.
+	charged netip.Addr
 }
 
 // detacher is a ResponseWriter (a batched UDP one) whose goroutine can go

@@ -41,7 +41,7 @@ phases:
 		t.Helper()
 		select {
 		case <-answered:
-		case <-time.After(10 * time.Second):
+		case <-time.After(dnstest.Patience(10 * time.Second)):
 			t.Fatalf("the server did not observe %s", what)
 		}
 	}

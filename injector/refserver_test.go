@@ -2,12 +2,15 @@ package injector_test
 
 import (
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 )
 
 // startAnswering starts a reference server (knotd, unbound) that the
@@ -28,9 +31,9 @@ func startAnswering(t *testing.T, cmd *exec.Cmd, addr string, question *dns.Msg,
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(dnstest.Patience(20 * time.Second))
 	for {
-		if r, _, err := (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(question, addr); err == nil && ok(r) {
+		if r, _, err := (&dns.Client{Timeout: dnstest.Patience(200 * time.Millisecond)}).Exchange(question, addr); err == nil && ok(r) {
 			t.Cleanup(stop)
 			return true, ""
 		}
@@ -44,3 +47,9 @@ func startAnswering(t *testing.T, cmd *exec.Cmd, addr string, question *dns.Msg,
 		}
 	}
 }
+
+// refServersAtOnce bounds the reference servers a test measures through
+// at once, by the cores there are: most of a measurement waits on
+// timeouts, but each server's timers need a core when they fire, or a
+// loaded machine changes what they measure.
+func refServersAtOnce() int { return 4 * runtime.NumCPU() }

@@ -177,7 +177,7 @@ func TestResolverLayerUnbound(t *testing.T) {
 	results := map[string][]seen{} // by mode and label
 	var resMu sync.Mutex
 	var wg sync.WaitGroup
-	slots := make(chan struct{}, 40) // unbounds at once: a busy machine stays responsive
+	slots := make(chan struct{}, refServersAtOnce())
 	for _, mode := range modes {
 		for _, c := range resolverCases {
 			for round := range resolverRounds {

@@ -16,6 +16,9 @@ import (
 func (p *pipeline) respond(q *query, v *verdict) {
 	err := p.write(q, v)
 	ev := p.event(q, v)
+	if q.charged.IsValid() {
+		p.signing.Spend(q.charged, float64(ev.Latency.Microseconds()))
+	}
 	if err != nil {
 		// Nothing reached the client: the query counts as unanswered,
 		// never as the rcode of an answer that was not sent.

@@ -80,11 +80,9 @@ func New(cfg Config, sc *scenarios.Scenario) (*Server, error) {
 		s.limiter = ratelimit.New(cfg.ForwardRate, 2*cfg.ForwardRate, cfg.Now)
 	}
 	p := &pipeline{cfg: &s.cfg, realClock: realClock, ttlScale: cfg.TTLScale(), started: cfg.Now(), held: heldQueries{max: int64(cfg.MaxHeld)}}
-	if cfg.SignedRate > 0 {
-		// A short burst: each answer may cost a fifth of a millisecond
-		// of signing, so a tenth of a second's worth is all one prefix
-		// may take at once.
-		p.signedLimit = ratelimit.New(cfg.SignedRate, max(cfg.SignedRate/10, 1), cfg.Now)
+	if b := cfg.SigningBudget.Microseconds(); b > 0 {
+		// In microseconds of work: a fifth of a second's budget at once.
+		p.signing = ratelimit.New(float64(b), max(float64(b)/5, 1), cfg.Now)
 	}
 	p.lastBeat.Store(p.started.UnixNano())
 	p.obs.metrics, p.obs.extra = newMetrics(s), cfg.Observe

@@ -47,7 +47,7 @@ func TestUDPSocketsShareThePort(t *testing.T) {
 		conn.Close()
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(5*time.Second))
 	defer cancel()
 	require.NoError(t, srv.Shutdown(ctx))
 	pc, err := net.ListenPacket("udp", srv.Addr())

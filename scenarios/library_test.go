@@ -79,7 +79,7 @@ func (r *replay) doh(name string) string {
 	r.t.Helper()
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(r.srv.CA())
-	client := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
+	client := &http.Client{Timeout: dnstest.Patience(500 * time.Millisecond), Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
 	defer client.CloseIdleConnections()
 	q := new(dns.Msg)
 	q.SetQuestion(name, dns.TypeA)
@@ -107,7 +107,7 @@ func (r *replay) dot(name string) string {
 	r.t.Helper()
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(r.srv.CA())
-	c := &dns.Client{Net: "tcp-tls", TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, Timeout: 500 * time.Millisecond}
+	c := &dns.Client{Net: "tcp-tls", TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, Timeout: dnstest.Patience(500 * time.Millisecond)}
 	q := new(dns.Msg)
 	q.SetQuestion(name, dns.TypeA)
 	m, _, err := c.Exchange(q, r.srv.DoTAddr())
@@ -148,7 +148,7 @@ func (r *replay) ask(from, network, name string, qtype uint16, n int, slow time.
 		go dnstest.ExchangeFrom(from, r.srv.Addr(), network, dnstest.Query(name, qtype), 5*time.Second)
 	}
 	counts := map[string]int{}
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(dnstest.Patience(30 * time.Second))
 	for seen := 0; seen < n; {
 		var ev *injector.Event
 		select {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestFlagsFirst(t *testing.T) {
+	t.Parallel()
 	app := []string{"dnsfault"}
 	cases := []struct{ in, want []string }{
 		{[]string{"ctl", "phase", "outage", "--control", "x:1", "--json"}, []string{"ctl", "phase", "--control", "x:1", "--json", "outage"}},

@@ -11,6 +11,7 @@ import (
 // TestCtlFlagsGoBeforeOrAfterTheSubcommand: as in git, kubectl and
 // docker, both orders reach the server.
 func TestCtlFlagsGoBeforeOrAfterTheSubcommand(t *testing.T) {
+	t.Parallel()
 	s := serve(t, "-s", "demo")
 	for _, args := range [][]string{
 		{"ctl", "--control", s.control, "status"},
@@ -27,6 +28,7 @@ func TestCtlFlagsGoBeforeOrAfterTheSubcommand(t *testing.T) {
 // command (run's own exit 125, so they are not taken for the command's),
 // and `dnsfault version` prints the version.
 func TestUsageErrorsExitTwo(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args   []string
 		code   int
@@ -54,6 +56,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 // TestHelpSaysWhatDefaultsMean: no "(default: 0s)" where 0 means off, and
 // every default shown once.
 func TestHelpSaysWhatDefaultsMean(t *testing.T) {
+	t.Parallel()
 	for _, cmd := range []string{"serve", "run"} {
 		r := runDnsfault(t, cmd, "--help")
 		require.Equal(t, 0, r.code, r.stderr)

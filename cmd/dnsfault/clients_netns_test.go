@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,6 +27,9 @@ rules:
   - {name: no-v6, match: {names: [v6.shop.test], types: [AAAA]}, action: servfail}
 `
 
+// namespaces numbers the namespaces this process makes.
+var namespaces atomic.Int32
+
 // netns makes a network namespace of the test's own, with loopback up and
 // an /etc/netns/NAME/resolv.conf naming 127.0.0.1 (which `ip netns exec`
 // puts over /etc/resolv.conf). Nothing in it reaches the host's network.
@@ -38,7 +42,7 @@ func netns(t *testing.T) []string {
 		t.Skip("network namespace tests need root; skipping")
 	}
 	ip := requireTool(t, "ip", "iproute2")
-	name := fmt.Sprintf("dnsfault-test-%d", os.Getpid())
+	name := fmt.Sprintf("dnsfault-test-%d-%d", os.Getpid(), namespaces.Add(1)) // tests run in parallel
 	run := func(args ...string) {
 		out, err := exec.Command(ip, args...).CombinedOutput()
 		require.NoError(t, err, "ip %s: %s", strings.Join(args, " "), out)
@@ -57,6 +61,7 @@ func netns(t *testing.T) []string {
 // namespace the test made, and resolves there with glibc (getent) and Go's
 // own resolver, both through the namespace's resolv.conf.
 func TestGlibcAndGoInANetworkNamespace(t *testing.T) {
+	t.Parallel()
 	exec := netns(t)
 	serveWith(t, exec, "-s", scenarioFile(t, shop), "--listen", "127.0.0.1:53")
 	golookup := filepath.Join(t.TempDir(), "golookup")
@@ -94,6 +99,7 @@ func TestGlibcAndGoInANetworkNamespace(t *testing.T) {
 }
 
 func TestDigAndKdigEDNSAndTCP(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "kdig", "knot-dnsutils")
 	var big strings.Builder
 	for i := 0; i < 30; i++ {

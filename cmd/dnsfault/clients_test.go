@@ -31,6 +31,7 @@ func pythonWithDNSPython(t *testing.T) string {
 // run with the demo scenario, and checks that it sees each fault as its
 // own library reports it.
 func TestClientExamplesSeeTheFaults(t *testing.T) {
+	t.Parallel()
 	names := []string{"ok.demo.test", "nxdomain.demo.test", "servfail.demo.test", "empty.demo.test"}
 	goClient := filepath.Join(t.TempDir(), "resolve")
 	out, err := exec.Command("go", "build", "-o", goClient, "../../examples/clients/go").CombinedOutput()

@@ -20,6 +20,7 @@ $TTL 5
 // outage over --zone answers the zone in its healthy phase and the fault
 // in its outage, without a copy of the scenario and without an upstream.
 func TestZoneGivesABundledOutageYourOwnHealthyAnswer(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "dig", "bind9-dnsutils")
 	zone := filepath.Join(t.TempDir(), "ddb.zone")
 	require.NoError(t, os.WriteFile(zone, []byte(ddbZone), 0o644))
@@ -40,6 +41,7 @@ func TestZoneGivesABundledOutageYourOwnHealthyAnswer(t *testing.T) {
 // TestZoneFileErrorsAreNamed: a bad --zone file stops the start with its
 // file, line and column.
 func TestZoneFileErrorsAreNamed(t *testing.T) {
+	t.Parallel()
 	zone := filepath.Join(t.TempDir(), "bad.zone")
 	require.NoError(t, os.WriteFile(zone, []byte("$ORIGIN shop.test.\napi IN A 999.1.1.1\n"), 0o644))
 	r := runDnsfault(t, "serve", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--zone", zone)

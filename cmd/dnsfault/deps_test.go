@@ -17,6 +17,7 @@ import (
 )
 
 func TestRecordThenDeps(t *testing.T) {
+	t.Parallel()
 	up := dnstest.Start(t, func(w dns.ResponseWriter, r *dns.Msg) {
 		m := new(dns.Msg)
 		m.SetReply(r)

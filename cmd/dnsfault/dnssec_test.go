@@ -9,12 +9,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 )
 
 // serve with a signed zone: the banner and ctl status say which zones are
 // signed and where the anchors are, the anchors are written, and dig with
 // +dnssec gets the signature.
 func TestServeSignsAndWritesTheTrustAnchors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	scenario := filepath.Join(dir, "signed.yaml")
 	require.NoError(t, os.WriteFile(scenario, []byte(`version: 1
@@ -29,7 +32,7 @@ rules:
 	anchors := filepath.Join(dir, "anchors.ds")
 	s := serve(t, "-s", scenario, "--dnssec-anchors", anchors)
 	banner := regexp.MustCompile(`signed signed\.test\. key \d+ ECDSAP256SHA256, trust anchors in ` + regexp.QuoteMeta(anchors))
-	require.Eventually(t, func() bool { return banner.MatchString(s.log()) }, 10*time.Second, 10*time.Millisecond, "the banner's second line:\n%s", s.log())
+	require.Eventually(t, func() bool { return banner.MatchString(s.log()) }, dnstest.Patience(10*time.Second), 10*time.Millisecond, "the banner's second line:\n%s", s.log())
 
 	text, err := os.ReadFile(anchors)
 	require.NoError(t, err)
@@ -49,6 +52,7 @@ rules:
 }
 
 func TestAnUnwritableAnchorsFileIsAFlagError(t *testing.T) {
+	t.Parallel()
 	missing := filepath.Join(t.TempDir(), "no", "such", "dir", "a.ds")
 	r := runDnsfault(t, "serve", "--dnssec-anchors", missing)
 	assert.Equal(t, 2, r.code)

@@ -130,7 +130,7 @@ func serveWith(t *testing.T, prefix []string, args ...string) *server {
 	case <-ready:
 	case <-s.done:
 		t.Fatalf("dnsfault serve exited early:\n%s", s.log())
-	case <-time.After(10 * time.Second):
+	case <-time.After(dnstest.Patience(10 * time.Second)):
 		s.cmd.Process.Kill()
 		t.Fatalf("dnsfault serve did not start:\n%s", s.log())
 	}
@@ -138,7 +138,7 @@ func serveWith(t *testing.T, prefix []string, args ...string) *server {
 		s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-s.done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(dnstest.Patience(10 * time.Second)):
 			s.cmd.Process.Kill()
 		}
 	})
@@ -155,11 +155,12 @@ func (s *server) log() string {
 func (s *server) dig(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	dig := requireTool(t, "dig", "bind9-dnsutils")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(20*time.Second))
 	defer cancel()
 	// Three tries of 2 s: a busy machine may be late with one answer.
 	// A test that waits for no answer passes its own +tries and +time.
-	cmd := exec.CommandContext(ctx, dig, append([]string{"@" + s.host, "-p", s.port, "+tries=3", "+time=2"}, args...)...)
+	wait := fmt.Sprintf("+time=%d", int(dnstest.Patience(2*time.Second)/time.Second))
+	cmd := exec.CommandContext(ctx, dig, append([]string{"@" + s.host, "-p", s.port, "+tries=3", wait}, args...)...)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
@@ -169,6 +170,7 @@ func (s *server) dig(t *testing.T, args ...string) (string, int) {
 }
 
 func TestDigSeesEachFault(t *testing.T) {
+	t.Parallel()
 	s := serve(t, "-s", "demo")
 	cases := []struct {
 		name string
@@ -193,6 +195,7 @@ func TestDigSeesEachFault(t *testing.T) {
 }
 
 func TestDigRetriesTruncatedAnswersOverTCP(t *testing.T) {
+	t.Parallel()
 	s := serve(t, "-s", "demo")
 	out, code := s.dig(t, "truncate.demo.test")
 	assert.Equal(t, 0, code, out)
@@ -206,6 +209,7 @@ func TestDigRetriesTruncatedAnswersOverTCP(t *testing.T) {
 }
 
 func TestDigTimesOutOnDrop(t *testing.T) {
+	t.Parallel()
 	s := serve(t, "-s", "demo")
 	out, code := s.dig(t, "+tries=1", "+time=1", "drop.demo.test") // no answer comes, however long dig waits
 	assert.Equal(t, 9, code, "dig exits 9 when no reply arrives:\n%s", out)
@@ -213,15 +217,17 @@ func TestDigTimesOutOnDrop(t *testing.T) {
 }
 
 func TestDigReportsGarbage(t *testing.T) {
+	t.Parallel()
 	s := serve(t, "-s", "demo")
 	out, _ := s.dig(t, "garbage.demo.test")
 	assert.Contains(t, out, "malformed")
 }
 
 func TestKdigOverTCPAndEDNS(t *testing.T) {
+	t.Parallel()
 	kdig := requireTool(t, "kdig", "knot-dnsutils")
 	s := serve(t, "-s", "demo")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(20*time.Second))
 	defer cancel()
 	out, err := exec.CommandContext(ctx, kdig, "@"+s.host, "-p", s.port, "+tcp", "+edns=0", "+bufsize=1232", "ipv6-broken.demo.test", "AAAA").CombinedOutput()
 	require.NoError(t, err, string(out))
@@ -233,6 +239,7 @@ func TestKdigOverTCPAndEDNS(t *testing.T) {
 }
 
 func TestForwardingThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	up := dnstest.Start(t, dnstest.AnswerA("198.51.100.1"))
 	s := serve(t, "--upstream", up.Addr)
 	out, code := s.dig(t, "www.example.com")
@@ -241,6 +248,7 @@ func TestForwardingThroughTheBinary(t *testing.T) {
 }
 
 func TestSIGTERMExitsZero(t *testing.T) {
+	t.Parallel()
 	s := serve(t, "-s", "demo")
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
 	<-s.done
@@ -249,6 +257,7 @@ func TestSIGTERMExitsZero(t *testing.T) {
 }
 
 func TestValidateReportsEveryMistakeWithItsPlace(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "scenario.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(`version: 1
 rules:
@@ -273,12 +282,14 @@ rules:
 }
 
 func TestValidateAcceptsGoodFilesAndBundledNames(t *testing.T) {
+	t.Parallel()
 	r := runDnsfault(t, "validate", "demo")
 	assert.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "demo: ok (demo: 1 phase, 12 rules)")
 }
 
 func TestServeRefusesABadScenarioBeforeListening(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "bad.yaml")
 	require.NoError(t, os.WriteFile(file, []byte("version: 1\nrules: [{action: nxdomian}]\n"), 0o644))
 	r := runDnsfault(t, "serve", "--listen", "127.0.0.1:0", "-s", file)
@@ -288,6 +299,7 @@ func TestServeRefusesABadScenarioBeforeListening(t *testing.T) {
 }
 
 func TestBadFlagsAreNamed(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args []string
 		want string
@@ -308,6 +320,7 @@ func TestBadFlagsAreNamed(t *testing.T) {
 }
 
 func TestScenariosListAndShow(t *testing.T) {
+	t.Parallel()
 	r := runDnsfault(t, "scenarios", "list")
 	assert.Equal(t, 0, r.code)
 	assert.Contains(t, r.stdout, "demo")

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 )
 
 // encryptedScenario: web.enc.test is a local HTTP service's name; the
@@ -32,6 +34,7 @@ var encryptedLine = regexp.MustCompile(`DNS over TLS on (\S+), DNS over HTTPS at
 // resolving through --doh-url, against the listeners and the CA made at
 // start; a DoH-scoped rule fails DoH and leaves plain DNS alone.
 func TestKdigAndCurlOverTheEncryptedListeners(t *testing.T) {
+	t.Parallel()
 	kdig := requireTool(t, "kdig", "knot-dnsutils")
 	curl := requireTool(t, "curl", "curl")
 	dir := t.TempDir()
@@ -40,7 +43,7 @@ func TestKdigAndCurlOverTheEncryptedListeners(t *testing.T) {
 	ca := filepath.Join(dir, "ca.pem")
 	s := serve(t, "-s", file, "--listen", "tls://127.0.0.1:0", "--listen", "https://127.0.0.1:0/dns-query", "--tls-ca-out", ca)
 	var m []string
-	require.Eventually(t, func() bool { m = encryptedLine.FindStringSubmatch(s.log()); return m != nil }, 10*time.Second, 10*time.Millisecond, s.log())
+	require.Eventually(t, func() bool { m = encryptedLine.FindStringSubmatch(s.log()); return m != nil }, dnstest.Patience(10*time.Second), 10*time.Millisecond, s.log())
 	dotHost, dotPort, _ := net.SplitHostPort(m[1])
 	require.Equal(t, ca, m[3])
 	dohURL := m[2]

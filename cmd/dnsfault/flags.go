@@ -10,6 +10,7 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/injector/probe"
+	"github.com/dnsfault/dnsfault/injector/record"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
 
@@ -52,6 +53,7 @@ func serverFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tls-ca-out", Usage: "write the authority of a certificate made at start to `FILE`, for clients to trust (default: a file in the temporary folder, named at start)"},
 		&cli.StringFlag{Name: "dnssec-anchors", Usage: "write the trust anchors (DS records) of the scenario's signed zones to `FILE` whenever a scenario is loaded, for a validating resolver: zone-file lines for unbound's trust-anchor-file, or a BIND trust-anchors statement when FILE ends in .conf"},
 		recordFlag,
+		&cli.DurationFlag{Name: "record-every", Value: record.AutosaveInterval, Usage: "write --record every `D` while running, as well as at exit: what a process killed without warning can lose at most"},
 		setFlag,
 		seedFlag,
 	}, resourceFlags()...)
@@ -64,7 +66,7 @@ var defaults = injector.DefaultConfig()
 func resourceFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.Float64Flag{Name: "rate-limit", Value: defaults.ForwardRate, Usage: "forwarded queries a second (`N`) per client (bursts of twice that); over it: REFUSED; 0: no limit"},
-		&cli.Float64Flag{Name: "signed-rate-limit", Value: defaults.SignedRate, Usage: "answers from signed zones to UDP queries with DO, a second (`N`) per client /24 or /56 (bursts of a tenth of that); over it: every second one an empty TC answer (ask over TCP), the rest none; 0: no limit"},
+		&cli.DurationFlag{Name: "signing-budget", Value: defaults.SigningBudget, Usage: "time a second (`D`) that answering UDP queries with DO for signed zones may take per client /24 or /56 (signatures and NSEC3 hashes cost); past it: every second one an empty TC answer (ask over TCP), the rest none; 0: no bound"},
 		&cli.IntFlag{Name: "max-held", Value: defaults.MaxHeld, Usage: "queries (`N`) held by delays at once; over it: dropped and counted"},
 		&cli.IntFlag{Name: "max-tcp-conns", Value: defaults.MaxTCPConns, Usage: "open TCP, DoT and DoH connections (`N`) each at once (together at most half the open-file limit); at the bound the one idle longest is closed"},
 		&cli.IntFlag{Name: "max-tcp-conns-per-client", Value: defaults.MaxTCPConnsPerClient, Usage: "open TCP, DoT and DoH connections (`N`) each of one client address"},

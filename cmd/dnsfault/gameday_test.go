@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 )
 
 // drill is a three-phase outage of a.drill.test; at --speed 60 each phase
@@ -73,6 +74,7 @@ func (s *server) digIn(t *testing.T, phase, name string) string {
 }
 
 func TestGameDayWithSpeedAndCtl(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "dig", "bind9-dnsutils")
 	file := filepath.Join(t.TempDir(), "drill.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(drill), 0o644))
@@ -81,7 +83,7 @@ func TestGameDayWithSpeedAndCtl(t *testing.T) {
 	assert.Equal(t, "NOERROR", s.digIn(t, "healthy", "a.drill.test"), "healthy")
 	// At --speed 60 the timeline reaches recovery in 3 s; at speed 1 it
 	// would take 3 minutes.
-	require.Eventually(t, func() bool { return s.status(t).Phase == "recovery" }, 60*time.Second, 50*time.Millisecond, "--speed 60 runs the phases")
+	require.Eventually(t, func() bool { return s.status(t).Phase == "recovery" }, dnstest.Patience(60*time.Second), 50*time.Millisecond, "--speed 60 runs the phases")
 	assert.Equal(t, "SERVFAIL", s.digIn(t, "outage", "a.drill.test"), "outage")
 
 	r := runDnsfault(t, "ctl", "abort", "--control", s.control)
@@ -95,12 +97,13 @@ func TestGameDayWithSpeedAndCtl(t *testing.T) {
 	assert.Regexp(t, `faults\s+ON in phase (outage|recovery)`, r.stdout)
 	assert.Equal(t, "SERVFAIL", s.digIn(t, "outage", "a.drill.test"), "resumed")
 
-	require.Eventually(t, func() bool { return s.status(t).Phase == "recovery" }, 60*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return s.status(t).Phase == "recovery" }, dnstest.Patience(60*time.Second), 50*time.Millisecond)
 	assert.Equal(t, "NOERROR", s.digIn(t, "recovery", "a.drill.test"))
 	assert.Contains(t, s.log(), "abort: every fault off")
 }
 
 func TestHotReload(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "dig", "bind9-dnsutils")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "live.yaml")
@@ -118,7 +121,7 @@ func TestHotReload(t *testing.T) {
 	require.Eventually(t, func() bool {
 		r := s.status(t).LastReload
 		return r != nil && !r.OK
-	}, 10*time.Second, 20*time.Millisecond, "the bad edit is noticed")
+	}, dnstest.Patience(10*time.Second), 20*time.Millisecond, "the bad edit is noticed")
 	st := s.status(t)
 	assert.Equal(t, "v1", st.Scenario, "the old scenario keeps serving")
 	assert.Equal(t, []string{file + `:4:44: unknown action "nxdomian" (did you mean "nxdomain"?)`}, st.LastReload.Errors)
@@ -126,12 +129,13 @@ func TestHotReload(t *testing.T) {
 	assert.Contains(t, s.log(), "scenario not loaded; the running one keeps serving")
 
 	write("version: 1\nname: v3\nupstream: none\nrules: [{match: {names: [x.test]}, action: nxdomain}]\n")
-	require.Eventually(t, func() bool { return s.status(t).Scenario == "v3" }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return s.status(t).Scenario == "v3" }, dnstest.Patience(10*time.Second), 20*time.Millisecond)
 	assert.Equal(t, "NXDOMAIN", s.digStatus(t, "x.test"))
 	assert.Contains(t, s.log(), "scenario loaded; the timeline restarts")
 }
 
 func TestCtlErrorsAreClear(t *testing.T) {
+	t.Parallel()
 	r := runDnsfault(t, "ctl", "status", "--control", "127.0.0.1:1")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "dnsfault ctl status: cannot reach the control API at http://127.0.0.1:1")
@@ -151,6 +155,7 @@ func TestCtlErrorsAreClear(t *testing.T) {
 }
 
 func TestServeRefusesAnExposedControlAPIWithoutAToken(t *testing.T) {
+	t.Parallel()
 	r := runDnsfault(t, "serve", "--listen", "127.0.0.1:0", "--control", "0.0.0.0:8053")
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "control address 0.0.0.0:8053 is not loopback: give --token")

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 )
 
 // ctl runs `dnsfault ctl ARGS --control ADDR`.
@@ -20,6 +22,7 @@ func (s *server) ctl(t *testing.T, args ...string) result {
 // TestAdHocFaultsFromCtl: ctl add serves the fault at once, in front of
 // the phase's rules; remove, the `for` expiry and reset end it.
 func TestAdHocFaultsFromCtl(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "dig", "bind9-dnsutils")
 	file := filepath.Join(t.TempDir(), "drill.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(drill), 0o644))
@@ -52,7 +55,7 @@ func TestAdHocFaultsFromCtl(t *testing.T) {
 
 	r = s.ctl(t, "add", "brief", "--names", "a.drill.test", "--action", "refused", "--for", "1s")
 	require.Equal(t, 0, r.code, r.stderr)
-	require.Eventually(t, func() bool { return len(s.status(t).AdHoc) == 0 }, 30*time.Second, 50*time.Millisecond, "for: 1s ends it")
+	require.Eventually(t, func() bool { return len(s.status(t).AdHoc) == 0 }, dnstest.Patience(30*time.Second), 50*time.Millisecond, "for: 1s ends it")
 	assert.Equal(t, "NOERROR", s.digStatus(t, "a.drill.test"))
 	assert.Contains(t, s.log(), `msg="ad-hoc rule ended" rule=brief why="its time ran out"`)
 
@@ -70,11 +73,12 @@ func TestAdHocFaultsFromCtl(t *testing.T) {
 // why it cannot and exits 1; a heartbeat to a server without the switch
 // says so.
 func TestTheLogTellsTheDrill(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "drill.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(drill), 0o644))
 	s := serve(t, "-s", file, "--speed", "120", "--max-duration", "4s")
 
-	require.Eventually(t, func() bool { return strings.Contains(s.log(), `max-duration reached`) }, 60*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(s.log(), `max-duration reached`) }, dnstest.Patience(60*time.Second), 20*time.Millisecond)
 	log := s.log()
 	for _, line := range []string{
 		`msg="phase begins" phase=healthy index=1 of=3 lasts=500ms rules=0`,
@@ -96,6 +100,7 @@ func TestTheLogTellsTheDrill(t *testing.T) {
 
 // TestCtlLoadTakesBundledNames: ctl load accepts what serve -s accepts.
 func TestCtlLoadTakesBundledNames(t *testing.T) {
+	t.Parallel()
 	s := serve(t)
 	r := s.ctl(t, "load", "demo")
 	require.Equal(t, 0, r.code, r.stderr)
@@ -108,10 +113,11 @@ func TestCtlLoadTakesBundledNames(t *testing.T) {
 // TestResumeSaysWhenTheTimelineHoldsFaultsOff: after the timeline ends,
 // resume lifts the abort but cannot turn faults on: it says why, exit 1.
 func TestResumeSaysWhenTheTimelineHoldsFaultsOff(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "short.yaml")
 	require.NoError(t, os.WriteFile(file, []byte("version: 1\nname: short\nupstream: none\nphases:\n  - {name: only, duration: 1m, rules: [{action: servfail}]}\n"), 0o644))
 	s := serve(t, "-s", file, "--speed", "600")
-	require.Eventually(t, func() bool { return s.status(t).Timeline == "ended" }, 60*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return s.status(t).Timeline == "ended" }, dnstest.Patience(60*time.Second), 20*time.Millisecond)
 	r := s.ctl(t, "resume")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "dnsfault ctl resume: the abort is lifted, but faults stay off: timeline ended (dnsfault ctl phase NAME replays a phase")

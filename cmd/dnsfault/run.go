@@ -166,7 +166,7 @@ func runAction(c *cli.Context) error {
 	started := time.Now()
 	stopAutosave := func() {}
 	if recorder != nil {
-		stopAutosave = autosave(recorder, c.String("record"), srv, cfg.Logger)
+		stopAutosave = autosave(c, recorder, c.String("record"), srv, cfg.Logger)
 	}
 	defer func() { stopAutosave() }()
 	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d%s\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed(), startNote(cfg))

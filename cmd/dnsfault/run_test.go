@@ -33,6 +33,7 @@ func scenarioFile(t *testing.T, text string) string {
 const oneRule = "version: 1\nupstream: none\nzones: [{origin: t.test., records: [\"ok.t.test. 60 IN A 192.0.2.1\"]}]\nrules: [{name: x-fails, match: {names: [x.t.test]}, action: servfail}]\n"
 
 func TestRunExitStatuses(t *testing.T) {
+	t.Parallel()
 	dig := requireTool(t, "dig", "bind9-dnsutils")
 	// One query over TCP, which needs no retry, so the rule is hit once.
 	ask := dig + ` @$DNSFAULT_HOST -p $DNSFAULT_PORT +tcp +tries=3 +time=5 x.t.test >/dev/null`
@@ -69,6 +70,7 @@ func TestRunExitStatuses(t *testing.T) {
 }
 
 func TestRunExportsWhereDnsfaultIs(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "env")
 	r := runDnsfault(t, "run", "-s", scenarioFile(t, "version: 1\nupstream: none\n"), "--",
 		"sh", "-c", `echo "$DNSFAULT_ADDR $DNSFAULT_HOST $DNSFAULT_PORT $DNSFAULT_CONTROL" > `+out)
@@ -85,6 +87,7 @@ func TestRunExportsWhereDnsfaultIs(t *testing.T) {
 }
 
 func TestRunPassesSignalsOnAndLeavesNoOrphan(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pids := filepath.Join(dir, "pids")
 	// The trap is set before the pid file appears, which is what the test
@@ -101,14 +104,14 @@ func TestRunPassesSignalsOnAndLeavesNoOrphan(t *testing.T) {
 		}
 		orphan, err = strconv.Atoi(strings.TrimSpace(string(data)))
 		return err == nil
-	}, 10*time.Second, 10*time.Millisecond, "the command started")
+	}, dnstest.Patience(10*time.Second), 10*time.Millisecond, "the command started")
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	err := cmd.Wait()
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, 42, exit.ExitCode(), "the command's trap ran: SIGTERM was passed on")
-	assert.Eventually(t, func() bool { return gone(orphan) }, 5*time.Second, 10*time.Millisecond, "the background sleep, which ignores SIGTERM, was killed with the group")
+	assert.Eventually(t, func() bool { return gone(orphan) }, dnstest.Patience(5*time.Second), 10*time.Millisecond, "the background sleep, which ignores SIGTERM, was killed with the group")
 }
 
 // gone tells whether a process no longer runs (a zombie waiting to be
@@ -163,6 +166,7 @@ func runExample(t *testing.T, retry string, extra ...string) result {
 }
 
 func TestRetryStormsBreakMaxAmplification(t *testing.T) {
+	t.Parallel()
 	var backoff, tight result
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -180,6 +184,7 @@ func TestRetryStormsBreakMaxAmplification(t *testing.T) {
 }
 
 func TestReportsFollowTheirSchema(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	jsonFile, junitFile := filepath.Join(dir, "report.json"), filepath.Join(dir, "junit.xml")
 	cmd := exec.Command(binary, "run", "-s", "../../examples/ci/scenario.yaml", "--report", jsonFile, "--junit", junitFile, "--", "../../examples/ci/test.sh")
@@ -242,6 +247,7 @@ func TestReportsFollowTheirSchema(t *testing.T) {
 }
 
 func TestResolvConfReachesAnyResolver(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		r := runDnsfault(t, "run", "--resolv-conf", "-s", "demo", "--", "true")
 		assert.Equal(t, 125, r.code)
@@ -287,6 +293,7 @@ rules: [{name: gone, match: {names: [gone.shop.test]}, action: nxdomain}]
 // starts 3 s late, past the whole healthy phase by the clock, still finds
 // the timeline at its start: healthy first, then the outage.
 func TestStartWhenFirstQuery(t *testing.T) {
+	t.Parallel()
 	dig := requireTool(t, "dig", "bind9-dnsutils")
 	scenario := scenarioFile(t, `version: 1
 upstream: none
@@ -324,6 +331,7 @@ func serviceClient(t *testing.T) string {
 // near 0% in it, a time to recover, and amplification with no expect
 // block written.
 func TestServiceEventsGiveAvailabilityAndRecovery(t *testing.T) {
+	t.Parallel()
 	up := dnstest.Start(t, dnstest.AnswerA("192.0.2.7"))
 	reportFile := filepath.Join(t.TempDir(), "report.json")
 	r := runDnsfault(t, "run", "-s", "aws-dynamodb-us-east-1-2025", "--speed", "1800", "--start-when", "first-query",
@@ -348,6 +356,7 @@ func TestServiceEventsGiveAvailabilityAndRecovery(t *testing.T) {
 // TestServiceExpectationsFailTheRun: min_availability and max_recovery
 // fail the run (120) when broken and pass when not.
 func TestServiceExpectationsFailTheRun(t *testing.T) {
+	t.Parallel()
 	client := serviceClient(t)
 	const base = `version: 1
 upstream: none
@@ -378,6 +387,7 @@ phases:
 // of a local HTTP service whose handler resolves the endpoint through
 // dnsfault; the timeline starts at the first successful probe.
 func TestProbesGiveAvailabilityAndRecovery(t *testing.T) {
+	t.Parallel()
 	up := dnstest.Start(t, dnstest.AnswerA("192.0.2.7"))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -429,6 +439,7 @@ func readReport(t *testing.T, path string) report.Report {
 // TestRunExportsTheEncryptedListeners: with tls:// and https:// listeners,
 // the command learns where they are and which CA to trust.
 func TestRunExportsTheEncryptedListeners(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "env")
 	r := runDnsfault(t, "run", "-s", scenarioFile(t, "version: 1\nupstream: none\n"),
 		"--listen", "tls://127.0.0.1:0", "--listen", "https://127.0.0.1:0/dns-query", "--",
@@ -447,6 +458,7 @@ func TestRunExportsTheEncryptedListeners(t *testing.T) {
 // run writes the trust anchors of the scenario's signed zones before the
 // command starts, and tells it where they are.
 func TestRunExportsTheDNSSECAnchors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out, anchors := filepath.Join(dir, "env"), filepath.Join(dir, "anchors.ds")
 	r := runDnsfault(t, "run", "-s", scenarioFile(t, "version: 1\nupstream: none\nzones: [{origin: run.test, dnssec: true}]\n"),

@@ -160,8 +160,8 @@ func serve(c *cli.Context) error {
 	}
 	stopAutosave := func() {}
 	if recorder != nil {
-		fmt.Fprintf(os.Stderr, "dnsfault: recording every question into %s (written every %v and at exit; dnsfault deps reads it)\n", recordPath, record.AutosaveInterval)
-		stopAutosave = autosave(recorder, recordPath, srv, cfg.Logger)
+		fmt.Fprintf(os.Stderr, "dnsfault: recording every question into %s (written every %v and at exit; dnsfault deps reads it)\n", recordPath, c.Duration("record-every"))
+		stopAutosave = autosave(c, recorder, recordPath, srv, cfg.Logger)
 	}
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "dnsfault: shutting down")
@@ -220,7 +220,7 @@ func serverConfig(c *cli.Context) (injector.Config, error) {
 	}
 	cfg := injector.Config{
 		ForwardRate:          c.Float64("rate-limit"),
-		SignedRate:           c.Float64("signed-rate-limit"),
+		SigningBudget:        c.Duration("signing-budget"),
 		MaxHeld:              c.Int("max-held"),
 		MaxTCPConns:          c.Int("max-tcp-conns"),
 		MaxTCPConnsPerClient: c.Int("max-tcp-conns-per-client"),
@@ -279,10 +279,10 @@ func openLog(path string) (io.Writer, func(), error) {
 	return f, func() { f.Close() }, nil
 }
 
-// autosave writes the recording every record.AutosaveInterval until stop;
-// a failed write is logged and shown by the status and the metrics.
-func autosave(recorder *record.Recorder, path string, srv *injector.Server, logger *slog.Logger) (stop func()) {
-	return recorder.Autosave(path, record.AutosaveInterval, func(err error) {
+// autosave writes the recording every --record-every until stop; a
+// failed write is logged and shown by the status and the metrics.
+func autosave(c *cli.Context, recorder *record.Recorder, path string, srv *injector.Server, logger *slog.Logger) (stop func()) {
+	return recorder.Autosave(path, max(c.Duration("record-every"), 10*time.Millisecond), func(err error) {
 		srv.RecordWritten(err)
 		if err != nil {
 			logger.Error("--record: the recording could not be written; the previous one is kept, and the next write tries again", "err", err)

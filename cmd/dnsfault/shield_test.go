@@ -39,7 +39,7 @@ func serveDoH(t *testing.T, prefix []string, args ...string) (*server, string) {
 	t.Helper()
 	s := serveWith(t, prefix, append([]string{"-s", "demo", "--listen", "127.0.0.1:0", "--listen", "https://127.0.0.1:0/dns-query"}, args...)...)
 	var m []string
-	require.Eventually(t, func() bool { m = dohLine.FindStringSubmatch(s.log()); return m != nil }, 10*time.Second, 10*time.Millisecond, s.log())
+	require.Eventually(t, func() bool { m = dohLine.FindStringSubmatch(s.log()); return m != nil }, dnstest.Patience(10*time.Second), 10*time.Millisecond, s.log())
 	return s, m[1]
 }
 
@@ -65,7 +65,7 @@ func (s *server) stillAnswers(t *testing.T) {
 // h2Dial opens an HTTP/2 connection over TLS from the local address
 // from ("" for any) and sends the client preface.
 func h2Dial(t *testing.T, addr, from string) (*tls.Conn, error) {
-	d := &net.Dialer{Timeout: 10 * time.Second}
+	d := &net.Dialer{Timeout: dnstest.Patience(10 * time.Second)}
 	if from != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
 	}
@@ -191,7 +191,7 @@ func TestDoHOneClientCannotLockOthersOut(t *testing.T) {
 		DialContext:       (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext,
 		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
 		ForceAttemptHTTP2: true,
-	}, Timeout: 2 * time.Second}
+	}, Timeout: 2 * time.Second} // the bound asserted, not scaled
 	wire, err := dnstest.Query("ok.demo.test.", dns.TypeA).Pack()
 	require.NoError(t, err)
 	r, err := other.Post("https://"+addr+"/dns-query", "application/dns-message", bytes.NewReader(wire))
@@ -209,6 +209,7 @@ func TestDoHOneClientCannotLockOthersOut(t *testing.T) {
 // TestDoHAnUnfinishedStreamCloses: a request whose body never comes is
 // reset after the idle timeout, as an idle connection is closed.
 func TestDoHAnUnfinishedStreamCloses(t *testing.T) {
+	t.Parallel()
 	_, addr := serveDoH(t, nil, "--tcp-idle-timeout", "300ms")
 	c, err := h2Dial(t, addr, "")
 	require.NoError(t, err)
@@ -325,7 +326,7 @@ rules:
 // signed zones at full speed, each needing NSEC3 hashes or white lies
 // signed on the spot; another client (another /24) asking 200 a second is
 // still answered, at least 99% of its queries within 100 ms. Without
-// --signed-rate-limit, about half of them were lost.
+// --signing-budget, about half of them were lost.
 func TestASignedFloodLeavesOthersAnswered(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "flood.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(floodScenario), 0o644))
@@ -361,7 +362,8 @@ func TestASignedFloodLeavesOthersAnswered(t *testing.T) {
 	names := []string{"www.n3.test.", "nope.n3.test.", "www.lies.test.", "x.lies.test."}
 	const asked = 400
 	late := 0
-	// A client at 200 queries a second, under --signed-rate-limit's 1000.
+	// A client at 200 queries a second: its answers cost far less than
+	// --signing-budget's 50 ms a second.
 	pace := time.NewTicker(5 * time.Millisecond)
 	defer pace.Stop()
 	for i := range asked {
@@ -383,5 +385,5 @@ func TestASignedFloodLeavesOthersAnswered(t *testing.T) {
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	assert.Regexp(t, `dnsfault_signed_rate_limited_total [1-9]`, string(body), "the flood was limited")
+	assert.Regexp(t, `dnsfault_signing_limited_total [1-9]`, string(body), "the flood was limited")
 }

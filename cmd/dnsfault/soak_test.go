@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 )
 
 // soakScenario mixes every action, drops and delays included.
@@ -99,7 +100,7 @@ func TestSoak(t *testing.T) {
 		require.Eventually(t, func() bool {
 			st, err := client.Status(context.Background())
 			return err == nil && st.InFlight == 0
-		}, 10*time.Second, 50*time.Millisecond)
+		}, dnstest.Patience(10*time.Second), 50*time.Millisecond)
 		return scrape(t, s.control)
 	}
 	load("10") // warm up: the heap and the goroutine pools reach their working size

@@ -8,11 +8,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 )
 
 // TestStartupErrorsSayWhatToDo: a port in use names a way out, and the
 // control port is taken before anything says "serving".
 func TestStartupErrorsSayWhatToDo(t *testing.T) {
+	t.Parallel()
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer held.Close()
@@ -40,10 +43,11 @@ func TestStartupErrorsSayWhatToDo(t *testing.T) {
 // TestTheBannerShowsTheConfiguration: where names go, the zones, the
 // speed and the recording, in the banner and in ctl status.
 func TestTheBannerShowsTheConfiguration(t *testing.T) {
+	t.Parallel()
 	rec := t.TempDir() + "/rec.json"
 	s := serve(t, "-s", "demo", "--upstream", "127.0.0.1:9,127.0.0.1:10", "--speed", "10", "--record", rec)
 	banner := regexp.MustCompile(`dnsfault: forwarding to 127\.0\.0\.1:9, 127\.0\.0\.1:10; zones .*; speed 10x \(TTLs divided by 10\); recording into ` + regexp.QuoteMeta(rec))
-	require.Eventually(t, func() bool { return banner.MatchString(s.log()) }, 10*time.Second, 10*time.Millisecond, "the banner's second line:\n%s", s.log())
+	require.Eventually(t, func() bool { return banner.MatchString(s.log()) }, dnstest.Patience(10*time.Second), 10*time.Millisecond, "the banner's second line:\n%s", s.log())
 	r := s.ctl(t, "status")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Regexp(t, `forwarding\s+127\.0\.0\.1:9, 127\.0\.0\.1:10`, r.stdout)

@@ -17,6 +17,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 )
 
 // TestIdleConnectionsDoNotLockOutTheOperator: with the server limited to
@@ -37,7 +39,7 @@ func TestIdleConnectionsDoNotLockOutTheOperator(t *testing.T) {
 		idle = append(idle, c)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(15*time.Second))
 	defer cancel()
 	began := time.Now()
 	out, err := exec.CommandContext(ctx, binary, "ctl", "status", "--control", s.control).CombinedOutput()
@@ -45,7 +47,7 @@ func TestIdleConnectionsDoNotLockOutTheOperator(t *testing.T) {
 	assert.Contains(t, string(out), "scenario")
 	t.Logf("ctl status answered in %v with 1,000 idle connections held", time.Since(began).Round(time.Millisecond))
 
-	c := &dns.Client{Net: "tcp", Timeout: 10 * time.Second}
+	c := &dns.Client{Net: "tcp", Timeout: dnstest.Patience(10 * time.Second)}
 	resp, _, err := c.Exchange(new(dns.Msg).SetQuestion("ok.demo.test.", dns.TypeA), s.addr)
 	require.NoError(t, err, "DNS over TCP still answers")
 	assert.Equal(t, dns.RcodeSuccess, resp.Rcode)
@@ -85,7 +87,7 @@ func TestDNSOverTCPHoldsUnderAbuse(t *testing.T) {
 		assert.Len(t, seen, 1000)
 	})
 	t.Run("5,000 records", func(t *testing.T) {
-		c := &dns.Client{Net: "tcp", Timeout: 10 * time.Second}
+		c := &dns.Client{Net: "tcp", Timeout: dnstest.Patience(10 * time.Second)}
 		m, _, err := c.Exchange(new(dns.Msg).SetQuestion("big.abuse.test.", dns.TypeA), s.addr)
 		require.NoError(t, err, "an answer comes")
 		assert.True(t, m.Truncated, "TC: more records than a TCP message holds")
@@ -98,13 +100,13 @@ func TestDNSOverTCPHoldsUnderAbuse(t *testing.T) {
 				c.Close()
 			}
 		}()
-		d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+		d := net.Dialer{Timeout: dnstest.Patience(10 * time.Second), LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
 		for range 1000 {
 			c, err := d.Dial("tcp", s.addr)
 			require.NoError(t, err)
 			stalled = append(stalled, c)
 		}
-		c := &dns.Client{Net: "tcp", Timeout: 5 * time.Second}
+		c := &dns.Client{Net: "tcp", Timeout: dnstest.Patience(5 * time.Second)}
 		m, _, err := c.Exchange(new(dns.Msg).SetQuestion("ok.abuse.test.", dns.TypeA), s.addr)
 		require.NoError(t, err, "another client is answered")
 		assert.Equal(t, dns.RcodeSuccess, m.Rcode)
@@ -114,16 +116,17 @@ func TestDNSOverTCPHoldsUnderAbuse(t *testing.T) {
 // TestRecordingSurvivesKill9: --record writes the recording as it goes,
 // so a kill -9 leaves a valid file with the queries made before it.
 func TestRecordingSurvivesKill9(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "rec.json")
-	s := serve(t, "-s", "demo", "--record", path)
-	c := &dns.Client{Timeout: 5 * time.Second}
+	s := serve(t, "-s", "demo", "--record", path, "--record-every", "100ms")
+	c := &dns.Client{Timeout: dnstest.Patience(5 * time.Second)}
 	_, _, err := c.Exchange(new(dns.Msg).SetQuestion("ok.demo.test.", dns.TypeA), s.addr)
 	require.NoError(t, err)
-	// The recording is written every 10 s: wait for it to hold the query.
+	// The recording is written every 100 ms: wait for it to hold the query.
 	require.Eventually(t, func() bool {
 		data, err := os.ReadFile(path)
 		return err == nil && strings.Contains(string(data), "ok.demo.test.")
-	}, 30*time.Second, 100*time.Millisecond, "the recording is written while dnsfault runs")
+	}, dnstest.Patience(30*time.Second), 100*time.Millisecond, "the recording is written while dnsfault runs")
 	require.NoError(t, s.cmd.Process.Kill())
 	<-s.done
 	data, err := os.ReadFile(path)
@@ -136,6 +139,7 @@ func TestRecordingSurvivesKill9(t *testing.T) {
 }
 
 func TestAnUnwritableRecordingFailsAtStart(t *testing.T) {
+	t.Parallel()
 	for _, cmd := range [][]string{
 		{"serve", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "-s", "demo", "--record", "/nonexistent-dir/r.json"},
 		{"run", "-s", "demo", "--record", "/nonexistent-dir/r.json", "--", "true"},
@@ -180,19 +184,20 @@ func TestTheReportsMemoryIsBounded(t *testing.T) {
 // failed writes are counted in the status, ctl status and the metrics;
 // the query log holds whole lines only.
 func TestAFullDiskShows(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	logPath, recordPath := filepath.Join(dir, "q.log"), filepath.Join(dir, "rec.json")
 	full := []string{"prlimit", "--fsize=512", "--"}
-	s := serveWith(t, full, "--listen", "127.0.0.1:0", "-s", "demo", "--log-queries", logPath, "--record", recordPath)
-	c := &dns.Client{Timeout: 5 * time.Second}
+	s := serveWith(t, full, "--listen", "127.0.0.1:0", "-s", "demo", "--log-queries", logPath, "--record", recordPath, "--record-every", "100ms")
+	c := &dns.Client{Timeout: dnstest.Patience(5 * time.Second)}
 	for i := range 20 {
 		_, _, err := c.Exchange(new(dns.Msg).SetQuestion(fmt.Sprintf("n%d.ok.demo.test.", i), dns.TypeA), s.addr)
 		require.NoError(t, err)
 	}
-	require.Eventually(t, func() bool { return s.status(t).QueryLogErrors >= 3 }, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return s.status(t).QueryLogErrors >= 3 }, dnstest.Patience(10*time.Second), 50*time.Millisecond)
 	assert.Contains(t, s.status(t).QueryLogError, "file too large")
-	// The recording is written every 10 s; the first write fails.
-	require.Eventually(t, func() bool { return s.status(t).RecordError != "" }, 30*time.Second, 100*time.Millisecond, "the failed recording shows in the status")
+	// The recording is written every 100 ms; a write fails.
+	require.Eventually(t, func() bool { return s.status(t).RecordError != "" }, dnstest.Patience(30*time.Second), 100*time.Millisecond, "the failed recording shows in the status")
 	r := runDnsfault(t, "ctl", "status", "--control", s.control)
 	assert.Contains(t, r.stdout, "LOSING LINES")
 	assert.Contains(t, r.stdout, "recording   FAILING into "+recordPath)
@@ -220,6 +225,7 @@ func TestAFullDiskShows(t *testing.T) {
 // and --log-queries at a device or a link are refused before anything
 // runs, and the device is still a device.
 func TestFilesThatAreNotRegularAreRefusedAtStart(t *testing.T) {
+	t.Parallel()
 	link := filepath.Join(t.TempDir(), "link.json")
 	require.NoError(t, os.Symlink("/etc/hostname", link))
 	for _, cmd := range [][]string{
@@ -248,6 +254,7 @@ func TestFilesThatAreNotRegularAreRefusedAtStart(t *testing.T) {
 // TestServeShowsProbesLive: serve's probes are in /metrics as they run:
 // up while the service accepts, down once it stops.
 func TestServeShowsProbesLive(t *testing.T) {
+	t.Parallel()
 	svc, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() {
@@ -272,7 +279,7 @@ func TestServeShowsProbesLive(t *testing.T) {
 			return strings.Contains(string(body), `dnsfault_probe_up{probe="`+spec+`"} `+want)
 		}
 	}
-	require.Eventually(t, up("1"), 10*time.Second, 20*time.Millisecond, "the probe is up")
+	require.Eventually(t, up("1"), dnstest.Patience(10*time.Second), 20*time.Millisecond, "the probe is up")
 	svc.Close()
-	require.Eventually(t, up("0"), 10*time.Second, 20*time.Millisecond, "the probe is down once the service stops")
+	require.Eventually(t, up("0"), dnstest.Patience(10*time.Second), 20*time.Millisecond, "the probe is down once the service stops")
 }

@@ -61,7 +61,7 @@ func browser(t *testing.T, path string) context.Context {
 		chromedp.Flag("no-first-run", true), chromedp.WindowSize(1400, 1500))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, dnstest.Patience(90*time.Second))
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 	return ctx
 }
@@ -75,7 +75,7 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 
 func eventually(t *testing.T, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
-	require.Eventually(t, cond, 20*time.Second, 50*time.Millisecond, what)
+	require.Eventually(t, cond, dnstest.Patience(20*time.Second), 50*time.Millisecond, what)
 }
 
 // checkChart requires the chart to span at least 90% of its box at the
@@ -124,7 +124,7 @@ func TestDashboardInChromium(t *testing.T) {
 	require.NoError(t, err)
 	addr := api.Addr()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(5*time.Second))
 		defer cancel()
 		api.Shutdown(ctx)
 	})
@@ -224,7 +224,7 @@ func TestDashboardInChromium(t *testing.T) {
 	eventually(t, ctx, "the page follows a reload", func() bool { return text(t, ctx, "#scenario") == "next-drill" })
 
 	// A restart of the control server: the page reconnects by itself.
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), dnstest.Patience(5*time.Second))
 	require.NoError(t, api.Shutdown(shutdown))
 	cancel()
 	eventually(t, ctx, "the page notices", func() bool { return text(t, ctx, "#connection") != "live" })

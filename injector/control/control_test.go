@@ -68,7 +68,7 @@ func startFixture(t *testing.T, text, token string) *fixture {
 	api, err := control.Listen("127.0.0.1:0", srv, token, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { // runs before the server's: the API goes first
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(5*time.Second))
 		defer cancel()
 		assert.NoError(t, api.Shutdown(ctx))
 	})
@@ -123,7 +123,7 @@ func TestAbortUnderLoad(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &dns.Client{Timeout: 2 * time.Second}
+			c := &dns.Client{Timeout: dnstest.Patience(2 * time.Second)}
 			for i := 0; i < 5000; i++ { // bounded, whatever happens
 				select {
 				case <-stop:
@@ -147,11 +147,11 @@ func TestAbortUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	require.Eventually(t, func() bool { return faultedBefore.Load() >= 500 }, 10*time.Second, time.Millisecond, "the fault is being injected under load")
+	require.Eventually(t, func() bool { return faultedBefore.Load() >= 500 }, dnstest.Patience(10*time.Second), time.Millisecond, "the fault is being injected under load")
 	_, err = f.client.Abort(ctx)
 	require.NoError(t, err)
 	abortReturned.Store(true)
-	require.Eventually(t, func() bool { return after.Load() >= 500 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return after.Load() >= 500 }, dnstest.Patience(10*time.Second), time.Millisecond)
 	close(stop)
 	wg.Wait()
 	t.Logf("%d clients: %d faulted answers before the abort, %d answers after it, %d of them wrong", clients, faultedBefore.Load(), after.Load(), wrongAfter.Load())

@@ -54,7 +54,7 @@ func TestEachKindOfProbe(t *testing.T) {
 		t.Run(tc.spec, func(t *testing.T) {
 			check, err := probe.Parse(tc.spec, dnsSrv.Addr)
 			require.NoError(t, err)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(5*time.Second))
 			defer cancel()
 			err = check(ctx)
 			if tc.want == "" {

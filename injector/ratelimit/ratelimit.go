@@ -58,13 +58,32 @@ func (l *Limiter) Allow(client netip.Addr) bool {
 // forgetFull drops the buckets that have refilled: forgetting them changes
 // nothing for their clients.
 // Has tells whether client has a token, without taking it: a cheap look
-// before the work that Allow will then pay for.
+// before the work that Allow or Spend will then pay for.
 func (l *Limiter) Has(client netip.Addr) bool {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[client]
 	return b == nil || b.tokens+now.Sub(b.last).Seconds()*l.rate >= 1
+}
+
+// Spend takes n tokens from client's bucket after the fact, for work
+// whose cost was known only once it was done; the bucket may go into
+// debt down to -burst, and Has says no until it is paid back.
+func (l *Limiter) Spend(client netip.Addr, n float64) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[client]
+	if b == nil {
+		if len(l.buckets) >= maxClients {
+			l.forgetFull(now)
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[client] = b
+	}
+	b.tokens = max(min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)-n, -l.burst)
+	b.last = now
 }
 
 func (l *Limiter) forgetFull(now time.Time) {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/injector/reload"
 )
 
@@ -20,7 +21,7 @@ func waitFor(t *testing.T, changed <-chan struct{}, what string) {
 	t.Helper()
 	select {
 	case <-changed:
-	case <-time.After(10 * time.Second):
+	case <-time.After(dnstest.Patience(10 * time.Second)):
 		t.Fatalf("no change reported after %s", what)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/dnsfault/dnsfault/injector/tcpserve"
 )
 
@@ -48,7 +49,7 @@ func serve(t *testing.T, l tcpserve.Limits) (*tcpserve.Server, string) {
 	require.NoError(t, err)
 	s := tcpserve.Serve(ln, dns.HandlerFunc(handler), l)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(5*time.Second))
 		defer cancel()
 		s.Shutdown(ctx)
 	})
@@ -57,7 +58,7 @@ func serve(t *testing.T, l tcpserve.Limits) (*tcpserve.Server, string) {
 
 func dialFrom(t *testing.T, from, addr string) net.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second}
+	d := net.Dialer{Timeout: dnstest.Patience(5 * time.Second)}
 	if from != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
 	}
@@ -137,7 +138,7 @@ func TestOneClientCannotTakeEveryConnection(t *testing.T) {
 	for range 1000 { // stalled: connected, sending nothing
 		dialFrom(t, "127.0.0.2", addr)
 	}
-	require.Eventually(t, func() bool { return s.Open() <= limits.PerClient }, 10*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { return s.Open() <= limits.PerClient }, dnstest.Patience(10*time.Second), 10*time.Millisecond,
 		"the server keeps only the client's share of its connections")
 	c := dialFrom(t, "127.0.0.1", addr)
 	writeQuery(t, c, 3, "other.")
@@ -151,7 +152,7 @@ func TestAtTheCapTheIdlestConnectionGivesWay(t *testing.T) {
 	for range 4 {
 		dialFrom(t, "", addr)
 	}
-	require.Eventually(t, func() bool { return s.Open() == 4 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return s.Open() == 4 }, dnstest.Patience(10*time.Second), 10*time.Millisecond)
 	c := dialFrom(t, "", addr)
 	writeQuery(t, c, 5, "new.")
 	assert.Equal(t, uint16(5), readAnswer(t, c).Id)

@@ -51,7 +51,7 @@ func TestRetainClosesTheSocketsOfOtherUpstreams(t *testing.T) {
 	require.Eventually(t, func() bool {
 		_, retiring := socketsOf(mux, old.Addr)
 		return closed(oldSockets[0]) && retiring == 0
-	}, 5*time.Second, time.Millisecond, "the old upstream's socket closes")
+	}, dnstest.Patience(5*time.Second), time.Millisecond, "the old upstream's socket closes")
 	open, _ := socketsOf(mux, kept.Addr)
 	require.Len(t, open, 1)
 	assert.False(t, closed(open[0]))
@@ -76,7 +76,7 @@ func TestARetiredSocketAnswersWhatWaitsOnIt(t *testing.T) {
 		assert.NoError(t, err)
 		answered <- m
 	})
-	require.Eventually(t, func() bool { return len(slow.Received()) == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(slow.Received()) == 1 }, dnstest.Patience(5*time.Second), time.Millisecond)
 	sockets, _ := socketsOf(mux, slow.Addr)
 	require.Len(t, sockets, 1)
 
@@ -86,5 +86,5 @@ func TestARetiredSocketAnswersWhatWaitsOnIt(t *testing.T) {
 	m := <-answered
 	require.NotNil(t, m)
 	require.Len(t, m.Answer, 1)
-	require.Eventually(t, func() bool { return closed(sockets[0]) }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return closed(sockets[0]) }, dnstest.Patience(5*time.Second), time.Millisecond)
 }

@@ -28,7 +28,7 @@ func TestConcurrentQueriesShareSocketsAndGetTheirOwnAnswers(t *testing.T) {
 	up := dnstest.Start(t, dnstest.Answer(numbered))
 	mux := upstream.NewMux()
 	defer mux.Close()
-	pool := &upstream.Pool{Addrs: []string{up.Addr}, Timeout: 5 * time.Second, Mux: mux}
+	pool := &upstream.Pool{Addrs: []string{up.Addr}, Timeout: dnstest.Patience(5 * time.Second), Mux: mux}
 
 	// 16 at a time: enough to interleave on the shared sockets, few
 	// enough for the fake upstream's default socket buffer.
@@ -66,7 +66,7 @@ func TestAsyncForwardCallsBackOnce(t *testing.T) {
 	up := dnstest.Start(t, dnstest.Answer(numbered))
 	mux := upstream.NewMux()
 	defer mux.Close()
-	pool := &upstream.Pool{Addrs: []string{up.Addr}, Timeout: 5 * time.Second, Mux: mux}
+	pool := &upstream.Pool{Addrs: []string{up.Addr}, Timeout: dnstest.Patience(5 * time.Second), Mux: mux}
 
 	answers := make(chan *dns.Msg, 2)
 	q := dnstest.Query("name7.test.", dns.TypeA)
@@ -92,7 +92,7 @@ func TestAnswerTooLongToReadIsRetriedOverTCP(t *testing.T) {
 	})
 	mux := upstream.NewMux()
 	defer mux.Close()
-	pool := &upstream.Pool{Addrs: []string{up.Addr}, Timeout: 5 * time.Second, Mux: mux}
+	pool := &upstream.Pool{Addrs: []string{up.Addr}, Timeout: dnstest.Patience(5 * time.Second), Mux: mux}
 
 	resp, err := pool.Forward(context.Background(), dnstest.Query("big.test.", dns.TypeA), false)
 	require.NoError(t, err)
@@ -111,7 +111,7 @@ func TestClosingTheMuxEndsTheWaits(t *testing.T) {
 
 	failed := make(chan error, 1)
 	pool.ForwardAsync(context.Background(), dnstest.Query("a.test.", dns.TypeA), func(_ *dns.Msg, err error) { failed <- err })
-	require.Eventually(t, func() bool { return len(up.Received()) == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(up.Received()) == 1 }, dnstest.Patience(5*time.Second), time.Millisecond)
 	require.NoError(t, mux.Close())
 	assert.ErrorIs(t, <-failed, upstream.ErrClosed)
 }
