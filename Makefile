@@ -33,7 +33,6 @@ test-tools:
 fuzz:
 	GO=$(GO) bash .ci/fuzz-target FuzzUDP injector $(FUZZTIME)
 	GO=$(GO) bash .ci/fuzz-target FuzzTCP injector $(FUZZTIME)
-	GO=$(GO) bash .ci/fuzz-target FuzzConn injector/h2 $(FUZZTIME)
 	GO=$(GO) bash .ci/fuzz-target FuzzParse scenarios $(FUZZTIME)
 	GO=$(GO) bash .ci/fuzz-target FuzzRecord scenarios $(FUZZTIME)
 

@@ -151,7 +151,7 @@ func (l *dohListener) handshake(raw *dohConn, cfg *tls.Config) {
 	c, served := listen.AnswerRecords(raw, cfg, l.idle)
 	c.SetDeadline(time.Now().Add(dohHandshakeTimeout))
 	if err := c.Handshake(); err != nil {
-		c.Close()
+		served.Close() // the TLS connection below, and the goroutine that writes to it
 		return
 	}
 	conn := &dohTLSConn{Conn: served, raw: raw}

@@ -17,7 +17,9 @@ import (
 // net/http's goroutine per flush.
 //
 // The handshake is done on the returned *tls.Conn; HTTP is served on the
-// net.Conn, which does not implement ConnectionState, so net/http serves
+// net.Conn, whose Close closes all of it (close it, not the *tls.Conn,
+// even when the handshake fails), and which does not implement
+// ConnectionState, so net/http serves
 // it as a connection whose TLS is done already (unencrypted HTTP/2 in its
 // terms).
 func AnswerRecords(raw net.Conn, cfg *tls.Config, stall time.Duration) (*tls.Conn, net.Conn) {
