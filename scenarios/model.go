@@ -58,13 +58,21 @@ type Expect struct {
 	// that succeed, by phase name; the key "" bounds every phase. The
 	// calls are what `run` learns from DNSFAULT_EVENTS.
 	MinAvailability map[string]float64
-	// MaxRecovery bounds the time, in scenario time, from the end of the
-	// last phase with faults to the service's first run of successes.
+	// MaxRecovery bounds the time, in scenario time, from the fix (the
+	// phase marked fixed, or else the end of the last phase with rules)
+	// to the service back at its healthy level.
 	MaxRecovery time.Duration
 	// Baseline is the phase whose rates count as healthy: the first phase
 	// unless named, whenever there are two phases or more (amplification
 	// is reported whether or not an expectation bounds it).
 	Baseline string
+	// Given says which of the bounds above the scenario (or --expect)
+	// set, by their names in the file; none given means the defaults
+	// (Defaulted) are judged.
+	Given map[string]bool
+	// Sources says where each given value comes from (the incident, or a
+	// modelling choice), by name, for the report.
+	Sources map[string]string
 }
 
 // Zone is fake authoritative data for one origin. Records holds the inline
@@ -104,6 +112,10 @@ type Phase struct {
 	// Duration is how long the phase lasts; zero means until the end.
 	Duration time.Duration
 	Rules    []Rule
+	// Fixed marks the phase at whose start the outage's cause is fixed
+	// (the record is back): recovery is measured from there. Phases after
+	// it may still hold rules, modelling what lingers (caches draining).
+	Fixed bool
 }
 
 // Rule is one fault: which queries it takes and what it does to them.

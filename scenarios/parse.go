@@ -163,9 +163,27 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 
 // parseExpect reads `expect`; amplification needs a baseline phase that
 // comes before the faults.
+// expectKeys are the bounds `expect:` (and run's --expect) may set.
+var expectKeys = []string{"max_amplification", "max_peak_amplification", "max_qps", "honours_ttl", "min_availability", "max_recovery"}
+
 func (d *decoder) parseExpect(n *yaml.Node, phases []Phase) Expect {
-	var e Expect
-	f := d.fields(n, "expect", "max_amplification", "max_peak_amplification", "max_qps", "honours_ttl", "baseline", "min_availability", "max_recovery")
+	e := Expect{Given: map[string]bool{}}
+	f := d.fields(n, "expect", append(expectKeys, "baseline", "why")...)
+	for _, k := range expectKeys {
+		e.Given[k] = f[k] != nil
+		if !e.Given[k] {
+			delete(e.Given, k)
+		}
+	}
+	if v := f["why"]; v != nil {
+		e.Sources = map[string]string{}
+		for k, sv := range d.fields(v, "expect why", expectKeys...) {
+			e.Sources[k] = d.str(sv, "why "+k)
+			if f[k] == nil {
+				d.errorf(sv, "why %s: the expectation gives no %s to explain", k, k)
+			}
+		}
+	}
 	if v := f["min_availability"]; v != nil {
 		e.MinAvailability = d.minAvailability(v, phases)
 	}
@@ -354,7 +372,7 @@ const maxZoneFile = 64 << 20
 func (d *decoder) minAvailability(n *yaml.Node, phases []Phase) map[string]float64 {
 	out := map[string]float64{}
 	if n.Kind != yaml.MappingNode {
-		if v, ok := d.float(n, "min_availability", 0, 100); ok {
+		if v, ok := d.availability(n, "min_availability"); ok {
 			out[""] = v
 		}
 		return out
@@ -369,9 +387,28 @@ func (d *decoder) minAvailability(n *yaml.Node, phases []Phase) map[string]float
 			d.errorf(k, "min_availability: no phase named %q%s", k.Value, didYouMean(k.Value, names))
 			continue
 		}
-		if pct, ok := d.float(v, "min_availability of "+k.Value, 0, 100); ok {
+		if pct, ok := d.availability(v, "min_availability of "+k.Value); ok {
 			out[k.Value] = pct
 		}
 	}
 	return out
+}
+
+// availability reads a share of calls, in percent: "99.5%", or a bare
+// number, a fraction up to 1 (0.5 is 50%) and a percentage above it.
+func (d *decoder) availability(n *yaml.Node, what string) (float64, bool) {
+	s, ok := d.scalar(n, what)
+	if !ok {
+		return 0, false
+	}
+	pct, isPct := strings.CutSuffix(strings.TrimSpace(s), "%")
+	v, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+	switch {
+	case err != nil || v < 0 || v > 100:
+		d.errorf(n, "%s must be a share of calls: a percentage (99.5%%, or 99.5) or a fraction (0.995), got %q", what, s)
+		return 0, false
+	case !isPct && v <= 1:
+		return 100 * v, true
+	}
+	return v, true
 }

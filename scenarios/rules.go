@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	phaseKeys = []string{"name", "duration", "rules"}
+	phaseKeys = []string{"name", "duration", "rules", "fixed"}
 	ruleKeys  = []string{"name", "match", "action", "records", "delay", "jitter", "ttl", "probability", "keep", "ede", "via_cname", "status", "retry_after", "tls", "dnssec"}
 	matchKeys = []string{"names", "types", "clients", "transport"}
 )
@@ -37,6 +37,7 @@ func (d *decoder) parsePhases(root, phasesNode, rulesNode *yaml.Node) []Phase {
 		d.errorf(phasesNode, "phases: the list is empty; give at least one phase, or use top-level rules")
 	}
 	seen := map[string]bool{}
+	var fixedAt *struct{ index, line int }
 	for i, pn := range items {
 		f := d.fields(pn, "phase", phaseKeys...)
 		p := Phase{Name: fmt.Sprintf("phase-%d", i+1)}
@@ -59,6 +60,16 @@ func (d *decoder) parsePhases(root, phasesNode, rulesNode *yaml.Node) []Phase {
 		}
 		if n := f["rules"]; n != nil {
 			p.Rules = d.parseRules(n, p.Name)
+		}
+		if n := f["fixed"]; n != nil {
+			if p.Fixed = d.boolean(n, "fixed"); p.Fixed && fixedAt != nil {
+				d.errorf(n, "phase %q is marked fixed, but the cause was fixed already at phase %q (line %d): mark one phase", p.Name, phases[fixedAt.index].Name, fixedAt.line)
+			} else if p.Fixed {
+				if i == 0 {
+					d.errorf(n, "phase %q is the first: the cause can be fixed only after an outage phase", p.Name)
+				}
+				fixedAt = &struct{ index, line int }{i, n.Line}
+			}
 		}
 		phases = append(phases, p)
 	}

@@ -16,11 +16,14 @@ import (
 // a line without a time gets the time it was read.
 const eventsPoll = 50 * time.Millisecond
 
-// eventLine is one line of DNSFAULT_EVENTS: a call the service made.
+// eventLine is one line of DNSFAULT_EVENTS: a call the service made,
+// from start to end (or time, its end), or its latency before its end.
 type eventLine struct {
 	OK        *bool     `json:"ok"`
 	LatencyMs float64   `json:"latency_ms"`
 	Error     string    `json:"error"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
 	Time      time.Time `json:"time"`
 }
 
@@ -107,8 +110,19 @@ func (r *eventsReader) parse(b []byte, now time.Time) {
 		}
 		return
 	}
-	if ev.Time.IsZero() {
-		ev.Time = now
+	call := report.Call{Time: ev.End, OK: *ev.OK, Latency: time.Duration(ev.LatencyMs * float64(time.Millisecond)), Error: ev.Error}
+	if call.Time.IsZero() {
+		call.Time = ev.Time
 	}
-	r.call(report.Call{Time: ev.Time, OK: *ev.OK, Latency: time.Duration(ev.LatencyMs * float64(time.Millisecond)), Error: ev.Error})
+	if call.Time.IsZero() {
+		call.Time, call.Stamped = now, true
+	}
+	call.Start = ev.Start
+	switch {
+	case !call.Start.IsZero() && call.Latency == 0:
+		call.Latency = call.Time.Sub(call.Start)
+	case call.Start.IsZero():
+		call.Start = call.Time.Add(-call.Latency)
+	}
+	r.call(call)
 }

@@ -40,6 +40,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE`"},
 			&cli.StringFlag{Name: "junit", Usage: "write the report as JUnit XML to `FILE`"},
 			&cli.BoolFlag{Name: "allow-unexercised", Usage: "report rules that never fired, but do not fail for them (for scenarios with rules for names this command does not use)"},
+			&cli.StringSliceFlag{Name: "expect", Usage: "judge the run by `KEY=VALUE` over the scenario's expect: (max_recovery=2m, min_availability=0.5, max_peak_amplification=10, ...; repeatable). Without any, the scenario's; without those, dnsfault's defaults"},
 			&cli.IntFlag{Name: "recovery-run", Value: report.DefaultRecoveryRun, Usage: "how many successful calls of the service in a row (probes, DNSFAULT_EVENTS) count as recovered"},
 			&cli.StringFlag{Name: "start-when", Value: "now", Usage: "when the timeline begins: `now`, first-query (at the client's first DNS query, so a slow start does not eat the first phase) or probe (at the first successful --probe)"},
 			&cli.BoolFlag{Name: "resolv-conf", Usage: "Linux, root: run COMMAND with an /etc/resolv.conf naming dnsfault (on port 53 of a loopback address of its own)"},
@@ -94,6 +95,9 @@ func runAction(c *cli.Context) error {
 	}
 	sc, err := loadScenario(c.String("scenario"), opts)
 	if err != nil {
+		return cannotRun("%v", err)
+	}
+	if sc, err = scenarios.WithExpect(sc, c.StringSlice("expect")); err != nil {
 		return cannotRun("%v", err)
 	}
 	warning, err := checkSpeed(sc, cfg.Speed)

@@ -371,9 +371,9 @@ phases:
 		code   int
 		want   string
 	}{
-		{"expect: {min_availability: {healthy: 90, recovered: 90}, max_recovery: 10s}\n", 0, "expect max_recovery: 10s: met"},
+		{"expect: {min_availability: {healthy: 90, recovered: 90}, max_recovery: 10s}\n", 0, "expect max_recovery: 10s (scenario time): met"},
 		{"expect: {min_availability: 90}\n", 120, "expect min_availability: 90%: BROKEN\n  phase outage: "},
-		{"expect: {max_recovery: 1ns}\n", 120, "recovered"},
+		{"expect: {max_recovery: 1ns}\n", 120, "back at its healthy level"},
 	} {
 		t.Run(tc.expect, func(t *testing.T) {
 			r := runDnsfault(t, "run", "-s", scenarioFile(t, base+tc.expect), "--start-when", "first-query", "--", client, "api.svc.test")
@@ -423,7 +423,8 @@ func assertTheServiceSawTheOutage(t *testing.T, rep *report.Report, minRecovered
 	assert.LessOrEqual(t, byPhase["records-gone"], 10.0, "%+v", rep.Service)
 	assert.GreaterOrEqual(t, byPhase["recovered"], minRecovered, "%+v", rep.Service)
 	require.NotNil(t, rep.Recovery)
-	require.NotNil(t, rep.Recovery.Seconds, "the service recovered")
+	require.Equal(t, report.Recovered, rep.Recovery.State, "the service recovered")
+	require.NotNil(t, rep.Recovery.HealthySeconds)
 }
 
 // readReport reads a report that run wrote with --report.

@@ -69,6 +69,7 @@ type Collector struct {
 
 	calls        []Call // the service's, up to maxCalls
 	callsDropped int
+	stamped      int // calls that came without a time
 
 	// noCache are the clients seen re-asking within cacheGap of a
 	// positive answer that could be cached longer (up to MaxNames).

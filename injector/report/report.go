@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // Exit statuses of `dnsfault run` besides the command's own. They sit high
@@ -53,9 +55,16 @@ type Report struct {
 	Clients  []NameBehavior `json:"client_behavior"`
 	// Service is what the service's own calls saw (DNSFAULT_EVENTS), per
 	// phase; Recovery how long it took to come back after the faults.
-	Service      []ServicePhase `json:"service"`
-	Recovery     *Recovery      `json:"recovery,omitempty"`
-	Expectations []Expectation  `json:"expectations"`
+	Service []ServicePhase `json:"service"`
+	// StampedCalls counts the calls reported without a time, which got
+	// the time dnsfault read them (up to 50 ms late): give start and end
+	// for figures to the millisecond.
+	StampedCalls int           `json:"stamped_calls,omitempty"`
+	Recovery     *Recovery     `json:"recovery,omitempty"`
+	Expectations []Expectation `json:"expectations"`
+	// ExpectationsDefaulted says the scenario stated no expectation, so
+	// dnsfault's defaults were judged.
+	ExpectationsDefaulted bool `json:"expectations_defaulted"`
 	// Verdict is pass, command-failed, expectation-failed or unexercised.
 	Verdict  string `json:"verdict"`
 	ExitCode int    `json:"exit_code"`
@@ -137,12 +146,21 @@ type NamePhase struct {
 	EarlyReasks       int      `json:"early_reasks"`
 }
 
-// Expectation is one `expect` of the scenario and whether clients met it.
+// Expectation is one `expect` of the scenario (or a default, or run's
+// --expect) and whether the run met it.
 type Expectation struct {
-	Name     string   `json:"name"`
-	Limit    string   `json:"limit"`
-	OK       bool     `json:"ok"`
-	Breaches []string `json:"breaches,omitempty"`
+	Name  string `json:"name"`
+	Limit string `json:"limit"`
+	// Source says where the limit comes from: the scenario's why, the
+	// command line, or dnsfault's default.
+	Source string `json:"source,omitempty"`
+	// Measured is the figure judged, in words, when there is one.
+	Measured string `json:"measured,omitempty"`
+	OK       bool   `json:"ok"`
+	// NotJudged says why the data could not support a verdict; such an
+	// expectation does not fail the run, and the text says so.
+	NotJudged string   `json:"not_judged,omitempty"`
+	Breaches  []string `json:"breaches,omitempty"`
 }
 
 // Run describes the run being reported.
@@ -217,7 +235,13 @@ func (c *Collector) Report(run Run) *Report {
 	})
 	r.Clients = c.behavior(windows)
 	r.Service, r.Recovery = c.service(windows, run)
-	r.Expectations = append(c.expectations(r.Clients), c.serviceExpectations(r.Service, r.Recovery, max(run.Speed, 1))...)
+	r.StampedCalls = c.stamped
+	exp, defaulted := c.sc.Expect.Defaulted(c.sc.Phases)
+	r.ExpectationsDefaulted = defaulted
+	r.Expectations = append(c.expectations(exp, r.Clients), c.serviceExpectations(exp, r.Service, r.Recovery)...)
+	for i := range r.Expectations {
+		r.Expectations[i].Source = exp.Sources[r.Expectations[i].Name]
+	}
 	r.Verdict, r.ExitCode = verdict(r, run.AllowUnexercised)
 	return r
 }
@@ -291,8 +315,7 @@ func (c *Collector) baseRate(name string, base span) (rate float64, assumed bool
 	return float64(n.queries) / max(base.to.Sub(from).Seconds(), 1), false
 }
 
-func (c *Collector) expectations(clients []NameBehavior) []Expectation {
-	e := c.sc.Expect
+func (c *Collector) expectations(e scenarios.Expect, clients []NameBehavior) []Expectation {
 	var out []Expectation
 	check := func(name, limit string, broken func(np NamePhase) string) {
 		x := Expectation{Name: name, Limit: limit, OK: true}

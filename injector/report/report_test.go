@@ -161,7 +161,20 @@ func TestAmplificationWithoutAnExpectBlock(t *testing.T) {
 	c.Observe(event(11*time.Second, "ddb.test.", "ddb", dns.RcodeServerFailure, -1))
 	r := c.Report(report.Run{Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
 	require.NotNil(t, r.Clients[0].Phases[1].Amplification)
-	assert.Empty(t, r.Expectations)
+	assert.True(t, r.ExpectationsDefaulted, "no expect block: the defaults are judged")
+	names := map[string]report.Expectation{}
+	for _, e := range r.Expectations {
+		names[e.Name] = e
+	}
+	assert.True(t, names["max_peak_amplification"].OK, "one query in a second is no storm")
+	assert.Contains(t, names["max_peak_amplification"].Source, "default")
+	assert.Contains(t, names["max_recovery"].NotJudged, "no call of the service was reported", "no events: recovery cannot be judged, and says so")
+	assert.NotEqual(t, "expectation-failed", r.Verdict, "nothing judged was broken")
+	var text strings.Builder
+	require.NoError(t, r.WriteText(&text))
+	assert.Contains(t, text.String(), "The scenario states no expectation: dnsfault judged its defaults")
+	assert.Contains(t, text.String(), "expect max_recovery: 5m0s (scenario time): NOT JUDGED: no call of the service was reported")
+	assert.Contains(t, text.String(), "The service itself was not judged")
 }
 
 // TestTTLFiguresTellNoCacheFromAShortCache: a client with no cache (it
@@ -220,4 +233,39 @@ func TestTheReportCountsByTransport(t *testing.T) {
 	var text strings.Builder
 	r.WriteText(&text)
 	assert.Contains(t, text.String(), "4 queries (udp 2, dot 1, doh 1)")
+}
+
+// TestACallSpanningTheOutageIsUnavailableInIt: a call that began in the
+// outage and succeeded only after it is counted where it began, and not
+// as available there; a call that began healthy and ended a little into
+// the outage served in the healthy phase. Each is shown in flight at its
+// phase's end.
+func TestACallSpanningTheOutageIsUnavailableInIt(t *testing.T) {
+	sc, err := scenarios.Parse("s.yaml", []byte("version: 1\nphases:\n  - {name: healthy, duration: 10s}\n  - {name: outage, duration: 10s, rules: [{match: {names: [a.test]}, action: drop}]}\n  - {name: fixed, fixed: true}\n"), scenarios.Options{})
+	require.NoError(t, err)
+	c := report.NewCollector(sc, sc.Timeline(t0, 1))
+	call := func(from, to time.Duration, ok bool) {
+		c.Call(report.Call{Start: t0.Add(from), Time: t0.Add(to), OK: ok})
+	}
+	call(1*time.Second, 2*time.Second, true)
+	call(9*time.Second, 11*time.Second, true)  // healthy, ends in the outage
+	call(12*time.Second, 25*time.Second, true) // hung through the outage, fine after the fix
+	call(13*time.Second, 14*time.Second, false)
+	call(26*time.Second, 27*time.Second, true)
+	r := c.Report(report.Run{Speed: 1, Command: []string{"t"}, Started: t0, Ended: t0.Add(30 * time.Second)})
+	byPhase := map[string]report.ServicePhase{}
+	for _, sp := range r.Service {
+		byPhase[sp.Phase] = sp
+	}
+	assert.Equal(t, 2, byPhase["healthy"].Calls)
+	assert.Equal(t, 100.0, byPhase["healthy"].Availability)
+	assert.Equal(t, 1, byPhase["healthy"].InFlightAtEnd)
+	assert.Equal(t, 2, byPhase["outage"].Calls)
+	assert.Equal(t, 0.0, byPhase["outage"].Availability, "the hung call did not serve during the outage")
+	assert.Equal(t, 1, byPhase["outage"].InFlightAtEnd)
+	assert.Equal(t, map[string]int{"in-flight-at-phase-end": 1, "other": 1}, byPhase["outage"].Errors)
+	require.NotNil(t, r.Recovery)
+	assert.Equal(t, report.NeverRecovered, r.Recovery.State, "two successes after the fix are not three in a row")
+	require.NotNil(t, r.Recovery.FirstSuccessSeconds)
+	assert.InDelta(t, 5, *r.Recovery.FirstSuccessSeconds, 0.001, "the hung call's success, 5 s after the fix")
 }

@@ -2,6 +2,8 @@ package report
 
 import (
 	"fmt"
+
+	"github.com/dnsfault/dnsfault/scenarios"
 	"slices"
 	"sort"
 	"strings"
@@ -12,12 +14,16 @@ import (
 // it made (its test's requests, from DNSFAULT_EVENTS), per phase, and how
 // long it took to recover after the faults.
 
-// Call is one call the service made, and how it went.
+// Call is one call the service made, from Start to Time (its end), and
+// how it went.
 type Call struct {
-	Time    time.Time
-	OK      bool
-	Latency time.Duration // 0 when not known
-	Error   string        // why it failed, as the caller said it
+	Start, Time time.Time
+	OK          bool
+	Latency     time.Duration // 0 when not known
+	Error       string        // why it failed, as the caller said it
+	// Stamped says the call came without a time: it was given the time
+	// dnsfault read it.
+	Stamped bool
 }
 
 // DefaultRecoveryRun is how many successes in a row count as recovered
@@ -42,24 +48,52 @@ type ServicePhase struct {
 	// Errors counts the failures by class: dns (no such host, server
 	// misbehaving), timeout, refused, http-NNN, or other.
 	Errors map[string]int `json:"errors"`
+	// InFlightAtEnd counts the calls that began in the phase and ended
+	// after it. In a phase with rules they count as unavailable,
+	// whatever their outcome: a call that hung through an outage did not
+	// serve during it.
+	InFlightAtEnd int `json:"in_flight_at_end"`
 }
 
-// Recovery is how long the service took to come back after the faults.
+// Recovery is how the service came back after the outage's cause was
+// fixed: from the start of the phase marked fixed, or else from the end
+// of the last phase with rules.
 type Recovery struct {
-	// FaultsEnded is when the last phase with rules ended, in seconds
-	// from the run's start.
-	FaultsEndedSeconds float64 `json:"faults_ended_seconds"`
-	// Seconds is from then to the first of Run successes in a row;
-	// absent when the service never recovered within the run.
-	Seconds *float64 `json:"seconds,omitempty"`
-	// Run is how many successes in a row counted as recovered.
+	// FixedAtSeconds is the fix, in seconds from the run's start, and
+	// FixedBy says which of the two it is.
+	FixedAtSeconds float64 `json:"fixed_at_seconds"`
+	FixedBy        string  `json:"fixed_by"`
+	// State is recovered, never-failed (no call failed from the first
+	// phase with rules on), never-recovered (not back within the run),
+	// or not-reached (the run ended before the fix).
+	State string `json:"state"`
+	// FirstSuccess is from the fix to the first call that succeeded
+	// after it; Healthy to the first of Run successes in a row (the
+	// service back at its healthy level). Each in wall seconds and in
+	// scenario seconds (wall times --speed); absent unless recovered.
+	FirstSuccessSeconds         *float64 `json:"first_success_seconds,omitempty"`
+	FirstSuccessScenarioSeconds *float64 `json:"first_success_scenario_seconds,omitempty"`
+	HealthySeconds              *float64 `json:"healthy_seconds,omitempty"`
+	HealthyScenarioSeconds      *float64 `json:"healthy_scenario_seconds,omitempty"`
+	// Run is how many successes in a row counted as back to healthy.
 	Run int `json:"run"`
 }
+
+// The states of a Recovery.
+const (
+	Recovered      = "recovered"
+	NeverFailed    = "never-failed"
+	NeverRecovered = "never-recovered"
+	NotReached     = "not-reached"
+)
 
 // Call records one call of the service; safe for concurrent use.
 func (c *Collector) Call(call Call) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if call.Stamped {
+		c.stamped++
+	}
 	if len(c.calls) < maxCalls {
 		c.calls = append(c.calls, call)
 	} else {
@@ -83,13 +117,26 @@ func (c *Collector) service(windows map[string]span, run Run) ([]ServicePhase, *
 		sp := ServicePhase{Phase: p.Name, Errors: map[string]int{}}
 		var latencies []time.Duration
 		for _, call := range calls {
-			if call.Time.Before(w.from) || !call.Time.Before(w.to) {
-				continue
+			start := call.Start
+			if start.IsZero() {
+				start = call.Time
+			}
+			if start.Before(w.from) || !start.Before(w.to) {
+				continue // a call counts in the phase it began in
 			}
 			sp.Calls++
-			if call.OK {
+			switch {
+			case !call.Time.Before(w.to) && (len(p.Rules) > 0 || !call.OK):
+				// Begun in an outage and ended after it: it did not
+				// serve during the outage, whatever its outcome.
+				sp.InFlightAtEnd++
+				sp.Errors["in-flight-at-phase-end"]++
+			case !call.Time.Before(w.to):
+				sp.InFlightAtEnd++
+				sp.OK++ // a phase without faults served it, a little late
+			case call.OK:
 				sp.OK++
-			} else {
+			default:
 				sp.Errors[errorClass(call.Error)]++
 			}
 			if call.Latency > 0 {
@@ -110,45 +157,89 @@ func (c *Collector) service(windows map[string]span, run Run) ([]ServicePhase, *
 	return out, c.recovery(calls, windows, run)
 }
 
-// recovery measures from the end of the last phase with rules to the
-// first of run.RecoveryRun successes in a row after it; nil when no phase
-// with rules ended within the run.
+// recovery measures from the fix (the phase marked fixed, or else the
+// end of the last phase with rules) to the service's first success and
+// to its first run.RecoveryRun successes in a row; nil when the scenario
+// has no phase with rules.
 func (c *Collector) recovery(calls []Call, windows map[string]span, run Run) *Recovery {
-	var ended time.Time
+	firstFault, lastFault, fixed := -1, -1, -1
 	for i, p := range c.sc.Phases {
-		if len(p.Rules) == 0 {
-			continue
+		if len(p.Rules) > 0 {
+			if firstFault < 0 {
+				firstFault = i
+			}
+			lastFault = i
 		}
-		if w := windows[p.Name]; w.seconds() > 0 && (i == len(c.sc.Phases)-1 && w.to.Before(run.Ended) || i < len(c.sc.Phases)-1 && windows[c.sc.Phases[i+1].Name].seconds() > 0) {
-			ended = w.to
+		if p.Fixed {
+			fixed = i
 		}
 	}
-	if ended.IsZero() {
+	if lastFault < 0 {
 		return nil
 	}
-	r := &Recovery{FaultsEndedSeconds: ended.Sub(run.Started).Seconds(), Run: run.RecoveryRun}
+	r := &Recovery{Run: run.RecoveryRun}
 	if r.Run < 1 {
 		r.Run = DefaultRecoveryRun
+	}
+	var fixAt time.Time
+	if fixed >= 0 {
+		r.FixedBy = fmt.Sprintf("phase %s, marked fixed, began", c.sc.Phases[fixed].Name)
+		if w := windows[c.sc.Phases[fixed].Name]; w.seconds() > 0 {
+			fixAt = w.from
+		}
+	} else {
+		r.FixedBy = fmt.Sprintf("the last phase with rules, %s, ended", c.sc.Phases[lastFault].Name)
+		w := windows[c.sc.Phases[lastFault].Name]
+		if next := lastFault + 1; w.seconds() > 0 && (next == len(c.sc.Phases) && w.to.Before(run.Ended) || next < len(c.sc.Phases) && windows[c.sc.Phases[next].Name].seconds() > 0) {
+			fixAt = w.to
+		}
+	}
+	if fixAt.IsZero() {
+		r.State = NotReached
+		return r
+	}
+	r.FixedAtSeconds = fixAt.Sub(run.Started).Seconds()
+	faultsFrom := windows[c.sc.Phases[firstFault].Name].from
+	failed := false
+	for _, call := range calls {
+		if !call.OK && !call.Time.Before(faultsFrom) {
+			failed = true
+			break
+		}
+	}
+	if !failed {
+		r.State = NeverFailed
+		return r
+	}
+	speed := max(run.Speed, 1)
+	seconds := func(t time.Time) (*float64, *float64) {
+		wall := t.Sub(fixAt).Seconds()
+		scenario := wall * speed
+		return &wall, &scenario
 	}
 	streak := 0
 	var first time.Time
 	for _, call := range calls {
-		if call.Time.Before(ended) {
+		if call.Time.Before(fixAt) {
 			continue
 		}
 		if !call.OK {
 			streak = 0
 			continue
 		}
+		if r.FirstSuccessSeconds == nil {
+			r.FirstSuccessSeconds, r.FirstSuccessScenarioSeconds = seconds(call.Time)
+		}
 		if streak == 0 {
 			first = call.Time
 		}
 		if streak++; streak == r.Run {
-			s := first.Sub(ended).Seconds()
-			r.Seconds = &s
-			break
+			r.HealthySeconds, r.HealthyScenarioSeconds = seconds(first)
+			r.State = Recovered
+			return r
 		}
 	}
+	r.State = NeverRecovered
 	return r
 }
 
@@ -177,8 +268,7 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // serviceExpectations checks min_availability and max_recovery.
-func (c *Collector) serviceExpectations(phases []ServicePhase, rec *Recovery, speed float64) []Expectation {
-	e := c.sc.Expect
+func (c *Collector) serviceExpectations(e scenarios.Expect, phases []ServicePhase, rec *Recovery) []Expectation {
 	var out []Expectation
 	if len(e.MinAvailability) > 0 {
 		var limits []string
@@ -208,20 +298,26 @@ func (c *Collector) serviceExpectations(phases []ServicePhase, rec *Recovery, sp
 		out = append(out, x)
 	}
 	if e.MaxRecovery > 0 {
-		x := Expectation{Name: "max_recovery", Limit: e.MaxRecovery.String(), OK: true}
+		x := Expectation{Name: "max_recovery", Limit: e.MaxRecovery.String() + " (scenario time)", OK: true}
 		switch {
+		case len(phases) == 0:
+			x.NotJudged = "no call of the service was reported (DNSFAULT_EVENTS, or --probe)"
 		case rec == nil:
+			x.NotJudged = "the scenario has no phase with rules, so nothing to recover from"
+		case rec.State == NotReached:
+			x.NotJudged = "the run ended before the cause was fixed (" + rec.FixedBy + " after it)"
+		case rec.State == NeverFailed:
+			x.Measured = "never failed"
+		case rec.State == NeverRecovered:
 			x.OK = false
-			x.Breaches = append(x.Breaches, "the faults did not end within the run")
-		case rec.Seconds == nil:
-			x.OK = false
-			x.Breaches = append(x.Breaches, fmt.Sprintf("the service did not recover (%d successes in a row) after the faults ended", rec.Run))
+			x.Measured = "never recovered"
+			x.Breaches = append(x.Breaches, fmt.Sprintf("the service was not back (%d successes in a row) within the run after the fix (%s)", rec.Run, rec.FixedBy))
 		default:
-			// In scenario time, like every duration of the scenario.
-			took := time.Duration(*rec.Seconds * speed * float64(time.Second))
+			took := time.Duration(*rec.HealthyScenarioSeconds * float64(time.Second))
+			x.Measured = fmt.Sprintf("%v after the fix", took.Round(time.Millisecond))
 			if took > e.MaxRecovery {
 				x.OK = false
-				x.Breaches = append(x.Breaches, fmt.Sprintf("recovered %v after the faults ended (scenario time)", took.Round(time.Millisecond)))
+				x.Breaches = append(x.Breaches, fmt.Sprintf("back at its healthy level %v after the fix (scenario time; %.1fs of wall time)", took.Round(time.Millisecond), *rec.HealthySeconds))
 			}
 		}
 		out = append(out, x)

@@ -97,22 +97,53 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(tw, "\t%s\t%d\t%.1f%%\t%s\t%s\t%s\n", sp.Phase, sp.Calls, sp.Availability, p50, p99, strings.Join(errs, ", "))
 		}
 	}
-	if rec := r.Recovery; rec != nil {
-		if rec.Seconds != nil {
-			fmt.Fprintf(tw, "\nThe service recovered %.1fs after the faults ended (%d successes in a row).\n", *rec.Seconds, rec.Run)
-		} else if len(r.Service) > 0 {
-			fmt.Fprintf(tw, "\nThe service did not recover after the faults ended (%d successes in a row) within the run.\n", rec.Run)
+	if r.StampedCalls > 0 {
+		fmt.Fprintf(tw, "\n%d calls came without a time and were given the time dnsfault read them (up to 50 ms late): write start and end for exact figures.\n", r.StampedCalls)
+	}
+	if rec := r.Recovery; rec != nil && len(r.Service) > 0 {
+		fmt.Fprintf(tw, "\nThe cause was fixed when %s", rec.FixedBy)
+		switch rec.State {
+		case NotReached:
+			fmt.Fprint(tw, ": the run ended before that.\n")
+		default:
+			fmt.Fprintf(tw, ", %.1fs into the run.\n", rec.FixedAtSeconds)
+		}
+		switch rec.State {
+		case NeverFailed:
+			fmt.Fprint(tw, "The service never failed: there was nothing to recover from.\n")
+		case NeverRecovered:
+			fmt.Fprintf(tw, "The service never recovered: not %d successes in a row after the fix, within the run.\n", rec.Run)
+		case Recovered:
+			fmt.Fprintf(tw, "First success %s after the fix; back at its healthy level (%d successes in a row) %s after it.\n",
+				took(*rec.FirstSuccessScenarioSeconds, *rec.FirstSuccessSeconds, r.Speed), rec.Run, took(*rec.HealthyScenarioSeconds, *rec.HealthySeconds, r.Speed))
 		}
 	}
+	if r.ExpectationsDefaulted {
+		fmt.Fprint(tw, "\nThe scenario states no expectation: dnsfault judged its defaults (give expect: in the scenario, or --expect KEY=VALUE).\n")
+	}
 	for _, e := range r.Expectations {
-		if e.OK {
-			fmt.Fprintf(tw, "\nexpect %s: %s: met\n", e.Name, e.Limit)
-			continue
+		source := ""
+		if e.Source != "" {
+			source = " [" + e.Source + "]"
 		}
-		fmt.Fprintf(tw, "\nexpect %s: %s: BROKEN\n", e.Name, e.Limit)
-		for _, b := range e.Breaches {
-			fmt.Fprintf(tw, "  %s\n", b)
+		measured := ""
+		if e.Measured != "" {
+			measured = " (" + e.Measured + ")"
 		}
+		switch {
+		case e.NotJudged != "":
+			fmt.Fprintf(tw, "\nexpect %s: %s: NOT JUDGED: %s%s\n", e.Name, e.Limit, e.NotJudged, source)
+		case e.OK:
+			fmt.Fprintf(tw, "\nexpect %s: %s: met%s%s\n", e.Name, e.Limit, measured, source)
+		default:
+			fmt.Fprintf(tw, "\nexpect %s: %s: BROKEN%s%s\n", e.Name, e.Limit, measured, source)
+			for _, b := range e.Breaches {
+				fmt.Fprintf(tw, "  %s\n", b)
+			}
+		}
+	}
+	if len(r.Service) == 0 {
+		fmt.Fprint(tw, "\nThe service itself was not judged: no call was reported (write one line per call to $DNSFAULT_EVENTS, or give --probe).\n")
 	}
 	for _, a := range r.AdHocRules {
 		fmt.Fprintf(tw, "\nad-hoc rule %s (%s, added during the run): %d hits\n", a.Name, a.Action, a.Hits)
@@ -246,4 +277,13 @@ func byTransport(counts map[string]int) string {
 		}
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// took says a duration in scenario time, and in wall time when --speed
+// makes them differ.
+func took(scenario, wall, speed float64) string {
+	if speed <= 1 {
+		return fmt.Sprintf("%.1fs", wall)
+	}
+	return fmt.Sprintf("%.1fs of scenario time (%.2fs of wall time at --speed %g)", scenario, wall, speed)
 }

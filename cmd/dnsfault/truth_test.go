@@ -1,0 +1,140 @@
+package main_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dnsfault/dnsfault/injector/report"
+)
+
+// outageScenario is a short outage of one name: healthy, the name's
+// records gone (NODATA), then fixed. No expect: is written.
+const outageScenario = `version: 1
+name: short-outage
+upstream: none
+zones: [{origin: svc.test., records: ["api.svc.test. 60 IN A 192.0.2.1"]}]
+phases:
+  - {name: healthy, duration: 1s}
+  - {name: outage, duration: 1s, rules: [{name: api-gone, match: {names: [api.svc.test]}, action: empty}]}
+  - {name: fixed, fixed: true}
+`
+
+// runService runs the service client under the short outage with the
+// client's flags, and returns the result and the report.
+func runService(t *testing.T, clientFlags ...string) (result, report.Report) {
+	t.Helper()
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	args := append([]string{"run", "-s", scenarioFile(t, outageScenario), "--start-when", "first-query", "--report", reportFile, "--", serviceClient(t)}, clientFlags...)
+	r := runDnsfault(t, append(args, "api.svc.test")...)
+	require.FileExists(t, reportFile, r.stderr)
+	return r, readReport(t, reportFile)
+}
+
+// expectation finds an expectation of the report by name.
+func expectation(t *testing.T, rep report.Report, name string) report.Expectation {
+	t.Helper()
+	for _, e := range rep.Expectations {
+		if e.Name == name {
+			return e
+		}
+	}
+	t.Fatalf("no expectation %s in %+v", name, rep.Expectations)
+	return report.Expectation{}
+}
+
+// TestAServiceThatNeverRecoversFails: a service that keeps failing after
+// the record is back fails the run (120), though the scenario writes no
+// expectation, and the text says what was judged.
+func TestAServiceThatNeverRecoversFails(t *testing.T) {
+	t.Parallel()
+	r, rep := runService(t, "-sticky")
+	assert.Equal(t, report.ExitExpectation, r.code, r.stderr)
+	assert.True(t, rep.ExpectationsDefaulted)
+	assert.Equal(t, report.NeverRecovered, rep.Recovery.State)
+	assert.Contains(t, r.stderr, "The scenario states no expectation: dnsfault judged its defaults")
+	assert.Contains(t, r.stderr, "expect max_recovery: 5m0s (scenario time): BROKEN (never recovered)")
+	assert.Contains(t, r.stderr, "The service never recovered")
+	assert.Contains(t, r.stderr, "expect max_peak_amplification: 10: met")
+}
+
+// TestARetryStormFails: a service that asks 60 more times after each
+// failed lookup sends many times its healthy rate in the outage: the run
+// fails on the default bound, and says so.
+func TestARetryStormFails(t *testing.T) {
+	t.Parallel()
+	r, rep := runService(t, "-storm", "60")
+	assert.Equal(t, report.ExitExpectation, r.code, r.stderr)
+	e := expectation(t, rep, "max_peak_amplification")
+	assert.False(t, e.OK)
+	assert.Contains(t, e.Source, "default")
+	assert.Contains(t, r.stderr, "expect max_peak_amplification: 10: BROKEN")
+	assert.Contains(t, r.stderr, "api.svc.test. in phase outage")
+}
+
+// TestAWellBehavedServicePasses: failing in the outage and recovering at
+// once passes on the defaults, and the text names what was judged.
+func TestAWellBehavedServicePasses(t *testing.T) {
+	t.Parallel()
+	r, rep := runService(t)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, report.Recovered, rep.Recovery.State)
+	assert.Contains(t, r.stderr, "dnsfault judged its defaults")
+	assert.Contains(t, r.stderr, "expect max_recovery: 5m0s (scenario time): met")
+	assert.Contains(t, r.stderr, "expect max_peak_amplification: 10: met")
+	assert.Contains(t, r.stderr, "The cause was fixed when phase fixed, marked fixed, began")
+}
+
+// TestRecoveryIsMeasuredFromTheFix: a service that goes on failing for
+// 2 s after the record is back (a cache of failures) is reported back
+// within 20% or 1 s of what its own log says.
+func TestRecoveryIsMeasuredFromTheFix(t *testing.T) {
+	t.Parallel()
+	own := filepath.Join(t.TempDir(), "own.jsonl")
+	r, rep := runService(t, "-fail-for", "2s", "-log", own)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, report.Recovered, rep.Recovery.State, r.stderr)
+	fix := rep.Started.Add(time.Duration(rep.Recovery.FixedAtSeconds * float64(time.Second)))
+	f, err := os.Open(own)
+	require.NoError(t, err)
+	defer f.Close()
+	var firstOK time.Time
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		var line struct {
+			OK   bool      `json:"ok"`
+			Time time.Time `json:"time"`
+		}
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &line))
+		if line.OK && line.Time.After(fix) {
+			firstOK = line.Time
+			break
+		}
+	}
+	require.False(t, firstOK.IsZero(), "the client logged a success after the fix")
+	clientSays := firstOK.Sub(fix).Seconds()
+	assert.InDelta(t, 2, clientSays, 1, "the client recovered about 2 s after the fix, by its own log")
+	reported := *rep.Recovery.FirstSuccessSeconds
+	assert.InDelta(t, clientSays, reported, max(0.2*clientSays, 1), "report %.2fs, client %.2fs", reported, clientSays)
+	assert.GreaterOrEqual(t, *rep.Recovery.HealthySeconds, reported)
+}
+
+// TestExpectOnTheCommandLine: --expect judges a bundled scenario with no
+// file written; a bad key is refused with one line.
+func TestExpectOnTheCommandLine(t *testing.T) {
+	t.Parallel()
+	r := runDnsfault(t, "run", "-s", scenarioFile(t, outageScenario), "--start-when", "first-query", "--expect", "min_availability=0.5", "--", serviceClient(t), "api.svc.test")
+	assert.Equal(t, report.ExitExpectation, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "expect min_availability: 50%: BROKEN")
+	assert.Contains(t, r.stderr, "[--expect on the command line]")
+	assert.NotContains(t, r.stderr, "judged its defaults")
+
+	r = runDnsfault(t, "run", "-s", "demo", "--expect", "max_recovry=1m", "--", "true")
+	assert.Equal(t, report.ExitCannotRun, r.code)
+	assert.Contains(t, r.stderr, `--expect "max_recovry=1m": want KEY=VALUE (did you mean "max_recovery"?)`)
+}
