@@ -61,6 +61,7 @@ type Collector struct {
 	taken      map[string]bool // names some rule took at least once
 	queried    map[string]int  // every name (up to MaxNames), all queries
 	questions  map[questionKey]*asked
+	addressed  map[clientName]time.Time
 
 	// Past the bounds: names and their queries counted together, and
 	// questions not followed.
@@ -129,14 +130,25 @@ type asked struct {
 	last    time.Time
 	expires time.Time // zero when the last answer could not be cached
 	failed  bool      // the last answer was an error, nothing, or empty
+	empty   bool      // it was empty (NODATA) for an address type
 }
+
+// clientName keys Collector.addressed: when a client last got addresses
+// for a name, A or AAAA. NODATA for the other type then is a dual-stack
+// client's normal answer for a name with addresses of one family only,
+// not a failure.
+type clientName struct{ client, name string }
+
+// sameCall is how far apart the A and AAAA answers of one lookup may be:
+// a dual-stack resolver asks both at once.
+const sameCall = 50 * time.Millisecond
 
 // NewCollector returns a collector for a run of sc on timeline.
 func NewCollector(sc *scenarios.Scenario, timeline scenarios.Timeline) *Collector {
 	return &Collector{
 		sc: sc, timeline: timeline,
 		rules: map[ruleKey]*ruleTally{}, names: map[nameKey]*nameTally{}, transports: map[string]int{},
-		taken: map[string]bool{}, queried: map[string]int{}, questions: map[questionKey]*asked{}, noCache: map[string]bool{},
+		taken: map[string]bool{}, queried: map[string]int{}, questions: map[questionKey]*asked{}, addressed: map[clientName]time.Time{}, noCache: map[string]bool{},
 	}
 }
 
@@ -181,7 +193,16 @@ func (c *Collector) Observe(ev *injector.Event) {
 		prev = &asked{}
 		c.questions[q] = prev
 	} else {
-		if prev.failed && ev.Time.Sub(prev.last) < RetryWindow {
+		failed := prev.failed
+		if prev.empty {
+			// NODATA for AAAA while A answers (or the other way) is how a
+			// name of one family answers a dual-stack client: excused when
+			// the other family answered with the same call, just before.
+			if at, ok := c.addressed[clientName{q.client, q.name}]; ok && !at.Before(prev.last.Add(-sameCall)) {
+				failed = false
+			}
+		}
+		if failed && ev.Time.Sub(prev.last) < RetryWindow {
 			n.retries++
 		}
 		gap := ev.Time.Sub(prev.last)
@@ -195,6 +216,19 @@ func (c *Collector) Observe(ev *injector.Event) {
 	}
 	prev.last = ev.Time
 	prev.failed = ev.Sent != injector.SentMessage || ev.Rcode != dns.RcodeSuccess || len(ev.Answer) == 0
+	isAddress := ev.Type == dns.TypeA || ev.Type == dns.TypeAAAA
+	prev.empty = prev.failed && isAddress && ev.Sent == injector.SentMessage && ev.Rcode == dns.RcodeSuccess
+	if isAddress && !prev.failed && len(c.addressed) < MaxQuestions {
+		c.addressed[clientName{q.client, q.name}] = ev.Time
+		// ... or just after: the other family's empty answer was no failure.
+		other := questionKey{q.client, q.name, dns.TypeA}
+		if ev.Type == dns.TypeA {
+			other.qtype = dns.TypeAAAA
+		}
+		if o := c.questions[other]; o != nil && o.empty && !ev.Time.After(o.last.Add(sameCall)) {
+			o.failed = false
+		}
+	}
 	prev.expires = time.Time{}
 	if ev.TTL > 0 {
 		prev.expires = ev.Time.Add(time.Duration(ev.TTL) * time.Second)

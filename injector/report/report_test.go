@@ -236,10 +236,9 @@ func TestTheReportCountsByTransport(t *testing.T) {
 }
 
 // TestACallSpanningTheOutageIsUnavailableInIt: a call that began in the
-// outage and succeeded only after it is counted where it began, and not
-// as available there; a call that began healthy and ended a little into
-// the outage served in the healthy phase. Each is shown in flight at its
-// phase's end.
+// outage and succeeded only after it is counted where it began, in flight
+// at its end, and not as available there; a call that began healthy and
+// ended in the outage counts in the outage, where it met its outcome.
 func TestACallSpanningTheOutageIsUnavailableInIt(t *testing.T) {
 	sc, err := scenarios.Parse("s.yaml", []byte("version: 1\nphases:\n  - {name: healthy, duration: 10s}\n  - {name: outage, duration: 10s, rules: [{match: {names: [a.test]}, action: drop}]}\n  - {name: fixed, fixed: true}\n"), scenarios.Options{})
 	require.NoError(t, err)
@@ -257,15 +256,51 @@ func TestACallSpanningTheOutageIsUnavailableInIt(t *testing.T) {
 	for _, sp := range r.Service {
 		byPhase[sp.Phase] = sp
 	}
-	assert.Equal(t, 2, byPhase["healthy"].Calls)
+	assert.Equal(t, 1, byPhase["healthy"].Calls)
 	assert.Equal(t, 100.0, byPhase["healthy"].Availability)
-	assert.Equal(t, 1, byPhase["healthy"].InFlightAtEnd)
-	assert.Equal(t, 2, byPhase["outage"].Calls)
-	assert.Equal(t, 0.0, byPhase["outage"].Availability, "the hung call did not serve during the outage")
+	assert.Equal(t, 3, byPhase["outage"].Calls)
+	assert.InDelta(t, 100.0/3, byPhase["outage"].Availability, 0.01, "the hung call did not serve during the outage")
 	assert.Equal(t, 1, byPhase["outage"].InFlightAtEnd)
 	assert.Equal(t, map[string]int{"in-flight-at-phase-end": 1, "other": 1}, byPhase["outage"].Errors)
 	require.NotNil(t, r.Recovery)
 	assert.Equal(t, report.NeverRecovered, r.Recovery.State, "two successes after the fix are not three in a row")
 	require.NotNil(t, r.Recovery.FirstSuccessSeconds)
 	assert.InDelta(t, 5, *r.Recovery.FirstSuccessSeconds, 0.001, "the hung call's success, 5 s after the fix")
+}
+
+// TestADualStackClientIsNoRetrier: a client asking A and AAAA for a name
+// with IPv4 addresses only gets NODATA for AAAA on every call; asking
+// again is not a re-ask after a failure while A answers. When both go
+// empty (the outage), it is.
+func TestADualStackClientIsNoRetrier(t *testing.T) {
+	c := collector(t)
+	ask := func(at time.Duration, qtype uint16, addresses bool) {
+		ev := event(at, "ddb.test.", "", dns.RcodeSuccess, 60)
+		ev.Type = qtype
+		if qtype == dns.TypeAAAA || !addresses {
+			ev.Answer, ev.TTL = nil, 60
+		}
+		if at >= 10*time.Second {
+			ev.Rule = "ddb"
+		}
+		c.Observe(ev)
+	}
+	for at := time.Duration(0); at < 10*time.Second; at += 100 * time.Millisecond {
+		ask(at, dns.TypeAAAA, true) // AAAA first, as Go's resolver may
+		ask(at+time.Millisecond, dns.TypeA, true)
+	}
+	for at := 10 * time.Second; at < 12*time.Second; at += 100 * time.Millisecond {
+		ask(at, dns.TypeAAAA, false)
+		ask(at+time.Millisecond, dns.TypeA, false)
+	}
+	r := c.Report(report.Run{Speed: 1, Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
+	require.Len(t, r.Clients, 1)
+	for _, p := range r.Clients[0].Phases {
+		switch p.Phase {
+		case "healthy":
+			assert.Zero(t, p.Retries, "NODATA for AAAA while A answers is no failure")
+		case "outage":
+			assert.Greater(t, p.Retries, 30, "both empty: each ask again is a re-ask after a failure")
+		}
+	}
 }

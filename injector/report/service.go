@@ -48,10 +48,11 @@ type ServicePhase struct {
 	// Errors counts the failures by class: dns (no such host, server
 	// misbehaving), timeout, refused, http-NNN, or other.
 	Errors map[string]int `json:"errors"`
-	// InFlightAtEnd counts the calls that began in the phase and ended
-	// after it. In a phase with rules they count as unavailable,
-	// whatever their outcome: a call that hung through an outage did not
-	// serve during it.
+	// InFlightAtEnd counts the calls that began in this phase, one with
+	// rules, and ended after it: they count as unavailable here, whatever
+	// their outcome, since a call that hung through an outage did not
+	// serve during it. (A call that began in a phase without rules and
+	// ended in a later one counts in the later one.)
 	InFlightAtEnd int `json:"in_flight_at_end"`
 }
 
@@ -109,47 +110,68 @@ func (c *Collector) service(windows map[string]span, run Run) ([]ServicePhase, *
 	calls := slices.Clone(c.calls)
 	sort.Slice(calls, func(i, j int) bool { return calls[i].Time.Before(calls[j].Time) })
 	out := []ServicePhase{}
-	for _, p := range c.sc.Phases {
-		w := windows[p.Name]
-		if w.to.Equal(run.Ended) {
-			w.to = w.to.Add(1) // the run's last instant belongs to its last phase
+	// Each phase's window; the run's last instant belongs to its last phase.
+	spans := make([]span, len(c.sc.Phases))
+	for i, p := range c.sc.Phases {
+		spans[i] = windows[p.Name]
+		if spans[i].to.Equal(run.Ended) {
+			spans[i].to = spans[i].to.Add(1)
 		}
-		sp := ServicePhase{Phase: p.Name, Errors: map[string]int{}}
-		var latencies []time.Duration
-		for _, call := range calls {
-			start := call.Start
-			if start.IsZero() {
-				start = call.Time
-			}
-			if start.Before(w.from) || !start.Before(w.to) {
-				continue // a call counts in the phase it began in
-			}
-			sp.Calls++
-			switch {
-			case !call.Time.Before(w.to) && (len(p.Rules) > 0 || !call.OK):
-				// Begun in an outage and ended after it: it did not
-				// serve during the outage, whatever its outcome.
-				sp.InFlightAtEnd++
-				sp.Errors["in-flight-at-phase-end"]++
-			case !call.Time.Before(w.to):
-				sp.InFlightAtEnd++
-				sp.OK++ // a phase without faults served it, a little late
-			case call.OK:
-				sp.OK++
-			default:
-				sp.Errors[errorClass(call.Error)]++
-			}
-			if call.Latency > 0 {
-				latencies = append(latencies, call.Latency)
+	}
+	phaseAt := func(t time.Time) int {
+		for i, w := range spans {
+			if !t.Before(w.from) && t.Before(w.to) {
+				return i
 			}
 		}
+		return -1
+	}
+	tallies := make([]ServicePhase, len(c.sc.Phases))
+	latencies := make([][]time.Duration, len(c.sc.Phases))
+	for i, p := range c.sc.Phases {
+		tallies[i] = ServicePhase{Phase: p.Name, Errors: map[string]int{}}
+	}
+	for _, call := range calls {
+		start := call.Start
+		if start.IsZero() {
+			start = call.Time
+		}
+		// A call counts in the phase it began in, unless that phase has
+		// no rules and the call ended in a later one: what it met there
+		// is what its outcome says.
+		home, ended := phaseAt(start), phaseAt(call.Time)
+		if home < 0 {
+			continue
+		}
+		spanned := ended != home
+		if spanned && len(c.sc.Phases[home].Rules) == 0 && ended >= 0 {
+			home, spanned = ended, false
+		}
+		sp := &tallies[home]
+		sp.Calls++
+		switch {
+		case spanned:
+			// Begun in an outage and ended after it: it did not serve
+			// during the outage, whatever its outcome.
+			sp.InFlightAtEnd++
+			sp.Errors["in-flight-at-phase-end"]++
+		case call.OK:
+			sp.OK++
+		default:
+			sp.Errors[errorClass(call.Error)]++
+		}
+		if call.Latency > 0 {
+			latencies[home] = append(latencies[home], call.Latency)
+		}
+	}
+	for i, sp := range tallies {
 		if sp.Calls == 0 {
 			continue
 		}
 		sp.Availability = 100 * float64(sp.OK) / float64(sp.Calls)
-		if len(latencies) > 0 {
-			slices.Sort(latencies)
-			p50, p99 := ms(percentile(latencies, 0.5)), ms(percentile(latencies, 0.99))
+		if l := latencies[i]; len(l) > 0 {
+			slices.Sort(l)
+			p50, p99 := ms(percentile(l, 0.5)), ms(percentile(l, 0.99))
 			sp.LatencyP50Ms, sp.LatencyP99Ms = &p50, &p99
 		}
 		out = append(out, sp)
