@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -198,9 +199,14 @@ func runAction(c *cli.Context) error {
 		stopServer()
 		return cannotRun("DNSFAULT_EVENTS: %v", err)
 	}
+	var probed atomic.Bool // a probe succeeded, and so the held timeline began
+	var lastProbeErr atomic.Pointer[string]
 	prober, err := startProbes(c, sc, srv, func(r probe.Result) {
-		if r.OK && cfg.HoldTimeline {
+		if r.OK && cfg.HoldTimeline && !probed.Swap(true) {
 			srv.StartTimeline("the first successful probe")
+		}
+		if !r.OK {
+			lastProbeErr.Store(&r.Error)
 		}
 		collector.Call(report.Call{Time: r.Time, OK: r.OK, Latency: r.Latency, Error: r.Error})
 	})
@@ -241,6 +247,13 @@ func runAction(c *cli.Context) error {
 	stopServer()
 	if err != nil {
 		return cannotRun("%v", err)
+	}
+	if cfg.HoldTimeline && !probed.Load() {
+		why := "it never answered"
+		if e := lastProbeErr.Load(); e != nil {
+			why = "the last try: " + *e
+		}
+		return cannotRun("--start-when probe: no probe ever succeeded (%s), so the timeline never began and nothing was tested; no report is written", why)
 	}
 
 	r := collector.Report(report.Run{Seed: srv.Seed(), Speed: cfg.Speed, TTLScale: cfg.TTLScale(), StartWhen: c.String("start-when"), RecoveryRun: c.Int("recovery-run"), Command: command, CommandExitCode: exitCode, Started: started, Ended: ended,

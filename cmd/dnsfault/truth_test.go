@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -137,4 +138,23 @@ func TestExpectOnTheCommandLine(t *testing.T) {
 	r = runDnsfault(t, "run", "-s", "demo", "--expect", "max_recovry=1m", "--", "true")
 	assert.Equal(t, report.ExitCannotRun, r.code)
 	assert.Contains(t, r.stderr, `--expect "max_recovry=1m": want KEY=VALUE (did you mean "max_recovery"?)`)
+}
+
+// TestAProbeThatNeverSucceedsEndsTheRun: with --start-when probe and a
+// probe that never succeeds, the timeline never began: run says so in one
+// line and exits non-zero, with no report of a timeline that never ran.
+func TestAProbeThatNeverSucceedsEndsTheRun(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := ln.Addr().String()
+	ln.Close() // nothing listens there
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	r := runDnsfault(t, "run", "-s", scenarioFile(t, outageScenario), "--start-when", "probe", "--probe", "tcp://"+closed,
+		"--probe-interval", "20ms", "--report", reportFile, "--", "sleep", "0.3")
+	assert.Equal(t, report.ExitCannotRun, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "dnsfault run: --start-when probe: no probe ever succeeded (the last try: ")
+	assert.Contains(t, r.stderr, "connection refused")
+	assert.NotContains(t, r.stderr, "verdict:")
+	assert.NoFileExists(t, reportFile)
 }

@@ -304,3 +304,27 @@ func TestADualStackClientIsNoRetrier(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedLookupsAreDNSErrorsInEveryClientsWords: what Go, glibc,
+// curl, Java, Node, .NET and botocore say when a name does not resolve is
+// classed dns.
+func TestFailedLookupsAreDNSErrorsInEveryClientsWords(t *testing.T) {
+	words := []string{
+		"lookup api.shop.test on 127.0.0.1:53: no such host",                                 // Go
+		"getaddrinfo: Name or service not known",                                             // glibc
+		"curl: (6) Could not resolve host: api.shop.test",                                    // curl
+		"java.net.UnknownHostException: api.shop.test",                                       // Java
+		"Error: getaddrinfo ENOTFOUND api.shop.test",                                         // Node
+		"getaddrinfo EAI_AGAIN api.shop.test",                                                // Node, SERVFAIL
+		"System.Net.Sockets.SocketException (11001): No such host is known.",                 // .NET
+		`Could not connect to the endpoint URL: "https://dynamodb.us-east-1.amazonaws.com/"`, // botocore
+		"socket.gaierror: [Errno -3] Temporary failure in name resolution",                   // Python
+	}
+	c := collector(t)
+	for i, w := range words {
+		c.Call(report.Call{Start: t0.Add(time.Duration(i) * time.Second), Time: t0.Add(time.Duration(i) * time.Second), Error: w})
+	}
+	r := c.Report(report.Run{Speed: 1, Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
+	require.Len(t, r.Service, 1)
+	assert.Equal(t, map[string]int{"dns": len(words)}, r.Service[0].Errors)
+}

@@ -265,11 +265,24 @@ func (c *Collector) recovery(calls []Call, windows map[string]span, run Run) *Re
 	return r
 }
 
+// dnsErrors are how clients say a name did not resolve: Go, glibc
+// (getaddrinfo), curl (exit 6), Java, Node, .NET, and botocore, whose
+// "could not connect to the endpoint URL" wraps a failed lookup.
+var dnsErrors = []string{
+	"no such host", "server misbehaving", "lookup ", "dns",
+	"name or service not known", "temporary failure in name resolution", "nodename nor servname",
+	"could not resolve host", "curl: (6)",
+	"unknownhostexception",
+	"enotfound", "eai_again",
+	"no such host is known", "hostnotfound",
+	"could not connect to the endpoint url",
+}
+
 // errorClass sorts a failure by what it says.
 func errorClass(msg string) string {
 	m := strings.ToLower(msg)
 	switch {
-	case strings.Contains(m, "no such host"), strings.Contains(m, "server misbehaving"), strings.Contains(m, "lookup "), strings.Contains(m, "dns"):
+	case slices.ContainsFunc(dnsErrors, func(s string) bool { return strings.Contains(m, s) }):
 		return "dns"
 	case strings.Contains(m, "timeout"), strings.Contains(m, "deadline exceeded"), strings.Contains(m, "timed out"):
 		return "timeout"
