@@ -128,14 +128,14 @@ func parseAllow(values []string) ([]netip.Prefix, error) {
 // startProbes starts the scenario's probes and --probe's against the
 // server at dnsAddr, giving each result to report (and the server's
 // metrics). It returns nil when there are none.
-func startProbes(c *cli.Context, sc *scenarios.Scenario, srv *injector.Server, report func(probe.Result)) (*probe.Prober, error) {
+func startProbes(c *cli.Context, sc *scenarios.Scenario, srv *injector.Server, from netip.Addr, report func(probe.Result)) (*probe.Prober, error) {
 	specs := append(append([]string{}, sc.Probes...), c.StringSlice("probe")...)
 	if len(specs) == 0 {
 		return nil, nil
 	}
 	checks := map[string]probe.Check{}
 	for _, spec := range specs {
-		check, err := probe.Parse(spec, srv.Addr())
+		check, err := probe.Parse(spec, srv.Addr(), from)
 		if err != nil {
 			return nil, fmt.Errorf("--probe: %w", err)
 		}

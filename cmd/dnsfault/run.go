@@ -201,14 +201,18 @@ func runAction(c *cli.Context) error {
 	}
 	var probed atomic.Bool // a probe succeeded, and so the held timeline began
 	var lastProbeErr atomic.Pointer[string]
-	prober, err := startProbes(c, sc, srv, func(r probe.Result) {
+	// Probes ask from an address of their own, which the report leaves
+	// out of the clients' figures.
+	probeFrom := probe.Source(srv.Addr())
+	collector.ExcludeClient(probeFrom)
+	prober, err := startProbes(c, sc, srv, probeFrom, func(r probe.Result) {
 		if r.OK && cfg.HoldTimeline && !probed.Swap(true) {
 			srv.StartTimeline("the first successful probe")
 		}
 		if !r.OK {
 			lastProbeErr.Store(&r.Error)
 		}
-		collector.Call(report.Call{Time: r.Time, OK: r.OK, Latency: r.Latency, Error: r.Error})
+		collector.Call(report.Call{Start: r.Time.Add(-r.Latency), Time: r.Time, OK: r.OK, Latency: r.Latency, Error: r.Error, Probe: r.Probe})
 	})
 	if err != nil {
 		stopEvents(time.Now())

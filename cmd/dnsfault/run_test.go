@@ -344,7 +344,7 @@ func TestServiceEventsGiveAvailabilityAndRecovery(t *testing.T) {
 			assert.Zero(t, p.EarlyReasks, "Go's resolver has no cache: no TTL figure flags it (phase %s)", p.Phase)
 		}
 	}
-	assertTheServiceSawTheOutage(t, &rep, 90)
+	assertTheServiceSawTheOutage(t, rep.Service, rep.Recovery, 90)
 	require.Len(t, rep.Clients, 1)
 	amplified := false
 	for _, p := range rep.Clients[0].Phases {
@@ -407,24 +407,26 @@ func TestProbesGiveAvailabilityAndRecovery(t *testing.T) {
 			assert.NotNil(t, p.Amplification, "amplification in phase %s, with no expect written", p.Phase)
 		}
 	}
-	assertTheServiceSawTheOutage(t, &rep, 80)
+	require.Len(t, rep.Probes, 1, "the probe's calls, apart")
+	assert.Empty(t, rep.Service, "no DNSFAULT_EVENTS were written")
+	assertTheServiceSawTheOutage(t, rep.Probes[0].Service, rep.Probes[0].Recovery, 80)
 }
 
 // assertTheServiceSawTheOutage checks the service's figures under the
 // bundled DynamoDB outage: available when healthy, not in the outage, at
 // least minRecovered percent after it, and a time to recover.
-func assertTheServiceSawTheOutage(t *testing.T, rep *report.Report, minRecovered float64) {
+func assertTheServiceSawTheOutage(t *testing.T, service []report.ServicePhase, rec *report.Recovery, minRecovered float64) {
 	t.Helper()
 	byPhase := map[string]float64{}
-	for _, sp := range rep.Service {
+	for _, sp := range service {
 		byPhase[sp.Phase] = sp.Availability
 	}
-	assert.GreaterOrEqual(t, byPhase["healthy"], 90.0, "%+v", rep.Service)
-	assert.LessOrEqual(t, byPhase["records-gone"], 10.0, "%+v", rep.Service)
-	assert.GreaterOrEqual(t, byPhase["recovered"], minRecovered, "%+v", rep.Service)
-	require.NotNil(t, rep.Recovery)
-	require.Equal(t, report.Recovered, rep.Recovery.State, "the service recovered")
-	require.NotNil(t, rep.Recovery.HealthySeconds)
+	assert.GreaterOrEqual(t, byPhase["healthy"], 90.0, "%+v", service)
+	assert.LessOrEqual(t, byPhase["records-gone"], 10.0, "%+v", service)
+	assert.GreaterOrEqual(t, byPhase["recovered"], minRecovered, "%+v", service)
+	require.NotNil(t, rec)
+	require.Equal(t, report.Recovered, rec.State, "the service recovered")
+	require.NotNil(t, rec.HealthySeconds)
 }
 
 // readReport reads a report that run wrote with --report.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -149,7 +150,7 @@ func serve(c *cli.Context) error {
 	if warning != "" {
 		cfg.Logger.Warn(warning)
 	}
-	prober, err := startProbes(c, sc, srv, nil)
+	prober, err := startProbes(c, sc, srv, netip.Addr{}, nil)
 	if err != nil {
 		api.Shutdown(context.Background())
 		srv.Shutdown(context.Background())

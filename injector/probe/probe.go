@@ -9,8 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -37,10 +39,19 @@ type Prober struct {
 type Check func(ctx context.Context) error
 
 // Parse reads a probe: http://, https://, tcp://HOST:PORT or exec:COMMAND.
-// dnsAddr is dnsfault's address, which resolves host names.
-func Parse(spec, dnsAddr string) (Check, error) {
+// dnsAddr is dnsfault's address, which resolves host names; from, when
+// valid, is the address the probe's DNS queries leave from, so that they
+// can be told from the service's own.
+func Parse(spec, dnsAddr string, from netip.Addr) (Check, error) {
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
+		if from.IsValid() {
+			if strings.HasPrefix(network, "udp") {
+				d.LocalAddr = &net.UDPAddr{IP: from.AsSlice()}
+			} else {
+				d.LocalAddr = &net.TCPAddr{IP: from.AsSlice()}
+			}
+		}
 		return d.DialContext(ctx, network, dnsAddr)
 	}}
 	dialer := &net.Dialer{Resolver: resolver}
@@ -133,4 +144,16 @@ func Start(checks map[string]Check, interval, timeout time.Duration, report func
 func (p *Prober) Stop() {
 	close(p.stop)
 	p.wg.Wait()
+}
+
+// Source picks the address probes' DNS queries leave from when dnsfault
+// listens at dnsAddr: a loopback address of their own (127.255.X.Y)
+// when it listens on IPv4 loopback, so that a report can leave them out
+// of the clients' figures; otherwise none (they share the client's).
+func Source(dnsAddr string) netip.Addr {
+	ap, err := netip.ParseAddrPort(dnsAddr)
+	if err != nil || !ap.Addr().Is4() || !ap.Addr().IsLoopback() {
+		return netip.Addr{}
+	}
+	return netip.AddrFrom4([4]byte{127, 255, byte(1 + rand.IntN(254)), byte(1 + rand.IntN(254))})
 }

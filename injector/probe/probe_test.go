@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -52,7 +53,7 @@ func TestEachKindOfProbe(t *testing.T) {
 		{"exec:echo broken; exit 3", "broken"},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
-			check, err := probe.Parse(tc.spec, dnsSrv.Addr)
+			check, err := probe.Parse(tc.spec, dnsSrv.Addr, netip.Addr{})
 			require.NoError(t, err)
 			ctx, cancel := context.WithTimeout(context.Background(), dnstest.Patience(5*time.Second))
 			defer cancel()
@@ -65,7 +66,7 @@ func TestEachKindOfProbe(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"ftp://x", "tcp://nohost", "exec:", "udp://1.2.3.4:53"} {
-		_, err := probe.Parse(bad, dnsSrv.Addr)
+		_, err := probe.Parse(bad, dnsSrv.Addr, netip.Addr{})
 		assert.Error(t, err, bad)
 	}
 }

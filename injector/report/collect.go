@@ -5,6 +5,7 @@
 package report
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -61,7 +62,11 @@ type Collector struct {
 	taken      map[string]bool // names some rule took at least once
 	queried    map[string]int  // every name (up to MaxNames), all queries
 	questions  map[questionKey]*asked
-	addressed  map[clientName]time.Time
+	// probeFrom is the address probes ask from (ExcludeClient), and
+	// probeQueries their queries, left out of the clients' figures.
+	probeFrom    netip.Addr
+	probeQueries int
+	addressed    map[clientName]time.Time
 
 	// Past the bounds: names and their queries counted together, and
 	// questions not followed.
@@ -162,6 +167,15 @@ func (c *Collector) Observe(ev *injector.Event) {
 	}
 	c.total++
 	c.transports[ev.Transport.String()]++
+	if c.probeFrom.IsValid() && ev.Client == c.probeFrom {
+		// dnsfault's own probe: its rule still fired, but the clients'
+		// rates, retries and names are the service's alone.
+		c.probeQueries++
+		if ev.Rule != "" {
+			c.tallyRule(ev)
+		}
+		return
+	}
 	if _, known := c.queried[ev.Name]; !known && len(c.queried) >= MaxNames {
 		c.countOther(ev.Name)
 		if ev.Rule != "" {
@@ -233,6 +247,14 @@ func (c *Collector) Observe(ev *injector.Event) {
 	if ev.TTL > 0 {
 		prev.expires = ev.Time.Add(time.Duration(ev.TTL) * time.Second)
 	}
+}
+
+// ExcludeClient leaves the queries from a out of the clients' figures:
+// they are the probes' (run gives them an address of their own).
+func (c *Collector) ExcludeClient(a netip.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.probeFrom = a
 }
 
 // tallyRule counts ev for the rule that took it.

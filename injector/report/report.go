@@ -56,6 +56,11 @@ type Report struct {
 	// Service is what the service's own calls saw (DNSFAULT_EVENTS), per
 	// phase; Recovery how long it took to come back after the faults.
 	Service []ServicePhase `json:"service"`
+	// Probes is what each probe saw, apart (--probe, probes:), and
+	// ProbeQueries the DNS queries they made, which no client figure
+	// counts.
+	Probes       []ProbeReport `json:"probes,omitempty"`
+	ProbeQueries int           `json:"probe_queries,omitempty"`
 	// StampedCalls counts the calls reported without a time, which got
 	// the time dnsfault read them (up to 50 ms late): give start and end
 	// for figures to the millisecond.
@@ -234,11 +239,34 @@ func (c *Collector) Report(run Run) *Report {
 		return a.Queries > b.Queries || a.Queries == b.Queries && a.Name < b.Name
 	})
 	r.Clients = c.behavior(windows)
-	r.Service, r.Recovery = c.service(windows, run)
+	var events []Call
+	byProbe := map[string][]Call{}
+	for _, call := range c.calls {
+		if call.Probe == "" {
+			events = append(events, call)
+		} else {
+			byProbe[call.Probe] = append(byProbe[call.Probe], call)
+		}
+	}
+	r.Service, r.Recovery = c.service(events, windows, run)
+	var subjects []subject
+	if len(events) > 0 {
+		subjects = append(subjects, subject{theService, r.Service, r.Recovery})
+	}
+	for probe, calls := range byProbe {
+		pr := ProbeReport{Probe: probe}
+		pr.Service, pr.Recovery = c.service(calls, windows, run)
+		r.Probes = append(r.Probes, pr)
+	}
+	sort.Slice(r.Probes, func(i, j int) bool { return r.Probes[i].Probe < r.Probes[j].Probe })
+	for _, pr := range r.Probes {
+		subjects = append(subjects, subject{"probe " + pr.Probe, pr.Service, pr.Recovery})
+	}
+	r.ProbeQueries = c.probeQueries
 	r.StampedCalls = c.stamped
 	exp, defaulted := c.sc.Expect.Defaulted(c.sc.Phases)
 	r.ExpectationsDefaulted = defaulted
-	r.Expectations = append(c.expectations(exp, r.Clients), c.serviceExpectations(exp, r.Service, r.Recovery)...)
+	r.Expectations = append(c.expectations(exp, r.Clients), c.serviceExpectations(exp, subjects)...)
 	for i := range r.Expectations {
 		r.Expectations[i].Source = exp.Sources[r.Expectations[i].Name]
 	}

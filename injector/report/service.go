@@ -24,6 +24,16 @@ type Call struct {
 	// Stamped says the call came without a time: it was given the time
 	// dnsfault read it.
 	Stamped bool
+	// Probe names the probe that made the call; empty for the service's
+	// own (DNSFAULT_EVENTS).
+	Probe string
+}
+
+// ProbeReport is what one probe saw, apart from the service's own calls.
+type ProbeReport struct {
+	Probe    string         `json:"probe"`
+	Service  []ServicePhase `json:"service"`
+	Recovery *Recovery      `json:"recovery,omitempty"`
 }
 
 // DefaultRecoveryRun is how many successes in a row count as recovered
@@ -103,11 +113,11 @@ func (c *Collector) Call(call Call) {
 }
 
 // service reports the calls per phase, and the recovery.
-func (c *Collector) service(windows map[string]span, run Run) ([]ServicePhase, *Recovery) {
-	if len(c.calls) == 0 {
+func (c *Collector) service(calls []Call, windows map[string]span, run Run) ([]ServicePhase, *Recovery) {
+	if len(calls) == 0 {
 		return []ServicePhase{}, nil
 	}
-	calls := slices.Clone(c.calls)
+	calls = slices.Clone(calls)
 	sort.Slice(calls, func(i, j int) bool { return calls[i].Time.Before(calls[j].Time) })
 	out := []ServicePhase{}
 	// Each phase's window; the run's last instant belongs to its last phase.
@@ -302,9 +312,24 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// serviceExpectations checks min_availability and max_recovery.
-func (c *Collector) serviceExpectations(e scenarios.Expect, phases []ServicePhase, rec *Recovery) []Expectation {
+// subject is what the service expectations judge: the service's own
+// calls (DNSFAULT_EVENTS), or one probe's.
+type subject struct {
+	name   string // "the service", or "probe URL"
+	phases []ServicePhase
+	rec    *Recovery
+}
+
+// serviceExpectations checks min_availability and max_recovery on each
+// subject: the service's calls, and each probe apart.
+func (c *Collector) serviceExpectations(e scenarios.Expect, subjects []subject) []Expectation {
 	var out []Expectation
+	prefix := func(s subject) string {
+		if len(subjects) == 1 && s.name == theService {
+			return ""
+		}
+		return s.name + ": "
+	}
 	if len(e.MinAvailability) > 0 {
 		var limits []string
 		for _, p := range c.sc.Phases {
@@ -316,46 +341,60 @@ func (c *Collector) serviceExpectations(e scenarios.Expect, phases []ServicePhas
 			limits = append([]string{fmt.Sprintf("%g%%", v)}, limits...)
 		}
 		x := Expectation{Name: "min_availability", Limit: strings.Join(limits, ", "), OK: true}
-		for _, sp := range phases {
-			limit, ok := e.MinAvailability[sp.Phase]
-			if !ok {
-				limit, ok = e.MinAvailability[""]
-			}
-			if ok && sp.Availability < limit {
-				x.OK = false
-				x.Breaches = append(x.Breaches, fmt.Sprintf("phase %s: %.1f%% of %d calls succeeded, under %g%%", sp.Phase, sp.Availability, sp.Calls, limit))
+		for _, s := range subjects {
+			for _, sp := range s.phases {
+				limit, ok := e.MinAvailability[sp.Phase]
+				if !ok {
+					limit, ok = e.MinAvailability[""]
+				}
+				if ok && sp.Availability < limit {
+					x.OK = false
+					x.Breaches = append(x.Breaches, fmt.Sprintf("%sphase %s: %.1f%% of %d calls succeeded, under %g%%", prefix(s), sp.Phase, sp.Availability, sp.Calls, limit))
+				}
 			}
 		}
-		if len(phases) == 0 {
+		if len(subjects) == 0 {
 			x.OK = false
-			x.Breaches = append(x.Breaches, "no call of the service was reported (DNSFAULT_EVENTS)")
+			x.Breaches = append(x.Breaches, "no call of the service was reported (DNSFAULT_EVENTS, or --probe)")
 		}
 		out = append(out, x)
 	}
 	if e.MaxRecovery > 0 {
 		x := Expectation{Name: "max_recovery", Limit: e.MaxRecovery.String() + " (scenario time)", OK: true}
-		switch {
-		case len(phases) == 0:
-			x.NotJudged = "no call of the service was reported (DNSFAULT_EVENTS, or --probe)"
-		case rec == nil:
-			x.NotJudged = "the scenario has no phase with rules, so nothing to recover from"
-		case rec.State == NotReached:
-			x.NotJudged = "the run ended before the cause was fixed (" + rec.FixedBy + " after it)"
-		case rec.State == NeverFailed:
-			x.Measured = "never failed"
-		case rec.State == NeverRecovered:
-			x.OK = false
-			x.Measured = "never recovered"
-			x.Breaches = append(x.Breaches, fmt.Sprintf("the service was not back (%d successes in a row) within the run after the fix (%s)", rec.Run, rec.FixedBy))
-		default:
-			took := time.Duration(*rec.HealthyScenarioSeconds * float64(time.Second))
-			x.Measured = fmt.Sprintf("%v after the fix", took.Round(time.Millisecond))
-			if took > e.MaxRecovery {
+		var measured, notJudged []string
+		for _, s := range subjects {
+			rec := s.rec
+			switch {
+			case rec == nil:
+				notJudged = append(notJudged, prefix(s)+"the scenario has no phase with rules, so nothing to recover from")
+			case rec.State == NotReached:
+				notJudged = append(notJudged, prefix(s)+"the run ended before the cause was fixed ("+rec.FixedBy+" after it)")
+			case rec.State == NeverFailed:
+				measured = append(measured, prefix(s)+"never failed")
+			case rec.State == NeverRecovered:
 				x.OK = false
-				x.Breaches = append(x.Breaches, fmt.Sprintf("back at its healthy level %v after the fix (scenario time; %.1fs of wall time)", took.Round(time.Millisecond), *rec.HealthySeconds))
+				measured = append(measured, prefix(s)+"never recovered")
+				x.Breaches = append(x.Breaches, fmt.Sprintf("%snot back (%d successes in a row) within the run after the fix (%s)", prefix(s), rec.Run, rec.FixedBy))
+			default:
+				took := time.Duration(*rec.HealthyScenarioSeconds * float64(time.Second))
+				measured = append(measured, fmt.Sprintf("%s%v after the fix", prefix(s), took.Round(time.Millisecond)))
+				if took > e.MaxRecovery {
+					x.OK = false
+					x.Breaches = append(x.Breaches, fmt.Sprintf("%sback at its healthy level %v after the fix (scenario time; %.1fs of wall time)", prefix(s), took.Round(time.Millisecond), *rec.HealthySeconds))
+				}
 			}
+		}
+		x.Measured = strings.Join(measured, "; ")
+		switch {
+		case len(subjects) == 0:
+			x.NotJudged = "no call of the service was reported (DNSFAULT_EVENTS, or --probe)"
+		case len(measured) == 0:
+			x.NotJudged = strings.Join(notJudged, "; ")
 		}
 		out = append(out, x)
 	}
 	return out
 }
+
+// theService names the service's own calls among the subjects.
+const theService = "the service"

@@ -83,40 +83,22 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if len(r.Service) > 0 {
-		fmt.Fprintln(tw, "\nSERVICE\tPHASE\tCALLS\tAVAILABLE\tP50\tP99\tERRORS")
-		for _, sp := range r.Service {
-			p50, p99 := "-", "-"
-			if sp.LatencyP50Ms != nil {
-				p50, p99 = fmt.Sprintf("%.1f ms", *sp.LatencyP50Ms), fmt.Sprintf("%.1f ms", *sp.LatencyP99Ms)
-			}
-			var errs []string
-			for class, n := range sp.Errors {
-				errs = append(errs, fmt.Sprintf("%s %d", class, n))
-			}
-			sort.Strings(errs)
-			fmt.Fprintf(tw, "\t%s\t%d\t%.1f%%\t%s\t%s\t%s\n", sp.Phase, sp.Calls, sp.Availability, p50, p99, strings.Join(errs, ", "))
-		}
+		writeService(tw, "SERVICE", "", r.Service)
+	}
+	for _, pr := range r.Probes {
+		writeService(tw, "PROBE", pr.Probe, pr.Service)
+	}
+	if r.ProbeQueries > 0 {
+		fmt.Fprintf(tw, "\nThe probes asked %d DNS queries of their own, from their own address: no client figure above counts them.\n", r.ProbeQueries)
 	}
 	if r.StampedCalls > 0 {
 		fmt.Fprintf(tw, "\n%d calls came without a time and were given the time dnsfault read them (up to 50 ms late): write start and end for exact figures.\n", r.StampedCalls)
 	}
-	if rec := r.Recovery; rec != nil && len(r.Service) > 0 {
-		fmt.Fprintf(tw, "\nThe cause was fixed when %s", rec.FixedBy)
-		switch rec.State {
-		case NotReached:
-			fmt.Fprint(tw, ": the run ended before that.\n")
-		default:
-			fmt.Fprintf(tw, ", %.1fs into the run.\n", rec.FixedAtSeconds)
-		}
-		switch rec.State {
-		case NeverFailed:
-			fmt.Fprint(tw, "The service never failed: there was nothing to recover from.\n")
-		case NeverRecovered:
-			fmt.Fprintf(tw, "The service never recovered: not %d successes in a row after the fix, within the run.\n", rec.Run)
-		case Recovered:
-			fmt.Fprintf(tw, "First success %s after the fix; back at its healthy level (%d successes in a row) %s after it.\n",
-				took(*rec.FirstSuccessScenarioSeconds, *rec.FirstSuccessSeconds, r.Speed), rec.Run, took(*rec.HealthyScenarioSeconds, *rec.HealthySeconds, r.Speed))
-		}
+	if len(r.Service) > 0 {
+		writeRecovery(tw, "The service", r.Recovery, r.Speed)
+	}
+	for _, pr := range r.Probes {
+		writeRecovery(tw, "Probe "+pr.Probe, pr.Recovery, r.Speed)
 	}
 	if r.ExpectationsDefaulted {
 		fmt.Fprint(tw, "\nThe scenario states no expectation: dnsfault judged its defaults (give expect: in the scenario, or --expect KEY=VALUE).\n")
@@ -142,7 +124,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		}
 	}
-	if len(r.Service) == 0 {
+	if len(r.Service) == 0 && len(r.Probes) == 0 {
 		fmt.Fprint(tw, "\nThe service itself was not judged: no call was reported (write one line per call to $DNSFAULT_EVENTS, or give --probe).\n")
 	}
 	for _, a := range r.AdHocRules {
@@ -286,4 +268,48 @@ func took(scenario, wall, speed float64) string {
 		return fmt.Sprintf("%.1fs", wall)
 	}
 	return fmt.Sprintf("%.1fs of scenario time (%.2fs of wall time at --speed %g)", scenario, wall, speed)
+}
+
+// writeService writes one subject's calls per phase: the service's own
+// (SERVICE) or one probe's (PROBE, named).
+func writeService(tw io.Writer, title, name string, phases []ServicePhase) {
+	fmt.Fprintf(tw, "\n%s\tPHASE\tCALLS\tAVAILABLE\tIN FLIGHT AT END\tP50\tP99\tERRORS\n", title)
+	for i, sp := range phases {
+		p50, p99 := "-", "-"
+		if sp.LatencyP50Ms != nil {
+			p50, p99 = fmt.Sprintf("%.1f ms", *sp.LatencyP50Ms), fmt.Sprintf("%.1f ms", *sp.LatencyP99Ms)
+		}
+		var errs []string
+		for class, n := range sp.Errors {
+			errs = append(errs, fmt.Sprintf("%s %d", class, n))
+		}
+		sort.Strings(errs)
+		label := ""
+		if i == 0 {
+			label = name
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f%%\t%d\t%s\t%s\t%s\n", label, sp.Phase, sp.Calls, sp.Availability, sp.InFlightAtEnd, p50, p99, strings.Join(errs, ", "))
+	}
+}
+
+// writeRecovery says how one subject came back after the fix.
+func writeRecovery(tw io.Writer, who string, rec *Recovery, speed float64) {
+	if rec == nil {
+		return
+	}
+	fmt.Fprintf(tw, "\n%s: the cause was fixed when %s", who, rec.FixedBy)
+	if rec.State == NotReached {
+		fmt.Fprint(tw, ": the run ended before that.\n")
+		return
+	}
+	fmt.Fprintf(tw, ", %.1fs into the run. ", rec.FixedAtSeconds)
+	switch rec.State {
+	case NeverFailed:
+		fmt.Fprint(tw, "It never failed: there was nothing to recover from.\n")
+	case NeverRecovered:
+		fmt.Fprintf(tw, "It never recovered: not %d successes in a row after the fix, within the run.\n", rec.Run)
+	case Recovered:
+		fmt.Fprintf(tw, "First success %s after the fix; back at its healthy level (%d successes in a row) %s after it.\n",
+			took(*rec.FirstSuccessScenarioSeconds, *rec.FirstSuccessSeconds, speed), rec.Run, took(*rec.HealthyScenarioSeconds, *rec.HealthySeconds, speed))
+	}
 }
