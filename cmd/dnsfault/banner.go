@@ -66,7 +66,16 @@ func checkSpeed(sc *scenarios.Scenario, speed float64) (warning string, err erro
 			return "", fmt.Errorf("--speed %g makes phase %q last %v, too short for any query to see it: use --speed %g or less", speed, p.Name, wall, float64(p.Duration)/float64(warnPhase))
 		case wall < warnPhase && warning == "":
 			warning = fmt.Sprintf("--speed %g makes phase %q last %v: few queries will fall inside it", speed, p.Name, wall)
+		case wall < clientGiveUp && len(p.Rules) > 0 && warning == "":
+			// Clients' timeouts are wall time, not sped up: one dropped
+			// lookup outlasts the phase, and is long in scenario time.
+			warning = fmt.Sprintf("--speed %g makes phase %q last %v of wall time, shorter than common clients give a lookup (glibc and Go: 5 s a try, 2 tries; Java and Node: 5 s); a lookup the phase drops then lasts %v of scenario time",
+				speed, p.Name, wall.Round(time.Millisecond), time.Duration(float64(clientGiveUp)*speed).Round(time.Second))
 		}
 	}
 	return warning, nil
 }
+
+// clientGiveUp is how long common clients wait on one lookup before they
+// give up: glibc's and Go's resolvers, 5 s a try and 2 tries.
+const clientGiveUp = 10 * time.Second

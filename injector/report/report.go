@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -147,8 +148,11 @@ type NamePhase struct {
 	// PeakAmplification is PeakQPS over the baseline rate: the busiest
 	// second, which an average over the phase hides.
 	PeakAmplification *float64 `json:"peak_amplification,omitempty"`
-	Retries           int      `json:"retries"`
-	EarlyReasks       int      `json:"early_reasks"`
+	// BaselineTooShort says there was not enough baseline for a rate:
+	// fewer than 5 queries of the name there, or under 50 ms of them.
+	BaselineTooShort bool `json:"baseline_too_short,omitempty"`
+	Retries          int  `json:"retries"`
+	EarlyReasks      int  `json:"early_reasks"`
 }
 
 // Expectation is one `expect` of the scenario (or a default, or run's
@@ -305,7 +309,7 @@ func (c *Collector) behavior(windows map[string]span) []NameBehavior {
 	out := []NameBehavior{}
 	for _, name := range targets {
 		b := NameBehavior{Name: name, Phases: []NamePhase{}}
-		baseRate, assumed := c.baseRate(name, windows[baseline])
+		baseRate, assumed, short := c.baseRate(name, windows[baseline])
 		for _, p := range c.sc.Phases {
 			n := c.names[nameKey{name, p.Name}]
 			if n == nil || windows[p.Name].seconds() <= 0 {
@@ -313,7 +317,10 @@ func (c *Collector) behavior(windows map[string]span) []NameBehavior {
 			}
 			np := NamePhase{Phase: p.Name, Queries: n.queries, QPS: float64(n.queries) / windows[p.Name].seconds(),
 				PeakQPS: n.second.peak, Retries: n.retries, EarlyReasks: n.early}
-			if p.Name != baseline && baseRate > 0 {
+			switch {
+			case p.Name != baseline && short:
+				np.BaselineTooShort = true
+			case p.Name != baseline && baseRate > 0:
 				amp, peak := np.QPS/baseRate, float64(np.PeakQPS)/baseRate
 				np.Amplification, np.PeakAmplification, np.BaselineAssumed = &amp, &peak, assumed
 			}
@@ -328,32 +335,59 @@ func (c *Collector) behavior(windows map[string]span) []NameBehavior {
 // first query there (a client that starts late does not dilute it), over
 // at least a second; with no query there, one over the whole window,
 // assumed. 0 when there is no baseline.
-func (c *Collector) baseRate(name string, base span) (rate float64, assumed bool) {
+func (c *Collector) baseRate(name string, base span) (rate float64, assumed, short bool) {
 	if base.seconds() <= 0 {
-		return 0, false
+		return 0, false, false
 	}
 	n := c.names[nameKey{name, c.sc.Expect.Baseline}]
 	if n == nil {
-		return 1 / base.seconds(), true
+		return 1 / base.seconds(), true, false
 	}
 	from := base.from
 	if n.first.After(from) {
 		from = n.first
 	}
-	return float64(n.queries) / max(base.to.Sub(from).Seconds(), 1), false
+	window := base.to.Sub(from).Seconds()
+	if n.queries < minBaselineQueries || window < minBaselineSeconds {
+		return 0, false, true // no rate worth dividing by
+	}
+	return float64(n.queries) / window, false, false
 }
+
+// A baseline rate needs minBaselineQueries queries of the name over at
+// least minBaselineSeconds: fewer, and an amplification would be a
+// number the data cannot support ("not enough baseline").
+const (
+	minBaselineQueries = 5
+	minBaselineSeconds = 0.05
+)
 
 func (c *Collector) expectations(e scenarios.Expect, clients []NameBehavior) []Expectation {
 	var out []Expectation
 	check := func(name, limit string, broken func(np NamePhase) string) {
 		x := Expectation{Name: name, Limit: limit, OK: true}
+		var short []string
+		judged := false
 		for _, b := range clients {
 			for _, np := range b.Phases {
+				if np.BaselineTooShort && strings.Contains(name, "amplification") {
+					short = append(short, b.Name)
+					continue
+				}
+				judged = judged || np.Amplification != nil || !strings.Contains(name, "amplification")
 				if why := broken(np); why != "" {
 					x.OK = false
 					x.Breaches = append(x.Breaches, fmt.Sprintf("%s in phase %s: %s", b.Name, np.Phase, why))
 				}
 			}
+		}
+		switch {
+		case len(clients) == 0:
+			x.NotJudged = "no query took a rule: no target name to judge"
+		case !judged && len(short) > 0:
+			x.NotJudged = fmt.Sprintf("not enough baseline: fewer than %d queries of %s in phase %s", minBaselineQueries, strings.Join(slices.Compact(short), ", "), e.Baseline)
+		case !judged:
+			x.NotJudged = "no target name was asked both in the baseline and after it"
 		}
 		out = append(out, x)
 	}

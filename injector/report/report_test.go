@@ -135,10 +135,10 @@ func TestABurstBreaksThePeakBoundButNotTheAverage(t *testing.T) {
 }
 
 // TestALateClientDoesNotDiluteTheBaseline: a client whose first query
-// comes 9 s into a 10 s healthy phase has a baseline of 1 q/s, not 0.1.
+// comes 9 s into a 10 s healthy phase has a baseline of 5 q/s, not 0.5.
 func TestALateClientDoesNotDiluteTheBaseline(t *testing.T) {
 	c := collector(t)
-	for at := 9 * time.Second; at < 20*time.Second; at += time.Second {
+	for at := 9 * time.Second; at < 20*time.Second; at += 200 * time.Millisecond {
 		rcode, rule := dns.RcodeSuccess, ""
 		if at >= 10*time.Second {
 			rcode, rule = dns.RcodeServerFailure, "ddb"
@@ -148,7 +148,7 @@ func TestALateClientDoesNotDiluteTheBaseline(t *testing.T) {
 	r := c.Report(report.Run{Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
 	outage := r.Clients[0].Phases[1]
 	require.NotNil(t, outage.Amplification)
-	assert.Equal(t, 1.0, *outage.Amplification, "1 q/s in both")
+	assert.InDelta(t, 1.0, *outage.Amplification, 0.001, "5 q/s in both")
 }
 
 // TestAmplificationWithoutAnExpectBlock: a scenario that states no
@@ -157,7 +157,9 @@ func TestAmplificationWithoutAnExpectBlock(t *testing.T) {
 	sc, err := scenarios.Parse("s.yaml", []byte(strings.Replace(twoPhases, "expect: {max_amplification: 3, max_qps: 5, honours_ttl: true}\n", "", 1)), scenarios.Options{})
 	require.NoError(t, err)
 	c := report.NewCollector(sc, sc.Timeline(t0, 1))
-	c.Observe(event(0, "ddb.test.", "", dns.RcodeSuccess, 60))
+	for at := time.Duration(0); at < 10*time.Second; at += 2 * time.Second {
+		c.Observe(event(at, "ddb.test.", "", dns.RcodeSuccess, 60))
+	}
 	c.Observe(event(11*time.Second, "ddb.test.", "ddb", dns.RcodeServerFailure, -1))
 	r := c.Report(report.Run{Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
 	require.NotNil(t, r.Clients[0].Phases[1].Amplification)
@@ -327,4 +329,29 @@ func TestFailedLookupsAreDNSErrorsInEveryClientsWords(t *testing.T) {
 	r := c.Report(report.Run{Speed: 1, Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
 	require.Len(t, r.Service, 1)
 	assert.Equal(t, map[string]int{"dns": len(words)}, r.Service[0].Errors)
+}
+
+// TestNotEnoughBaselineIsSaidNotComputed: one query in a healthy phase is
+// no rate: no amplification is printed against it, and the amplification
+// bounds say they were not judged, and why.
+func TestNotEnoughBaselineIsSaidNotComputed(t *testing.T) {
+	c := collector(t)
+	c.Observe(event(9*time.Second, "ddb.test.", "", dns.RcodeSuccess, 60))
+	for i := range 20 {
+		c.Observe(event(10*time.Second+time.Duration(i)*40*time.Millisecond, "ddb.test.", "ddb", dns.RcodeServerFailure, -1))
+	}
+	r := c.Report(report.Run{Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second)})
+	outage := r.Clients[0].Phases[1]
+	assert.Nil(t, outage.Amplification)
+	assert.True(t, outage.BaselineTooShort)
+	for _, e := range r.Expectations {
+		if e.Name == "max_amplification" {
+			assert.True(t, e.OK)
+			assert.Equal(t, "not enough baseline: fewer than 5 queries of ddb.test. in phase healthy", e.NotJudged)
+		}
+	}
+	var text strings.Builder
+	require.NoError(t, r.WriteText(&text))
+	assert.Contains(t, text.String(), "too short")
+	assert.Contains(t, text.String(), "expect max_amplification: 3: NOT JUDGED: not enough baseline")
 }

@@ -72,6 +72,9 @@ func (r *Report) WriteText(w io.Writer) error {
 					name = ""
 				}
 				amp, peak := "baseline", "-"
+				if np.BaselineTooShort {
+					amp, peak = "too short", "-" // not enough baseline for a rate
+				}
 				if np.Amplification != nil {
 					amp, peak = fmt.Sprintf("%.1f", *np.Amplification), fmt.Sprintf("%.1f", *np.PeakAmplification)
 					if np.BaselineAssumed {
