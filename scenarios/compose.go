@@ -98,6 +98,12 @@ func (d *decoder) inherit(sc, base *Scenario, top map[string]*yaml.Node) {
 		p.Rules = append(append([]Rule(nil), own...), p.Rules...)
 		sc.Phases[i] = p
 	}
+	if n := top["phase_rules"]; n != nil {
+		d.addPhaseRules(n, sc.Phases)
+	}
+	if n := top["replace"]; n != nil {
+		d.replaceRules(n, sc.Phases)
+	}
 	if top["description"] == nil {
 		sc.Description = base.Description
 	}
@@ -118,6 +124,100 @@ func (d *decoder) inherit(sc, base *Scenario, top map[string]*yaml.Node) {
 	}
 	sc.Probes = append(append([]string(nil), base.Probes...), sc.Probes...)
 	sc.Zones = MergeZones(base.Zones, sc.Zones)
+}
+
+// addPhaseRules reads `phase_rules: {PHASE: [rules]}`: rules put first in
+// one phase of the base only (an outage's variant, say, not its healthy
+// phase).
+func (d *decoder) addPhaseRules(n *yaml.Node, phases []Phase) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "phase_rules must be a mapping of a phase's name to its added rules, got %s", describe(n))
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		at := phaseIndex(phases, k.Value)
+		if at < 0 {
+			d.errorf(k, "phase_rules: the base has no phase %q%s", k.Value, didYouMean(k.Value, phaseNames(phases)))
+			continue
+		}
+		added := d.parseRules(v, phases[at].Name)
+		for _, r := range added {
+			if ruleIndex(phases[at].Rules, r.Name) >= 0 {
+				d.errs = append(d.errs, Error{File: d.file, Line: r.Line, Column: r.Column,
+					Msg: fmt.Sprintf("rule name %q is already a rule of phase %q: name it differently, or replace: it", r.Name, phases[at].Name)})
+			}
+		}
+		phases[at].Rules = append(added, phases[at].Rules...)
+	}
+}
+
+// replaceRules reads `replace: {RULE: {action: ..., ...}}`: each base rule
+// of that name, in every phase it stands in, becomes the rule given,
+// keeping its name, its place and its match; everything else (action,
+// delay, ttl, probability, ...) is the replacement's, not merged.
+func (d *decoder) replaceRules(n *yaml.Node, phases []Phase) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "replace must be a mapping of a base rule's name to the rule that replaces it, got %s", describe(n))
+		return
+	}
+	var names []string
+	for _, p := range phases {
+		for _, r := range p.Rules {
+			names = append(names, r.Name)
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				if key := v.Content[j].Value; key == "match" || key == "name" {
+					d.errorf(v.Content[j], "replace %s: a replacement keeps the base rule's %s; give a new rule in rules: or phase_rules: instead", k.Value, key)
+				}
+			}
+		}
+		found := false
+		for pi := range phases {
+			at := ruleIndex(phases[pi].Rules, k.Value)
+			if at < 0 {
+				continue
+			}
+			found = true
+			old := phases[pi].Rules[at]
+			r := d.parseRule(v, old.Name)
+			r.Name, r.Match, r.NotViaCNAME = old.Name, old.Match, old.NotViaCNAME
+			phases[pi].Rules[at] = r
+		}
+		if !found {
+			d.errorf(k, "replace: the base has no rule %q%s", k.Value, didYouMean(k.Value, names))
+		}
+	}
+}
+
+func phaseIndex(phases []Phase, name string) int {
+	for i, p := range phases {
+		if p.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func phaseNames(phases []Phase) []string {
+	out := make([]string, len(phases))
+	for i, p := range phases {
+		out[i] = p.Name
+	}
+	return out
+}
+
+func ruleIndex(rules []Rule, name string) int {
+	for i, r := range rules {
+		if r.Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // MergeZones returns base's zones with over's added; a zone of over

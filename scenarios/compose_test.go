@@ -164,3 +164,56 @@ func TestErrorsPointAtTheMistake(t *testing.T) {
 		assert.EqualError(t, err, want)
 	}
 }
+
+// TestVariantsOfABundledOutage: phase_rules adds to one phase only, and
+// replace turns a base rule into another action with the base's name and
+// match; the examples' SERVFAIL and drop variants are a few lines each.
+func TestVariantsOfABundledOutage(t *testing.T) {
+	sc, err := scenarios.Parse("v.yaml", []byte(`version: 1
+extends: aws-dynamodb-us-east-1-2025
+phase_rules:
+  records-gone:
+    - {name: s3-slow, match: {names: ["s3.${region}.amazonaws.com"]}, action: pass, delay: 2s}
+replace:
+  ddb-nodata: {action: servfail, delay: 100ms}
+`), scenarios.Options{})
+	require.NoError(t, err)
+	rules := map[string][]scenarios.Rule{}
+	for _, p := range sc.Phases {
+		rules[p.Name] = p.Rules
+	}
+	assert.Empty(t, rules["healthy"], "phase_rules leaves the healthy phase alone")
+	require.Len(t, rules["records-gone"], 2)
+	assert.Equal(t, "s3-slow", rules["records-gone"][0].Name, "first in its phase")
+	r := rules["records-gone"][1]
+	assert.Equal(t, "ddb-nodata", r.Name)
+	assert.Equal(t, scenarios.Action("servfail"), r.Action)
+	require.Len(t, r.Match.Names, 1)
+	assert.Equal(t, "dynamodb.us-east-1.amazonaws.com", r.Match.Names[0].Text, "the base's match")
+	assert.Nil(t, r.TTL, "not merged: the base's ttl is gone")
+	assert.Equal(t, scenarios.Action("empty"), rules["negative-caches-drain"][0].Action, "another rule of the base stays")
+
+	for file, action := range map[string]string{"dynamodb-servfail.yaml": "servfail", "dynamodb-drop.yaml": "drop"} {
+		sc, err := scenarios.Load(filepath.Join("..", "examples", "scenarios", file), scenarios.Options{})
+		require.NoError(t, err, file)
+		assert.Equal(t, scenarios.Action(action), sc.Phases[1].Rules[0].Action, file)
+	}
+}
+
+// TestVariantMistakesAreRefused: a phase or rule the base lacks, a
+// replacement that names its own match, a name repeated, and the keys
+// without extends.
+func TestVariantMistakesAreRefused(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"version: 1\nextends: aws-dynamodb-us-east-1-2025\nphase_rules: {records-gon: [{action: drop}]}\n", `phase_rules: the base has no phase "records-gon" (did you mean "records-gone"?)`},
+		{"version: 1\nextends: aws-dynamodb-us-east-1-2025\nreplace: {ddb-nodta: {action: drop}}\n", `replace: the base has no rule "ddb-nodta" (did you mean "ddb-nodata"?)`},
+		{"version: 1\nextends: aws-dynamodb-us-east-1-2025\nreplace: {ddb-nodata: {action: drop, match: {names: [x.test]}}}\n", `replace ddb-nodata: a replacement keeps the base rule's match`},
+		{"version: 1\nextends: aws-dynamodb-us-east-1-2025\nphase_rules: {records-gone: [{name: ddb-nodata, action: drop}]}\n", `rule name "ddb-nodata" is already a rule of phase "records-gone"`},
+		{"version: 1\nextends: aws-dynamodb-us-east-1-2025\nrules: [{name: ddb-nodata, action: drop}]\n", `rule name "ddb-nodata" is also a rule of phase "records-gone" of the base scenario`},
+		{"version: 1\nrules: [{action: drop}]\nreplace: {x: {action: drop}}\n", `replace changes the phases of a scenario this one extends: use it with extends:`},
+	} {
+		_, err := scenarios.Parse("v.yaml", []byte(tc.text), scenarios.Options{})
+		require.Error(t, err, tc.text)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+}

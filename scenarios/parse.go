@@ -53,7 +53,7 @@ func Load(path string, opts Options) (*Scenario, error) {
 	return Parse(path, data, opts)
 }
 
-var topLevelKeys = []string{"version", "extends", "name", "description", "source", "params", "upstream", "zones", "seed", "startAt", "expect", "probes", "rules", "phases"}
+var topLevelKeys = []string{"version", "extends", "name", "description", "source", "params", "upstream", "zones", "seed", "startAt", "expect", "probes", "rules", "phases", "phase_rules", "replace"}
 
 // Parse parses and validates a scenario; file names it in messages. On any
 // problem it returns a nil Scenario and an ErrorList holding every problem.
@@ -132,6 +132,11 @@ func Parse(file string, data []byte, opts Options) (*Scenario, error) {
 		d.inherit(sc, base, top)
 	} else if top["extends"] == nil {
 		sc.Phases = d.parsePhases(root, top["phases"], top["rules"])
+		for _, key := range []string{"phase_rules", "replace"} {
+			if n := top[key]; n != nil {
+				d.errorf(n, "%s changes the phases of a scenario this one extends: use it with extends:", key)
+			}
+		}
 	}
 	if n := top["probes"]; n != nil && opts.NoProbes {
 		d.errorf(n, "probes connect out and run commands: give them in the scenario dnsfault starts with (-s) or with --probe, not over the control API")

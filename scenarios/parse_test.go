@@ -113,7 +113,7 @@ func TestParseErrors(t *testing.T) {
 		{"misspelt key", "version: 1\nrules:\n  - actoin: servfail\n",
 			[]string{`s.yaml:3:5: unknown key "actoin" in rule (did you mean "action"?)`, `s.yaml:3:5: rule "default#1": missing action; expected one of: pass, nxdomain, servfail, refused, notimp, formerr, empty, drop, answer, truncate, garbage, http-status, tls-fail`}},
 		{"unknown top-level key", "version: 1\nzzz: 1\n",
-			[]string{`s.yaml:2:1: unknown key "zzz" in the scenario; expected one of: version, extends, name, description, source, params, upstream, zones, seed, startAt, expect, probes, rules, phases`}},
+			[]string{`s.yaml:2:1: unknown key "zzz" in the scenario; expected one of: version, extends, name, description, source, params, upstream, zones, seed, startAt, expect, probes, rules, phases, phase_rules, replace`}},
 		{"missing version", "name: x\n", []string{`s.yaml:1:1: missing ` + "`version: 1`"}},
 		{"future version", "version: 2\n", []string{`s.yaml:1:10: unsupported version 2: this dnsfault reads version 1`}},
 		{"yaml syntax", "version: 1\nrules: [\n", []string{`s.yaml:2:1: YAML syntax: did not find expected node content`}},
