@@ -66,6 +66,8 @@ type Collector struct {
 	// probeQueries their queries, left out of the clients' figures.
 	probeFrom    netip.Addr
 	probeQueries int
+	// phaseQueries counts the clients' queries by phase.
+	phaseQueries map[string]int
 	addressed    map[clientName]time.Time
 
 	// Past the bounds: names and their queries counted together, and
@@ -152,7 +154,7 @@ const sameCall = 50 * time.Millisecond
 func NewCollector(sc *scenarios.Scenario, timeline scenarios.Timeline) *Collector {
 	return &Collector{
 		sc: sc, timeline: timeline,
-		rules: map[ruleKey]*ruleTally{}, names: map[nameKey]*nameTally{}, transports: map[string]int{},
+		rules: map[ruleKey]*ruleTally{}, names: map[nameKey]*nameTally{}, transports: map[string]int{}, phaseQueries: map[string]int{},
 		taken: map[string]bool{}, queried: map[string]int{}, questions: map[questionKey]*asked{}, addressed: map[clientName]time.Time{}, noCache: map[string]bool{},
 	}
 }
@@ -189,6 +191,7 @@ func (c *Collector) Observe(ev *injector.Event) {
 		c.tallyRule(ev)
 	}
 
+	c.phaseQueries[phase]++
 	n := c.names[nameKey{ev.Name, phase}]
 	if n == nil {
 		n = &nameTally{first: ev.Time}

@@ -151,8 +151,10 @@ type NamePhase struct {
 	// BaselineTooShort says there was not enough baseline for a rate:
 	// fewer than 5 queries of the name there, or under 50 ms of them.
 	BaselineTooShort bool `json:"baseline_too_short,omitempty"`
-	Retries          int  `json:"retries"`
-	EarlyReasks      int  `json:"early_reasks"`
+	// Retries are re-asks after a failure; NewLookups the rest.
+	Retries     int `json:"retries"`
+	NewLookups  int `json:"new_lookups"`
+	EarlyReasks int `json:"early_reasks"`
 }
 
 // Expectation is one `expect` of the scenario (or a default, or run's
@@ -253,6 +255,12 @@ func (c *Collector) Report(run Run) *Report {
 		}
 	}
 	r.Service, r.Recovery = c.service(events, windows, run)
+	for i := range r.Service {
+		if q := c.phaseQueries[r.Service[i].Phase]; r.Service[i].Calls > 0 {
+			perCall := float64(q) / float64(r.Service[i].Calls)
+			r.Service[i].QueriesPerCall = &perCall
+		}
+	}
 	var subjects []subject
 	if len(events) > 0 {
 		subjects = append(subjects, subject{theService, r.Service, r.Recovery})
@@ -316,7 +324,7 @@ func (c *Collector) behavior(windows map[string]span) []NameBehavior {
 				continue
 			}
 			np := NamePhase{Phase: p.Name, Queries: n.queries, QPS: float64(n.queries) / windows[p.Name].seconds(),
-				PeakQPS: n.second.peak, Retries: n.retries, EarlyReasks: n.early}
+				PeakQPS: n.second.peak, Retries: n.retries, NewLookups: n.queries - n.retries, EarlyReasks: n.early}
 			switch {
 			case p.Name != baseline && short:
 				np.BaselineTooShort = true

@@ -64,11 +64,12 @@ func TestFiguresAndExpectations(t *testing.T) {
 	assert.Equal(t, "ddb.test.", b.Name)
 	require.Len(t, b.Phases, 2)
 	healthy, outage := b.Phases[0], b.Phases[1]
-	assert.Equal(t, report.NamePhase{Phase: "healthy", Queries: 5, QPS: 0.5, PeakQPS: 1, Retries: 0, EarlyReasks: 4}, healthy)
+	assert.Equal(t, report.NamePhase{Phase: "healthy", Queries: 5, QPS: 0.5, PeakQPS: 1, Retries: 0, NewLookups: 5, EarlyReasks: 4}, healthy)
 	require.NotNil(t, outage.Amplification)
 	assert.Equal(t, 2.0, *outage.Amplification, "1 q/s against 0.5 q/s")
 	assert.Equal(t, 10, outage.PeakQPS)
 	assert.Equal(t, 9, outage.Retries, "all but the first, which followed a good answer")
+	assert.Equal(t, 1, outage.NewLookups)
 	require.NotNil(t, outage.PeakAmplification)
 	assert.Equal(t, 20.0, *outage.PeakAmplification, "10 queries in a second against 0.5 q/s")
 	assert.Equal(t, 1, outage.EarlyReasks, "the first outage query came before the healthy answer's TTL ran out")

@@ -64,6 +64,9 @@ type ServicePhase struct {
 	// serve during it. (A call that began in a phase without rules and
 	// ended in a later one counts in the later one.)
 	InFlightAtEnd int `json:"in_flight_at_end"`
+	// QueriesPerCall is the clients' DNS queries in the phase over the
+	// service's calls begun in it (the probes' queries left out).
+	QueriesPerCall *float64 `json:"queries_per_call,omitempty"`
 }
 
 // Recovery is how the service came back after the outage's cause was

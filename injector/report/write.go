@@ -64,7 +64,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if len(r.Clients) > 0 {
-		fmt.Fprintln(tw, "\nCLIENT BEHAVIOUR\tPHASE\tQUERIES\tQ/S\tx BASELINE\tPEAK Q/S\tPEAK x\tRETRIES\tEARLY RE-ASKS")
+		fmt.Fprintln(tw, "\nCLIENT BEHAVIOUR\tPHASE\tQUERIES\tQ/S\tx BASELINE\tPEAK Q/S\tPEAK x\tRE-ASKS AFTER FAILURE\tNEW LOOKUPS\tEARLY RE-ASKS")
 		for _, b := range r.Clients {
 			for i, np := range b.Phases {
 				name := b.Name
@@ -81,7 +81,7 @@ func (r *Report) WriteText(w io.Writer) error {
 						amp, peak = ">="+amp, ">="+peak
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%s\t%d\t%s\t%d\t%d\n", name, np.Phase, np.Queries, np.QPS, amp, np.PeakQPS, peak, np.Retries, np.EarlyReasks)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%s\t%d\t%s\t%d\t%d\t%d\n", name, np.Phase, np.Queries, np.QPS, amp, np.PeakQPS, peak, np.Retries, np.NewLookups, np.EarlyReasks)
 			}
 		}
 	}
@@ -276,7 +276,7 @@ func took(scenario, wall, speed float64) string {
 // writeService writes one subject's calls per phase: the service's own
 // (SERVICE) or one probe's (PROBE, named).
 func writeService(tw io.Writer, title, name string, phases []ServicePhase) {
-	fmt.Fprintf(tw, "\n%s\tPHASE\tCALLS\tAVAILABLE\tIN FLIGHT AT END\tP50\tP99\tERRORS\n", title)
+	fmt.Fprintf(tw, "\n%s\tPHASE\tCALLS\tAVAILABLE\tIN FLIGHT AT END\tQUERIES/CALL\tP50\tP99\tERRORS\n", title)
 	for i, sp := range phases {
 		p50, p99 := "-", "-"
 		if sp.LatencyP50Ms != nil {
@@ -291,7 +291,11 @@ func writeService(tw io.Writer, title, name string, phases []ServicePhase) {
 		if i == 0 {
 			label = name
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f%%\t%d\t%s\t%s\t%s\n", label, sp.Phase, sp.Calls, sp.Availability, sp.InFlightAtEnd, p50, p99, strings.Join(errs, ", "))
+		perCall := "-"
+		if sp.QueriesPerCall != nil {
+			perCall = fmt.Sprintf("%.1f", *sp.QueriesPerCall)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f%%\t%d\t%s\t%s\t%s\t%s\n", label, sp.Phase, sp.Calls, sp.Availability, sp.InFlightAtEnd, perCall, p50, p99, strings.Join(errs, ", "))
 	}
 }
 
