@@ -119,29 +119,16 @@ const dohMaxHeaderBytes = 96 << 10
 // goroutine of its own for the handshake.
 func (l *dohListener) accept(cfg *tls.Config) {
 	defer close(l.done)
-	var backoff time.Duration
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Out of file descriptors, say: wait a little, as net/http
-			// does, rather than spin.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
+	listen.AcceptAll(l.ln, func(c net.Conn) {
 		raw := &dohConn{Conn: c, gate: l.gate}
 		raw.touch()
 		if !l.gate.Admit(listen.ClientOf(c), raw) {
 			c.Close()
-			continue
+			return
 		}
 		l.serving.Add(1)
 		go l.handshake(raw, cfg)
-	}
+	})
 }
 
 // handshake completes the connection's TLS handshake within

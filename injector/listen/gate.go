@@ -1,9 +1,11 @@
 package listen
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // Gated is a connection a Gate keeps count of.
@@ -105,6 +107,27 @@ func (g *Gate) Open() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.conns)
+}
+
+// AcceptAll hands each connection ln accepts to serve until ln closes.
+// Past a failure that is not the close (out of file descriptors, say) it
+// waits a little, doubling up to a second, as net/http does, rather than
+// spin.
+func AcceptAll(ln net.Listener, serve func(net.Conn)) {
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		serve(c)
+	}
 }
 
 // ClientOf is a connection's client address, for a Gate.

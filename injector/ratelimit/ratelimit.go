@@ -35,19 +35,9 @@ func New(rate, burst float64, now func() time.Time) *Limiter {
 
 // Allow takes a token from client's bucket, telling whether there was one.
 func (l *Limiter) Allow(client netip.Addr) bool {
-	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.buckets[client]
-	if b == nil {
-		if len(l.buckets) >= maxClients {
-			l.forgetFull(now)
-		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[client] = b
-	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
+	b := l.refilled(client)
 	if b.tokens < 1 {
 		return false
 	}
@@ -55,8 +45,6 @@ func (l *Limiter) Allow(client netip.Addr) bool {
 	return true
 }
 
-// forgetFull drops the buckets that have refilled: forgetting them changes
-// nothing for their clients.
 // Has tells whether client has a token, without taking it: a cheap look
 // before the work that Allow or Spend will then pay for.
 func (l *Limiter) Has(client netip.Addr) bool {
@@ -71,9 +59,16 @@ func (l *Limiter) Has(client netip.Addr) bool {
 // whose cost was known only once it was done; the bucket may go into
 // debt down to -burst, and Has says no until it is paid back.
 func (l *Limiter) Spend(client netip.Addr, n float64) {
-	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	b := l.refilled(client)
+	b.tokens = max(b.tokens-n, -l.burst)
+}
+
+// refilled is client's bucket, made or refilled for the time since it
+// was last used; l.mu is held.
+func (l *Limiter) refilled(client netip.Addr) *bucket {
+	now := l.now()
 	b := l.buckets[client]
 	if b == nil {
 		if len(l.buckets) >= maxClients {
@@ -82,10 +77,13 @@ func (l *Limiter) Spend(client netip.Addr, n float64) {
 		b = &bucket{tokens: l.burst, last: now}
 		l.buckets[client] = b
 	}
-	b.tokens = max(min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)-n, -l.burst)
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	b.last = now
+	return b
 }
 
+// forgetFull drops the buckets that have refilled: forgetting them changes
+// nothing for their clients.
 func (l *Limiter) forgetFull(now time.Time) {
 	for a, b := range l.buckets {
 		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {

@@ -64,25 +64,12 @@ func Serve(ln net.Listener, h dns.Handler, limits Limits) *Server {
 
 func (s *Server) accept() {
 	defer close(s.done)
-	var backoff time.Duration
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Out of file descriptors, say: wait a little, as net/http
-			// does, rather than spin.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
+	listen.AcceptAll(s.ln, func(c net.Conn) {
 		if cn := s.admit(c); cn != nil {
 			s.readers.Add(1)
 			go cn.read()
 		}
-	}
+	})
 }
 
 // admit takes a new connection in, or closes it when its client holds
