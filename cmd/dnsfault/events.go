@@ -12,6 +12,10 @@ import (
 	"github.com/dnsfault/dnsfault/injector/report"
 )
 
+// maxOpenCalls bounds the calls followed from their start line to their
+// end line; past it, a start line is not followed.
+const maxOpenCalls = 100_000
+
 // eventsPoll is how often the events file is read while the command runs:
 // a line without a time gets the time it was read.
 const eventsPoll = 50 * time.Millisecond
@@ -19,6 +23,9 @@ const eventsPoll = 50 * time.Millisecond
 // eventLine is one line of DNSFAULT_EVENTS: a call the service made,
 // from start to end (or time, its end), or its latency before its end.
 type eventLine struct {
+	// ID ties a call's line at its start (no ok yet) to its line at its
+	// end; a call started and never ended is counted as never finished.
+	ID        string    `json:"id"`
 	OK        *bool     `json:"ok"`
 	LatencyMs float64   `json:"latency_ms"`
 	Error     string    `json:"error"`
@@ -32,6 +39,7 @@ type eventLine struct {
 type eventsReader struct {
 	f       *os.File
 	call    func(report.Call)
+	open    map[string]time.Time // calls started and not yet ended, by id
 	partial []byte // a line not yet ended
 	line    int
 	bad     []string // the first bad lines, for the message
@@ -47,7 +55,7 @@ func watchEvents(path string, call func(report.Call)) (stop func(ended time.Time
 	if err != nil {
 		return nil, err
 	}
-	r := &eventsReader{f: f, call: call}
+	r := &eventsReader{f: f, call: call, open: map[string]time.Time{}}
 	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -67,6 +75,9 @@ func watchEvents(path string, call func(report.Call)) (stop func(ended time.Time
 		<-stopped
 		r.read(true, ended)
 		f.Close()
+		for _, start := range r.open {
+			r.call(report.Call{Start: start, Time: ended, NeverFinished: true, Error: "never finished"})
+		}
 		if r.badN == 0 {
 			return ""
 		}
@@ -100,8 +111,20 @@ func (r *eventsReader) parse(b []byte, now time.Time) {
 	}
 	var ev eventLine
 	err := json.Unmarshal(b, &ev)
+	if err == nil && ev.OK == nil && ev.ID != "" && !ev.Start.IsZero() {
+		if len(r.open) < maxOpenCalls {
+			r.open[ev.ID] = ev.Start // the call began; its end comes later, or never
+		}
+		return
+	}
 	if err == nil && ev.OK == nil {
 		err = errors.New(`no "ok"`)
+	}
+	if start, ok := r.open[ev.ID]; ok && ev.ID != "" {
+		delete(r.open, ev.ID)
+		if ev.Start.IsZero() {
+			ev.Start = start
+		}
 	}
 	if err != nil {
 		r.badN++

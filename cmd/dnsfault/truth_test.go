@@ -228,3 +228,23 @@ func TestAProbeLeavesTheClientsFiguresAlone(t *testing.T) {
 	assert.Positive(t, rep.ProbeQueries, "the probe's own lookups, counted apart")
 	assert.NotEmpty(t, rep.Service, "the service's calls, apart from the probe's")
 }
+
+// TestACallThatNeverEndsIsCounted: a call whose start line came and whose
+// end line never did is counted, as failed where it began.
+func TestACallThatNeverEndsIsCounted(t *testing.T) {
+	t.Parallel()
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	script := `now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
+echo "{\"id\":\"a\",\"start\":\"$(now)\"}" >> "$DNSFAULT_EVENTS"
+echo "{\"id\":\"b\",\"start\":\"$(now)\"}" >> "$DNSFAULT_EVENTS"
+echo "{\"id\":\"a\",\"ok\":true,\"end\":\"$(now)\"}" >> "$DNSFAULT_EVENTS"`
+	r := runDnsfault(t, "run", "-s", scenarioFile(t, "version: 1\nupstream: none\n"), "--report", reportFile, "--", "sh", "-c", script)
+	require.Equal(t, 0, r.code, r.stderr)
+	rep := readReport(t, reportFile)
+	require.Len(t, rep.Service, 1, r.stderr)
+	sp := rep.Service[0]
+	assert.Equal(t, 2, sp.Calls)
+	assert.Equal(t, 1, sp.OK)
+	assert.Equal(t, 1, sp.NeverFinished)
+	assert.Equal(t, map[string]int{"never-finished": 1}, sp.Errors)
+}

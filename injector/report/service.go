@@ -27,6 +27,9 @@ type Call struct {
 	// Probe names the probe that made the call; empty for the service's
 	// own (DNSFAULT_EVENTS).
 	Probe string
+	// NeverFinished says the call began (a line with its id and start)
+	// and never ended within the run: it counts as failed where it began.
+	NeverFinished bool
 }
 
 // ProbeReport is what one probe saw, apart from the service's own calls.
@@ -58,6 +61,9 @@ type ServicePhase struct {
 	// Errors counts the failures by class: dns (no such host, server
 	// misbehaving), timeout, refused, http-NNN, or other.
 	Errors map[string]int `json:"errors"`
+	// NeverFinished counts the calls that began in the phase and had not
+	// ended when the command did (counted as unavailable).
+	NeverFinished int `json:"never_finished,omitempty"`
 	// InFlightAtEnd counts the calls that began in this phase, one with
 	// rules, and ended after it: they count as unavailable here, whatever
 	// their outcome, since a call that hung through an outage did not
@@ -153,6 +159,9 @@ func (c *Collector) service(calls []Call, windows map[string]span, run Run) ([]S
 		// no rules and the call ended in a later one: what it met there
 		// is what its outcome says.
 		home, ended := phaseAt(start), phaseAt(call.Time)
+		if call.NeverFinished {
+			ended = home
+		}
 		if home < 0 {
 			continue
 		}
@@ -163,6 +172,9 @@ func (c *Collector) service(calls []Call, windows map[string]span, run Run) ([]S
 		sp := &tallies[home]
 		sp.Calls++
 		switch {
+		case call.NeverFinished:
+			sp.NeverFinished++
+			sp.Errors["never-finished"]++
 		case spanned:
 			// Begun in an outage and ended after it: it did not serve
 			// during the outage, whatever its outcome.
