@@ -40,7 +40,7 @@ type eventsReader struct {
 	f       *os.File
 	call    func(report.Call)
 	open    map[string]time.Time // calls started and not yet ended, by id
-	partial []byte // a line not yet ended
+	partial []byte               // a line not yet ended
 	line    int
 	bad     []string // the first bad lines, for the message
 	badN    int
