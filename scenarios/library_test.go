@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -403,4 +404,25 @@ func ask(t *testing.T, addr, name string, qtype uint16) *dns.Msg {
 	resp, _, err := dnstest.Exchange(addr, "udp", dnstest.Query(name, qtype), 2*time.Second)
 	require.NoError(t, err)
 	return resp
+}
+
+// TestEveryBundledOutageSaysWhatItExpects: each bundled replay of a real
+// incident (a source that is not an RFC) carries expect: with a why for
+// each bound, so run judges it by the incident, not only by the defaults.
+func TestEveryBundledOutageSaysWhatItExpects(t *testing.T) {
+	outages := 0
+	for _, name := range scenarios.Bundled() {
+		sc, err := scenarios.Open(name, scenarios.Options{})
+		require.NoError(t, err, name)
+		if !strings.HasPrefix(sc.Source, "https://") || strings.Contains(sc.Source, "rfc") {
+			continue // a building block
+		}
+		outages++
+		require.NotEmpty(t, sc.Expect.Given, "%s states no expectation", name)
+		for key := range sc.Expect.Given {
+			assert.NotEmpty(t, sc.Expect.Sources[key], "%s: expect %s says not where it comes from (why:)", name, key)
+		}
+		assert.Positive(t, sc.Expect.MaxRecovery, "%s: how long after the fix", name)
+	}
+	assert.GreaterOrEqual(t, outages, 8)
 }
