@@ -162,3 +162,32 @@ func freeUDPAddr(t *testing.T) string {
 type srvAt string
 
 func (a srvAt) Addr() string { return string(a) }
+
+// TestQueriesGoUpstreamWithRecursionDesired: a resolver whose stub zone
+// points at dnsfault sends RD=0; dnsfault forwards as a recursive server
+// does, RD set, so an upstream that refuses RD=0 still answers, and the
+// client's answer keeps the client's RD, with RA.
+func TestQueriesGoUpstreamWithRecursionDesired(t *testing.T) {
+	up := dnstest.Start(t, func(w dns.ResponseWriter, r *dns.Msg) {
+		if !r.RecursionDesired {
+			m := new(dns.Msg).SetRcode(r, dns.RcodeRefused) // as unbound does for RD=0 it will not serve from cache
+			w.WriteMsg(m)
+			return
+		}
+		dnstest.AnswerA("198.51.100.7")(w, r)
+	})
+	srv := start(t, forwarding, injector.Config{Upstream: []string{up.Addr}})
+	for _, network := range []string{"udp", "tcp"} {
+		q := dnstest.Query("www.example.com.", dns.TypeA)
+		q.RecursionDesired = false // dig +norec
+		resp, _, err := dnstest.Exchange(srv.Addr(), network, q, timeout)
+		require.NoError(t, err)
+		assert.Equal(t, dns.RcodeSuccess, resp.Rcode, network)
+		assert.Equal(t, []string{"www.example.com.\t120\tIN\tA\t198.51.100.7"}, rrs(resp.Answer), network)
+		assert.False(t, resp.RecursionDesired, "%s: the client's RD comes back", network)
+		assert.True(t, resp.RecursionAvailable, network)
+	}
+	for _, got := range up.Received() {
+		assert.True(t, got.Msg.RecursionDesired, "forwarded with RD set")
+	}
+}

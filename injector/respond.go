@@ -54,6 +54,7 @@ func (p *pipeline) write(q *query, v *verdict) error {
 		src = p.state.Load().plan.source
 	}
 	m.RecursionAvailable = src.recurses
+	m.RecursionDesired = q.req.Msg.RecursionDesired // the client's, as RFC 1035 has it: not the upstream's
 	// TTLs run as fast as the timeline: at --speed 60, 300 s become 5.
 	if p.ttlScale != 1 && (len(m.Answer) > 0 || len(m.Ns) > 0 || len(m.Extra) > 0) {
 		fault.ScaleTTL(m, p.ttlScale)

@@ -179,6 +179,10 @@ func (p *Pool) forwardFrom(ctx context.Context, query, out *dns.Msg, tcp bool, s
 // cannot be forged from the client's ID) and our own EDNS0 record.
 func prepare(query *dns.Msg) *dns.Msg {
 	out := query.Copy()
+	// A recursive server asks for recursion whatever its client asked: a
+	// resolver with a stub zone pointing here sends RD=0, and an upstream
+	// resolver may refuse that (unbound does, for what it has not cached).
+	out.RecursionDesired = true
 	// math/rand/v2's generator is ChaCha8 seeded by the system: as
 	// unpredictable to an off-path forger as crypto/rand, without dns.Id's
 	// system call and reflection on every query.
