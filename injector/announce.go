@@ -16,9 +16,10 @@ import (
 
 // announcer remembers what was last announced.
 type announcer struct {
-	mu   sync.Mutex
-	last announced
-	wake chan struct{} // a control action changed the state
+	mu      sync.Mutex
+	last    announced
+	lastNow time.Time     // the latest time announced at
+	wake    chan struct{} // a control action changed the state
 }
 
 type announced struct {
@@ -56,14 +57,21 @@ func (s *Server) watchTimeline() {
 // announce logs what changed since the last call and returns how long
 // until the next change time alone would make.
 func (s *Server) announce(now time.Time) time.Duration {
+	// The watcher and Status both announce: one at a time, from reading
+	// the state to logging, or one that read an older state could record
+	// it last, and the next announcement would tell the timeline wrong.
+	a := &s.announcer
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if now.Before(a.lastNow) {
+		now = a.lastNow // a caller that read the clock before another one did
+	}
+	a.lastNow = now
 	st := s.pipe.state.Load()
 	pos, off := s.pipe.position(st, now)
 	cur := announced{plan: st.plan, start: st.timeline.Start, state: pos.State, phase: pos.Phase, off: off}
-	a := &s.announcer
-	a.mu.Lock()
 	prev := a.last
 	a.last = cur
-	a.mu.Unlock()
 	log := s.cfg.Logger
 	for _, i := range phasesBegun(prev, cur, len(st.plan.scenario.Phases)) {
 		ph := st.plan.scenario.Phases[i]
