@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -138,13 +139,15 @@ type NamePhase struct {
 	// Amplification is QPS over the baseline rate; absent for the
 	// baseline itself. The baseline rate is the name's queries in the
 	// baseline phase over the time from its first query there to the
-	// phase's end (at least a second), so a client that starts late does
-	// not dilute it. When the name was not queried in the baseline, one
-	// query over the whole phase is assumed and BaselineAssumed is set: a
-	// lower bound.
+	// phase's end, so a client that starts late does not dilute it; with
+	// too few of them there is none (BaselineTooShort). When the name was
+	// not queried in the baseline, one query over the whole phase is
+	// assumed and BaselineAssumed is set: a lower bound.
 	Amplification   *float64 `json:"amplification,omitempty"`
 	BaselineAssumed bool     `json:"baseline_assumed,omitempty"`
-	PeakQPS         int      `json:"peak_qps"`
+	// PeakQPS is the most queries in one second of the clock, and never
+	// less than QPS.
+	PeakQPS int `json:"peak_qps"`
 	// PeakAmplification is PeakQPS over the baseline rate: the busiest
 	// second, which an average over the phase hides.
 	PeakAmplification *float64 `json:"peak_amplification,omitempty"`
@@ -325,6 +328,10 @@ func (c *Collector) behavior(windows map[string]span) []NameBehavior {
 			}
 			np := NamePhase{Phase: p.Name, Queries: n.queries, QPS: float64(n.queries) / windows[p.Name].seconds(),
 				PeakQPS: n.second.peak, Retries: n.retries, NewLookups: n.queries - n.retries, EarlyReasks: n.early}
+			// Seconds are counted on the clock's boundaries, so a short
+			// phase's queries split between two of them; the busiest
+			// second is never less than the phase's average rate.
+			np.PeakQPS = max(np.PeakQPS, int(math.Round(np.QPS)))
 			switch {
 			case p.Name != baseline && short:
 				np.BaselineTooShort = true
