@@ -246,13 +246,19 @@ func (p *pipeline) limitSigned(q *query, src *source) (fault.Outcome, bool) {
 // slip is a limited query's outcome: every second one an empty answer
 // with TC, the others none, as response rate limiting does.
 func (p *pipeline) slip(q *query) fault.Outcome {
-	p.obs.metrics.signedLimited.Inc()
-	if p.slips.Add(1)%2 == 0 {
+	if p.slipDrops() {
 		return fault.Outcome{Drop: true}
 	}
 	out := reply(q, dns.RcodeSuccess)
 	out.Msg.Truncated = true
 	return out
+}
+
+// slipDrops counts a limited query and says whether it gets no answer
+// (every second one) rather than an empty one with TC.
+func (p *pipeline) slipDrops() bool {
+	p.obs.metrics.signedLimited.Inc()
+	return p.slips.Add(1)%2 == 0
 }
 
 func reply(q *query, rcode int) fault.Outcome {

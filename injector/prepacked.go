@@ -187,14 +187,17 @@ func (p *pipeline) serveRaw(query []byte, from netip.AddrPort, out []byte) (n in
 	}
 	st := p.state.Load()
 	pl := st.plan
-	if n, limited := p.limitSignedRaw(query, q, from, pl, out); limited {
-		return n
-	}
 	ps := &pl.source.prepacked
 	ps.mu.RLock()
 	a := ps.answers[string(q.key)]
 	ps.mu.RUnlock()
 	if a == nil || len(a.wire) > q.size || len(a.wire) > len(out) {
+		// Not an answer packed already (a prepacked one costs nothing to
+		// sign): a flood of new names is turned away here, or served the
+		// full way.
+		if n, limited := p.limitSignedRaw(query, q, from, pl, out); limited {
+			return n
+		}
 		return 0
 	}
 	client := from.Addr().Unmap()
@@ -279,9 +282,9 @@ func (ps *prepackedSet) keep(r, m *dns.Msg, name string, size int, l *live) {
 }
 
 // limitSignedRaw is limitSigned (Config.SigningBudget) for a query still
-// in its bytes: once its prefix's budget is spent, a flood of random
-// names is turned away here, before it costs a parse, let alone a
-// signature. It only looks: a query let through is charged in respond.
+// in its bytes that no prepacked answer serves: once its prefix's budget
+// is spent, a flood of random names is turned away here, before it costs
+// a parse, let alone a signature. It only looks: a query let through is charged in respond.
 // It returns the truncated answer's length or udpbatch.Unanswered, and
 // whether the query was limited.
 func (p *pipeline) limitSignedRaw(query []byte, q rawQuestion, from netip.AddrPort, pl *plan, out []byte) (int, bool) {
@@ -292,9 +295,8 @@ func (p *pipeline) limitSignedRaw(query []byte, q rawQuestion, from netip.AddrPo
 	if err != nil || !pl.source.zones.Signed(name) || p.signing.Has(ratelimit.Prefix(from.Addr().Unmap())) {
 		return 0, false
 	}
-	p.obs.metrics.signedLimited.Inc()
 	end := 12 + q.nameLen + 4 // the header and the question
-	if p.slips.Add(1)%2 == 0 || end > len(out) {
+	if p.slipDrops() || end > len(out) {
 		return udpbatch.Unanswered, true
 	}
 	n := copy(out, query[:end])
