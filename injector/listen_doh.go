@@ -73,17 +73,20 @@ func (s *Server) serveDoH(addr, path string, tlsCfg *tls.Config) (listener, erro
 		conns: newConnQueue(ln.Addr()),
 		done:  make(chan struct{}),
 	}
-	mux := http.NewServeMux()
-	mux.Handle(path, dohHandler{pipe: s.pipe, path: path, workers: newWarmGoroutines(s.pipe.ctx, 4*runtime.GOMAXPROCS(0))})
+	doh := dohHandler{pipe: s.pipe, path: path, workers: newWarmGoroutines(s.pipe.ctx, 4*runtime.GOMAXPROCS(0))}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true) // over TLS that is done already
 	l.http = &http.Server{
-		Handler:           l.bounded(mux, idle),
+		Handler:           l.bounded(doh),
 		Protocols:         protocols,
 		ReadHeaderTimeout: idle,
-		IdleTimeout:       idle,
-		MaxHeaderBytes:    dohMaxHeaderBytes,
+		// A request's body gets the idle timeout to arrive: over HTTP/2
+		// each stream has its own timer, so a stream opened and left
+		// unfinished ends as an idle connection does.
+		ReadTimeout:    idle,
+		IdleTimeout:    idle,
+		MaxHeaderBytes: dohMaxHeaderBytes,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: dohStreams,
 			// A query is at most 64 KiB: a client cannot park more than
@@ -158,10 +161,9 @@ func (l *dohListener) handshake(raw *dohConn, cfg *tls.Config) {
 	}
 }
 
-// bounded counts each request against its connection's idleness and
-// gives its body the idle timeout to arrive: a stream opened and left
-// unfinished closes as an idle connection does.
-func (l *dohListener) bounded(h http.Handler, idle time.Duration) http.Handler {
+// bounded counts each request against its connection's idleness, so
+// that a connection is idle only when no request is open on it.
+func (l *dohListener) bounded(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l.handlers.Add(1)
 		defer l.handlers.Done()
@@ -169,7 +171,6 @@ func (l *dohListener) bounded(h http.Handler, idle time.Duration) http.Handler {
 			raw.busy.Add(1)
 			defer func() { raw.busy.Add(-1); raw.touch() }()
 		}
-		http.NewResponseController(w).SetReadDeadline(time.Now().Add(idle))
 		h.ServeHTTP(w, r)
 	})
 }
@@ -304,6 +305,12 @@ func (h dohHandler) reply(method, rawQuery, contentType string, body []byte, too
 
 // ServeHTTP serves DoH over HTTP/2 and HTTP/1.1.
 func (h dohHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// One path, compared as is: a ServeMux would cost a tenth of a
+	// query to find the only handler there is.
+	if r.URL.Path != h.path {
+		http.NotFound(w, r)
+		return
+	}
 	var body []byte
 	tooLarge := false
 	if r.Method == http.MethodPost {
