@@ -311,13 +311,14 @@ func requireToolPath(name string) string {
 }
 
 // The bundled replay of Slack's outage by its cause, through unbound:
-// each phase says what its description says.
+// each phase says what its description says, at --speed 60 as
+// docs/dnssec.md runs it.
 func TestSlackReplayThroughUnbound(t *testing.T) {
 	requireTool(t, "unbound", "unbound")
 	sc, err := scenarios.Open("slack-dnssec-2021-signed", scenarios.Options{})
 	require.NoError(t, err)
 	anchors := filepath.Join(t.TempDir(), "anchors.ds")
-	srv := dnsfaulttest.Serve(t, sc, injector.Config{Upstream: []string{"none"}, DNSSECAnchors: anchors})
+	srv := dnsfaulttest.Serve(t, sc, injector.Config{Upstream: []string{"none"}, DNSSECAnchors: anchors, Speed: 60})
 	phase := func(name string) {
 		require.NoError(t, srv.JumpTo(name, "test"))
 	}
@@ -329,6 +330,7 @@ func TestSlackReplayThroughUnbound(t *testing.T) {
 	u := validatingUnbound(t, srv.Addr(), anchors, true)
 	assert.Equal(t, validated, askValidator(t, u, app, dns.TypeA))
 	assert.Equal(t, nodata, askValidator(t, u, "www.slack.com.", dns.TypeAAAA))
+	assert.Equal(t, nodata, askValidator(t, u, app, dns.TypeAAAA))
 
 	// wrong-denial: after an AAAA query, a resolver that caches NSEC
 	// aggressively answers A with NODATA; one that does not is unharmed.
@@ -350,4 +352,63 @@ func TestSlackReplayThroughUnbound(t *testing.T) {
 
 	phase("recovered")
 	assert.Equal(t, validated, askValidator(t, validatingUnbound(t, srv.Addr(), anchors, true), app, dns.TypeA))
+}
+
+// TestSignedAnswersValidateAtAnySpeed: --speed scales TTLs, never what
+// a signature covers, so every kind of signed answer still validates
+// through unbound at --speed 60, faults' white lies and a `ttl:` rule's
+// re-signed answer included (issue 26).
+func TestSignedAnswersValidateAtAnySpeed(t *testing.T) {
+	requireTool(t, "unbound", "unbound")
+	const text = `version: 1
+upstream: none
+zones:
+  - origin: val.test.
+    dnssec: true
+    records:
+      - "@ 300 IN SOA ns.val.test. h.val.test. 1 3600 600 86400 300"
+      - "@ 300 IN NS ns.val.test."
+      - "ns 300 IN A 127.0.0.1"
+      - "www 300 IN A 192.0.2.1"
+      - "alias 300 IN CNAME www"
+      - "*.wild 300 IN A 192.0.2.9"
+      - "longer 300 IN A 192.0.2.2"
+` + nsec3Zones + `rules:
+  - {match: {names: [gone.val.test]}, action: nxdomain}
+  - {match: {names: [gone.nsec3.val.test]}, action: nxdomain}
+  - {match: {names: [longer.val.test]}, action: pass, ttl: 3600}
+  - {match: {names: [brief.val.test, brief.nsec3.val.test]}, action: pass, ttl: 5}
+  - {match: {names: [www.val.test], types: [MX]}, action: empty}
+`
+	anchors := filepath.Join(t.TempDir(), "anchors.ds")
+	srv := start(t, text, injector.Config{DNSSECAnchors: anchors, Speed: 60})
+	positive := validatedAnswer{sees: "NOERROR, 1 record, AD (validated)", ede: "none"}
+	nodata := validatedAnswer{sees: "NOERROR, no records, AD (validated)", ede: "none"}
+	nxdomain := validatedAnswer{sees: "NXDOMAIN, AD (validated)", ede: "none"}
+	for _, c := range []struct {
+		label string
+		name  string
+		qtype uint16
+		want  validatedAnswer
+	}{
+		{"positive", "www.val.test.", dns.TypeA, positive},
+		{"NXDOMAIN", "nope.val.test.", dns.TypeA, nxdomain},
+		{"NODATA", "www.val.test.", dns.TypeAAAA, nodata},
+		{"wildcard", "x.wild.val.test.", dns.TypeA, positive},
+		{"CNAME chain", "alias.val.test.", dns.TypeA, positive},
+		{"`nxdomain`'s white lies", "gone.val.test.", dns.TypeA, nxdomain},
+		{"`empty`'s white lie", "www.val.test.", dns.TypeMX, nodata},
+		{"`ttl: 3600`, signed again", "longer.val.test.", dns.TypeA, positive},
+		{"`ttl: 5` on NXDOMAIN: MINIMUM rewritten, signed again", "brief.val.test.", dns.TypeA, nxdomain},
+		{"NSEC3 NXDOMAIN", "nope.nsec3.val.test.", dns.TypeA, nxdomain},
+		{"NSEC3 NODATA", "www.nsec3.val.test.", dns.TypeAAAA, nodata},
+		{"NSEC3 wildcard", "x.wild.nsec3.val.test.", dns.TypeA, positive},
+		{"NSEC3 `nxdomain`'s white lies", "gone.nsec3.val.test.", dns.TypeA, nxdomain},
+		{"NSEC3 `ttl: 5` on NXDOMAIN", "brief.nsec3.val.test.", dns.TypeA, nxdomain},
+	} {
+		// An unbound each: a bogus answer cached for one must not fail
+		// the next.
+		u := validatingUnbound(t, srv.Addr(), anchors, false)
+		assert.Equal(t, c.want, askValidator(t, u, c.name, c.qtype), c.label)
+	}
 }

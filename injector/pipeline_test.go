@@ -151,7 +151,9 @@ rules: [{match: {names: [r.s.test]}, action: answer, records: ["@ 300 IN A 192.0
 			return m.Answer[0].Header().Ttl, 0
 		}
 		require.Len(t, m.Ns, 1)
-		return 0, m.Ns[0].(*dns.SOA).Minttl
+		soa := m.Ns[0].(*dns.SOA)
+		assert.Equal(t, uint32(300), soa.Minttl, "MINIMUM as signed, never rewritten")
+		return 0, min(soa.Hdr.Ttl, soa.Minttl) // RFC 2308
 	}
 	fast := newServer(t, text, injector.Config{Speed: 60})
 	for _, tc := range []struct {

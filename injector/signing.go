@@ -107,17 +107,22 @@ func writeAnchors(path string, sign *zone.Signing) error {
 // signFault makes the answer m that rule spec gave to a query with the DO
 // bit, about name in a signed zone, what the zone's signer would have
 // sent (dnssec.Complete: the answer of any action but pass, or one that
-// keep trimmed, is signed as it is), then breaks it as the rule's dnssec
-// fault says. It says whether the fault broke the answer.
+// keep trimmed or ttl rewrote, is signed as it is), then breaks it as the
+// rule's dnssec fault says. It says whether the fault broke the answer.
 func signFault(q *query, m *dns.Msg, spec *scenarios.Rule, name string) bool {
 	zones := q.src.zones
 	if !q.req.DO || m.Truncated || !zones.Signed(name) {
 		return false // a truncated answer holds nothing to sign: the client asks again over TCP
 	}
 	now := time.Now() // the validator's clock, whatever the timeline's
-	if spec.Action != scenarios.Pass || spec.Keep > 0 {
-		if spec.Keep > 0 {
+	if spec.Action != scenarios.Pass || spec.Keep > 0 || spec.TTL != nil {
+		if spec.Keep > 0 || spec.TTL != nil {
 			m.Answer = dnssec.Without(m.Answer, dns.TypeRRSIG) // signed again, over what is kept
+		}
+		if spec.TTL != nil {
+			// ttl rewrote the SOA's MINIMUM, which its RRSIG covers, and
+			// TTLs above the original ones a validator would cap.
+			m.Ns = dnssec.Without(m.Ns, dns.TypeRRSIG)
 		}
 		dnssec.Complete(m, name, q.req.Type, zones, dnssec.ValidAround(now))
 	}
