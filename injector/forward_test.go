@@ -1,6 +1,7 @@
 package injector_test
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -190,4 +191,26 @@ func TestQueriesGoUpstreamWithRecursionDesired(t *testing.T) {
 	for _, got := range up.Received() {
 		assert.True(t, got.Msg.RecursionDesired, "forwarded with RD set")
 	}
+}
+
+// TestAStubZoneResolverInFrontWorks: a resolver with a stub zone pointing
+// at dnsfault asks with RD=0. Healthy names still come from the upstream,
+// which refuses RD=0, and the rule's name still fails (issue 26 item 2).
+func TestAStubZoneResolverInFrontWorks(t *testing.T) {
+	up := dnstest.Start(t, func(w dns.ResponseWriter, r *dns.Msg) {
+		if !r.RecursionDesired {
+			w.WriteMsg(new(dns.Msg).SetRcode(r, dns.RcodeRefused))
+			return
+		}
+		dnstest.AnswerA("198.51.100.7")(w, r)
+	})
+	srv := start(t, forwarding, injector.Config{Upstream: []string{up.Addr}})
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	resolver := startUnbound(t, "", fmt.Sprintf("stub-zone:\n  name: \"example.com\"\n  stub-addr: %s@%s\n", host, port))
+
+	healthy := ask(t, srvAt(resolver), "udp", "www.example.com.", dns.TypeA)
+	assert.Equal(t, dns.RcodeSuccess, healthy.Rcode)
+	assert.Equal(t, []string{"www.example.com.\t120\tIN\tA\t198.51.100.7"}, rrs(healthy.Answer))
+	broken := ask(t, srvAt(resolver), "udp", "broken.example.com.", dns.TypeA)
+	assert.Equal(t, dns.RcodeServerFailure, broken.Rcode, "the rule's name fails as the scenario says")
 }

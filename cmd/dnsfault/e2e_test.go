@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -245,6 +246,26 @@ func TestForwardingThroughTheBinary(t *testing.T) {
 	out, code := s.dig(t, "www.example.com")
 	assert.Equal(t, 0, code, out)
 	assert.Contains(t, out, "www.example.com.\t120\tIN\tA\t198.51.100.1")
+}
+
+// TestDigNorecGetsTheUpstreamsAnswer: dig +norec (RD=0) for a forwarded
+// name, through an upstream that refuses RD=0 as unbound does, gets the
+// upstream's answer: dnsfault forwards as a recursive server, RD set.
+func TestDigNorecGetsTheUpstreamsAnswer(t *testing.T) {
+	t.Parallel()
+	up := dnstest.Start(t, func(w dns.ResponseWriter, r *dns.Msg) {
+		if !r.RecursionDesired {
+			w.WriteMsg(new(dns.Msg).SetRcode(r, dns.RcodeRefused))
+			return
+		}
+		dnstest.AnswerA("198.51.100.1")(w, r)
+	})
+	s := serve(t, "--upstream", up.Addr)
+	out, code := s.dig(t, "+norec", "www.example.com")
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "status: NOERROR")
+	assert.Contains(t, out, "www.example.com.\t120\tIN\tA\t198.51.100.1")
+	assert.NotRegexp(t, `flags:[a-z ]* rd[ ;]`, out, "the client's RD=0 comes back")
 }
 
 func TestSIGTERMExitsZero(t *testing.T) {
