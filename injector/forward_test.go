@@ -3,6 +3,7 @@ package injector_test
 import (
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,4 +214,76 @@ func TestAStubZoneResolverInFrontWorks(t *testing.T) {
 	assert.Equal(t, []string{"www.example.com.\t120\tIN\tA\t198.51.100.7"}, rrs(healthy.Answer))
 	broken := ask(t, srvAt(resolver), "udp", "broken.example.com.", dns.TypeA)
 	assert.Equal(t, dns.RcodeServerFailure, broken.Rcode, "the rule's name fails as the scenario says")
+}
+
+// shopAuthority is an upstream serving shop.test., as a resolver passes
+// on its authority's answers: its SOA for the apex, and in the authority
+// section of every negative answer below it.
+func shopAuthority(w dns.ResponseWriter, r *dns.Msg) {
+	const soa = "shop.test. 900 IN SOA ns1.shop.test. hostmaster.shop.test. 2026120801 7200 900 1209600 120"
+	m := new(dns.Msg).SetReply(r)
+	rr, _ := dns.NewRR(soa)
+	switch name := strings.ToLower(r.Question[0].Name); {
+	case name == "shop.test." && r.Question[0].Qtype == dns.TypeSOA:
+		m.Answer = []dns.RR{rr}
+	case name == "www.shop.test." && r.Question[0].Qtype == dns.TypeA:
+		a, _ := dns.NewRR("www.shop.test. 300 IN A 192.0.2.80")
+		m.Answer = []dns.RR{a}
+	default:
+		m.Rcode = dns.RcodeNameError
+		m.Ns = []dns.RR{rr}
+	}
+	w.WriteMsg(m)
+}
+
+// TestAFaultOutsideTheZonesCarriesTheRealSOA: an nxdomain or empty fault
+// on a forwarded name carries the SOA its real zone has, learnt from the
+// upstream (issue 26 item 3), asked once for many names under one parent.
+func TestAFaultOutsideTheZonesCarriesTheRealSOA(t *testing.T) {
+	up := dnstest.Start(t, shopAuthority)
+	srv := start(t, `version: 1
+rules:
+  - {match: {names: ["*.shop.test"], types: [A]}, action: nxdomain}
+  - {match: {names: [www.shop.test], types: [AAAA]}, action: empty}
+`, injector.Config{Upstream: []string{up.Addr}})
+	for _, name := range []string{"db.shop.test.", "x1.shop.test.", "x2.shop.test."} {
+		resp := ask(t, srv, "udp", name, dns.TypeA)
+		assert.Equal(t, dns.RcodeNameError, resp.Rcode, name)
+		require.Len(t, resp.Ns, 1, name)
+		soa := resp.Ns[0].(*dns.SOA)
+		assert.Equal(t, "shop.test.", soa.Hdr.Name, name)
+		assert.Equal(t, "ns1.shop.test.", soa.Ns, name)
+		assert.Equal(t, uint32(2026120801), soa.Serial, name)
+		assert.Equal(t, uint32(120), soa.Hdr.Ttl, "%s: the negative TTL, min(TTL, MINIMUM)", name)
+	}
+	nodata := ask(t, srv, "tcp", "www.shop.test.", dns.TypeAAAA)
+	assert.Equal(t, dns.RcodeSuccess, nodata.Rcode)
+	require.Len(t, nodata.Ns, 1)
+	assert.Equal(t, "shop.test.", nodata.Ns[0].Header().Name)
+
+	asked := 0
+	for _, got := range up.Received() {
+		if got.Msg.Question[0].Qtype == dns.TypeSOA {
+			asked++
+		}
+	}
+	assert.Equal(t, 1, asked, "one question for the names under shop.test.")
+}
+
+// TestWithoutAnUpstreamTheSOAIsMadeUp: with no upstream to ask, or one
+// that does not answer, a fault outside the zones carries the made-up
+// SOA the docs describe.
+func TestWithoutAnUpstreamTheSOAIsMadeUp(t *testing.T) {
+	silent := dnstest.Start(t, dnstest.Silent)
+	for _, upstream := range []string{"none", silent.Addr} {
+		srv := start(t, `version: 1
+rules: [{match: {names: [db.shop.test]}, action: nxdomain}]
+`, injector.Config{Upstream: []string{upstream}, UpstreamTimeout: 50 * time.Millisecond})
+		resp := ask(t, srv, "udp", "db.shop.test.", dns.TypeA)
+		assert.Equal(t, dns.RcodeNameError, resp.Rcode, upstream)
+		require.Len(t, resp.Ns, 1, upstream)
+		soa := resp.Ns[0].(*dns.SOA)
+		assert.Equal(t, "shop.test.", soa.Hdr.Name, upstream)
+		assert.Equal(t, "ns.dnsfault.invalid.", soa.Ns, upstream)
+	}
 }

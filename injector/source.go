@@ -24,6 +24,8 @@ type source struct {
 	// recurses says whether names outside the zones are forwarded: every
 	// answer's RA says so (an authority alone, upstream none, says RA 0).
 	recurses bool
+	// soas are the real SOAs of the zones outside ours, for faults there.
+	soas *upstreamSOAs
 }
 
 // forward asks upstream for req's answer, waiting for it.
@@ -113,5 +115,12 @@ func minimalANY(req *fault.Request) *dns.Msg {
 	return m
 }
 
-// NegativeSOA implements fault.Source's method for querySource.
-func (s *source) NegativeSOA(name string) dns.RR { return s.zones.NegativeSOA(name) }
+// NegativeSOA implements fault.Source's method for querySource: the
+// zone's SOA for a name in the zones; for one outside them the real one
+// from upstream, or a made-up one when there is no upstream to ask.
+func (s *source) NegativeSOA(name string) dns.RR {
+	if !s.recurses || s.soas == nil || s.zones.Contains(name) {
+		return s.zones.NegativeSOA(name)
+	}
+	return s.soas.negativeSOA(context.Background(), name)
+}

@@ -132,12 +132,22 @@ func (s *Set) SOA(name string) *dns.SOA {
 	if z := s.find(name); z != nil {
 		return z.soa
 	}
+	return syntheticSOAAbove(name)
+}
+
+// syntheticSOAAbove is the made-up SOA for a name in no zone we know:
+// its parent's.
+func syntheticSOAAbove(name string) *dns.SOA {
 	p := parent(name)
 	if p == "" {
 		p = "."
 	}
 	return SyntheticSOA(p)
 }
+
+// SyntheticNegativeSOA is the made-up SOA for a negative answer about a
+// name in no zone we know, and whose real zone nobody could tell us.
+func SyntheticNegativeSOA(name string) dns.RR { return negativeSOA(syntheticSOAAbove(name)) }
 
 // Lookup answers (name, qtype) from the zones; ok is false when name is in
 // none of them. With do (the query's DO bit), answers from a signed zone
