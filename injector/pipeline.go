@@ -116,6 +116,10 @@ func (p *pipeline) decide(q *query) verdict {
 	st := p.state.Load()
 	pl := st.plan
 	q.src.source = pl.source
+	// Zone transfers hand over the zones as they are: no rule takes them.
+	if v, ok := p.transfer(q); ok {
+		return v
+	}
 	if out, limited := p.limitSigned(q, pl.source); limited {
 		return verdict{out: out, action: "rate-limited"}
 	}

@@ -56,7 +56,8 @@ func (p *pipeline) write(q *query, v *verdict) error {
 	m.RecursionAvailable = src.recurses
 	m.RecursionDesired = q.req.Msg.RecursionDesired // the client's, as RFC 1035 has it: not the upstream's
 	// TTLs run as fast as the timeline: at --speed 60, 300 s become 5.
-	if p.ttlScale != 1 && (len(m.Answer) > 0 || len(m.Ns) > 0 || len(m.Extra) > 0) {
+	// A transfer is the zone as written, for a secondary to serve.
+	if p.ttlScale != 1 && v.action != "transfer" && (len(m.Answer) > 0 || len(m.Ns) > 0 || len(m.Extra) > 0) {
 		fault.ScaleTTL(m, p.ttlScale)
 	}
 	// Our own EDNS0 record, only to clients that sent one (RFC 6891).
@@ -68,7 +69,16 @@ func (p *pipeline) write(q *query, v *verdict) error {
 	} else {
 		m.Truncate(udpSize(q.opt))
 	}
-	return w.WriteMsg(m)
+	if err := w.WriteMsg(m); err != nil {
+		return err
+	}
+	for _, next := range v.out.Next {
+		next.RecursionAvailable, next.RecursionDesired, next.Compress = m.RecursionAvailable, m.RecursionDesired, true
+		if err := w.WriteMsg(next); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // event is the record of one answered query that every sink reads.

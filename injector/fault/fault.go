@@ -43,6 +43,8 @@ type Outcome struct {
 	Raw  []byte     // bytes sent as they are
 	Drop bool       // nothing is sent: the client times out
 	HTTP *HTTPError // over DoH, an HTTP error instead of a DNS answer
+	// Next are more messages after Msg: a zone transfer, over a stream.
+	Next []*dns.Msg
 }
 
 // HTTPError is an HTTP status sent to a DoH query (http-status), with an

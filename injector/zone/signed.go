@@ -120,11 +120,7 @@ func (s *Set) delegateChildren(sign *Signing) {
 			p.addEmptyNonTerminals(origin)
 		}
 		if len(at[dns.TypeNS]) == 0 {
-			ns := child.names[origin][dns.TypeNS]
-			if len(ns) == 0 {
-				ns = []dns.RR{&dns.NS{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 3600}, Ns: child.soa.Ns}}
-			}
-			at[dns.TypeNS] = ns
+			at[dns.TypeNS] = child.names[origin][dns.TypeNS] // given or made (completeApex)
 		}
 		if p.cuts == nil {
 			p.cuts = map[string]bool{}
@@ -142,16 +138,7 @@ func (s *Set) delegateChildren(sign *Signing) {
 // those names and the empty non-terminals, and an RRSIG for each of their
 // RRsets (at a delegation, only the DS and NSEC).
 func (z *zone) sign(key *dnssec.Key, window dnssec.Validity, nsec3 *scenarios.NSEC3Params) {
-	apex := z.names[z.origin]
-	if apex == nil {
-		apex = map[uint16][]dns.RR{}
-		z.names[z.origin] = apex
-	}
-	if len(apex[dns.TypeSOA]) == 0 {
-		// Negative answers carry the SOA, so a signed zone serves the one
-		// it was given (SyntheticSOA), and signs it.
-		apex[dns.TypeSOA] = []dns.RR{z.soa}
-	}
+	apex := z.names[z.origin] // with its SOA and NS (completeApex)
 	dnskey := dns.Copy(key.DNSKEY)
 	dnskey.Header().Name = z.origin
 	dnskey.Header().Ttl = z.soa.Hdr.Ttl // as Knot's dnskey-ttl: the SOA's

@@ -84,6 +84,7 @@ func NewSet(zones []scenarios.Zone, sign *Signing) *Set {
 		if z.soa == nil {
 			z.soa = SyntheticSOA(z.origin)
 		}
+		z.completeApex()
 		z.negSOA = negativeSOA(z.soa)
 		s.zones[z.origin] = z
 	}
@@ -97,6 +98,25 @@ func NewSet(zones []scenarios.Zone, sign *Signing) *Set {
 		}
 	}
 	return s
+}
+
+// completeApex gives the apex what every zone has there: its SOA (made
+// up when none was given, see SyntheticSOA) and NS records (the SOA's
+// primary server when none were given), so that a zone inside another
+// has NS at the cut, its NSEC bitmap lists them, and a transfer of it
+// is a zone any server loads.
+func (z *zone) completeApex() {
+	apex := z.names[z.origin]
+	if apex == nil {
+		apex = map[uint16][]dns.RR{}
+		z.names[z.origin] = apex
+	}
+	if len(apex[dns.TypeSOA]) == 0 {
+		apex[dns.TypeSOA] = []dns.RR{z.soa}
+	}
+	if len(apex[dns.TypeNS]) == 0 {
+		apex[dns.TypeNS] = []dns.RR{&dns.NS{Hdr: dns.RR_Header{Name: z.origin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: z.soa.Hdr.Ttl}, Ns: z.soa.Ns}}
+	}
 }
 
 // addEmptyNonTerminals marks the names between name and the origin as
