@@ -104,7 +104,7 @@ func (p *pipeline) decide(q *query) verdict {
 	// The allow-list comes before faults: a client we do not serve learns
 	// nothing about the scenario.
 	if !allowed(p.cfg.Allow, q.req.Client) {
-		return verdict{out: reply(q, dns.RcodeRefused), action: "refused"}
+		return verdict{out: reply(q, dns.RcodeRefused), action: "refused", ede: &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeProhibited}}
 	}
 	// A timeline held for the first query starts with this one, which is
 	// then decided in it.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector/fault"
 	"github.com/dnsfault/dnsfault/injector/upstream"
+	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // respond writes the verdict and tells every sink about it. Every way a
@@ -34,10 +35,22 @@ func (p *pipeline) respond(q *query, v *verdict) {
 // size. It says why, when the answer could not be sent.
 func (p *pipeline) write(q *query, v *verdict) error {
 	w := q.served
+	src := q.src.source
+	if src == nil { // answered before the plan was read (a malformed query)
+		src = p.state.Load().plan.source
+	}
 	switch {
 	case v.out.Drop:
 		return nil
 	case v.out.Raw != nil:
+		// Bytes that claim a DNS header (garbage) say RA as every answer
+		// of ours does.
+		if raw := v.out.Raw; len(raw) >= 4 {
+			raw[3] &^= 0x80
+			if src.recurses {
+				raw[3] |= 0x80
+			}
+		}
 		_, err := w.Write(v.out.Raw)
 		return err
 	case v.out.HTTP != nil:
@@ -49,10 +62,6 @@ func (p *pipeline) write(q *query, v *verdict) error {
 		return nil
 	}
 	m := v.out.Msg
-	src := q.src.source
-	if src == nil { // answered before the plan was read (a malformed query)
-		src = p.state.Load().plan.source
-	}
 	m.RecursionAvailable = src.recurses
 	m.RecursionDesired = q.req.Msg.RecursionDesired // the client's, as RFC 1035 has it: not the upstream's
 	// TTLs run as fast as the timeline: at --speed 60, 300 s become 5.
@@ -60,12 +69,18 @@ func (p *pipeline) write(q *query, v *verdict) error {
 	if p.ttlScale != 1 && v.action != "transfer" && (len(m.Answer) > 0 || len(m.Ns) > 0 || len(m.Extra) > 0) {
 		fault.ScaleTTL(m, p.ttlScale)
 	}
+	if v.ede == nil && m.Rcode == dns.RcodeRefused && v.action == "pass" && !src.zones.Contains(q.req.Name) {
+		v.ede = notAuthoritative // as Knot says why: no zone of ours holds the name
+	}
 	// Our own EDNS0 record, only to clients that sent one (RFC 6891).
 	if q.opt != nil {
 		m.Extra = append(m.Extra, ourOPT(q.opt.Do(), v.ede))
 	}
 	if q.req.Transport.Stream() {
 		m.Compress = true
+		if (q.req.Transport == scenarios.DoT || q.req.Transport == scenarios.DoH) && padded(q.opt) {
+			pad(m)
+		}
 	} else {
 		m.Truncate(udpSize(q.opt))
 	}
@@ -109,6 +124,43 @@ func ourOPT(do bool, ede *dns.EDNS0_EDE) *dns.OPT {
 		opt.Option = append(opt.Option, ede)
 	}
 	return opt
+}
+
+// notAuthoritative is the EDE of a REFUSED for a name outside the zones
+// when there is no upstream: what Knot sends.
+var notAuthoritative = &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNotAuthoritative}
+
+// padded tells whether the query carries the EDNS(0) Padding option
+// (RFC 7830).
+func padded(opt *dns.OPT) bool {
+	if opt == nil {
+		return false
+	}
+	for _, o := range opt.Option {
+		if o.Option() == dns.EDNS0PADDING {
+			return true
+		}
+	}
+	return false
+}
+
+// paddingBlock is the block size RFC 8467 recommends for responses.
+const paddingBlock = 468
+
+// pad adds a Padding option to m's OPT record (its last extra record)
+// so that m, packed, is a multiple of paddingBlock bytes (RFC 8467
+// section 4.1): over an encrypted transport, a padded query's answer
+// must not give away its size.
+func pad(m *dns.Msg) {
+	opt, ok := m.Extra[len(m.Extra)-1].(*dns.OPT)
+	if !ok {
+		return
+	}
+	n := m.Len() + 4 // the option's code and length
+	if n+paddingBlock > dns.MaxMsgSize {
+		return
+	}
+	opt.Option = append(opt.Option, &dns.EDNS0_PADDING{Padding: make([]byte, (paddingBlock-n%paddingBlock)%paddingBlock)})
 }
 
 // udpSize is the largest UDP reply we send: what the client accepts, but

@@ -2,6 +2,8 @@ package injector
 
 import (
 	"context"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -40,6 +42,9 @@ func (s *source) forward(ctx context.Context, req *fault.Request) (*dns.Msg, err
 // a query to forward.
 func (s *source) local(req *fault.Request) *dns.Msg {
 	if req.Msg.Question[0].Qclass != dns.ClassINET {
+		if m := serverIdentity(req); m != nil {
+			return m
+		}
 		return fault.Reply(req, dns.RcodeRefused) // as an authority for IN only
 	}
 	if res, ok := s.zones.Lookup(req.Name, req.Type, req.DO); ok {
@@ -124,3 +129,26 @@ func (s *source) NegativeSOA(name string) dns.RR {
 	}
 	return s.soas.negativeSOA(context.Background(), name)
 }
+
+// serverIdentity answers CH TXT id.server and hostname.bind (RFC 4892)
+// with the host's name, as Knot and NSD do, so an operator can tell which
+// of several replicas answered; nil for any other question. The version
+// (version.bind, version.server) is not given away.
+func serverIdentity(req *fault.Request) *dns.Msg {
+	q := req.Msg.Question[0]
+	if q.Qclass != dns.ClassCHAOS || (q.Qtype != dns.TypeTXT && q.Qtype != dns.TypeANY) || (req.Name != "id.server." && req.Name != "hostname.bind.") {
+		return nil
+	}
+	m := fault.Reply(req, dns.RcodeSuccess)
+	m.Answer = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS}, Txt: []string{hostname()}}}
+	return m
+}
+
+// hostname is the host's name, read once.
+var hostname = sync.OnceValue(func() string {
+	name, err := os.Hostname()
+	if err != nil || name == "" {
+		return "dnsfault"
+	}
+	return name
+})
