@@ -142,6 +142,8 @@ func TestGarbageCannotBeUnpacked(t *testing.T) {
 			require.NoError(t, err)
 			require.GreaterOrEqual(t, n, 2)
 			assert.Equal(t, query.Id, uint16(buf[0])<<8|uint16(buf[1]), "garbage keeps the client's ID so it is taken as the reply")
+			require.GreaterOrEqual(t, n, 4)
+			assert.Zero(t, buf[3]&0x80, "no RA from an authority alone (upstream: none)")
 			assert.Error(t, new(dns.Msg).Unpack(buf[:n]))
 		})
 	}
