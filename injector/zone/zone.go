@@ -250,7 +250,7 @@ func (s *Set) Lookup(name string, qtype uint16, do bool) (res Result, ok bool) {
 			// A wildcard's answer proves the name itself does not exist.
 			res.Ns = appendUnique(res.Ns, sd.wildcardAnswer(name, owner[2:]))
 		}
-		if cname := records[dns.TypeCNAME]; len(cname) > 0 && qtype != dns.TypeCNAME && qtype != dns.TypeANY && (sd == nil || qtype != dns.TypeNSEC) {
+		if cname := records[dns.TypeCNAME]; len(cname) > 0 && qtype != dns.TypeCNAME && qtype != dns.TypeANY && (z.signed == nil || qtype != dns.TypeNSEC) {
 			rr := owned(cname[0], name, wild)
 			res.Answer = append(res.Answer, rr)
 			if sd != nil {
@@ -266,8 +266,10 @@ func (s *Set) Lookup(name string, qtype uint16, do bool) (res Result, ok bool) {
 		if qtype == dns.TypeANY {
 			found = lowestType(records) // one RRset, as RFC 8482 allows
 		}
-		if sd != nil && qtype == dns.TypeNSEC && !wild && sd.nsec[owner] != nil {
-			found = []dns.RR{sd.nsec[owner]}
+		// An NSEC asked for is data, DO or not (RFC 3225 section 3): only
+		// the proofs and signatures a query did not ask for need DO.
+		if z.signed != nil && qtype == dns.TypeNSEC && !wild && z.signed.nsec[owner] != nil {
+			found = []dns.RR{z.signed.nsec[owner]}
 		}
 		if len(found) == 0 {
 			proof := res.Ns // a wildcard's, when one made the name
