@@ -69,7 +69,7 @@ func (p *pipeline) write(q *query, v *verdict) error {
 	if p.ttlScale != 1 && v.action != "transfer" && (len(m.Answer) > 0 || len(m.Ns) > 0 || len(m.Extra) > 0) {
 		fault.ScaleTTL(m, p.ttlScale)
 	}
-	if v.ede == nil && m.Rcode == dns.RcodeRefused && v.action == "pass" && !src.zones.Contains(q.req.Name) {
+	if v.ede == nil && m.Rcode == dns.RcodeRefused && v.action == "pass" && q.req.Msg.Question[0].Qclass == dns.ClassINET && !src.zones.Contains(q.req.Name) {
 		v.ede = notAuthoritative // as Knot says why: no zone of ours holds the name
 	}
 	// Our own EDNS0 record, only to clients that sent one (RFC 6891).
