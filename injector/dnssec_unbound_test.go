@@ -106,10 +106,26 @@ const (
 `
 )
 
+// untyped is a case's rule without its types: taking every query for
+// the name, the resolver's own DS and DNSKEY queries included, as a rule
+// does by default.
+func untyped(rule string) string {
+	return regexp.MustCompile(`^types: \[[A-Z0-9]+\]\}, `).ReplaceAllString(rule, "")
+}
+
+// ruleLine is the scenario's line for a rule on name: rule is either
+// "types: [T]}, action: ..." or "action: ...".
+func ruleLine(name, rule string) string {
+	if strings.HasPrefix(rule, "types:") {
+		return fmt.Sprintf("  - {match: {names: [%q], %s}", name, rule)
+	}
+	return fmt.Sprintf("  - {match: {names: [%q]}, %s}", name, rule)
+}
+
 // validatorScenario serves every case: a signed val.test. with a record
 // at each case's name, a signed child for each fault on keys, and the
-// unsigned plain.test.
-func validatorScenario(cases []validatorCase) string {
+// unsigned plain.test. With allTypes, no rule is limited to types.
+func validatorScenario(cases []validatorCase, allTypes bool) string {
 	var b strings.Builder
 	b.WriteString("version: 1\nname: validator\nupstream: none\nzones:\n")
 	b.WriteString("  - origin: val.test.\n    dnssec: true\n    records:\n")
@@ -121,20 +137,19 @@ func validatorScenario(cases []validatorCase) string {
 			continue
 		}
 		seen[c.name] = true
+		if allTypes {
+			c.rule = untyped(c.rule)
+		}
 		if strings.HasPrefix(c.name, "www.") {
 			zone := strings.TrimPrefix(c.name, "www.")
 			fmt.Fprintf(&children, "  - origin: %s\n    dnssec: true\n    records: [\"www 300 IN A 192.0.2.1\"]\n", zone)
-			fmt.Fprintf(&rules, "  - {match: {names: [%q], %s}\n", zone, c.rule)
+			fmt.Fprintln(&rules, ruleLine(zone, c.rule))
 			continue
 		}
 		if c.label != "`nxdomain` (an action)" {
 			fmt.Fprintf(&b, "      - \"%s 300 IN A 192.0.2.1\"\n", c.name)
 		}
-		if strings.HasPrefix(c.rule, "types:") {
-			fmt.Fprintf(&rules, "  - {match: {names: [%q], %s}\n", c.name, c.rule)
-		} else {
-			fmt.Fprintf(&rules, "  - {match: {names: [%q]}, %s}\n", c.name, c.rule)
-		}
+		fmt.Fprintln(&rules, ruleLine(c.name, c.rule))
 	}
 	b.WriteString(children.String())
 	b.WriteString(nsec3Zones)
@@ -224,25 +239,37 @@ func reasonOnly(text string) string {
 func TestEveryDNSSECFaultThroughUnbound(t *testing.T) {
 	requireTool(t, "unbound", "unbound")
 	cases := validatorCases()
+	// The same keys for both servers: the anchors stay good.
 	anchors := filepath.Join(t.TempDir(), "anchors.ds")
-	srv := start(t, validatorScenario(cases), injector.Config{DNSSECAnchors: anchors})
+	srv := start(t, validatorScenario(cases, false), injector.Config{DNSSECAnchors: anchors})
+	anchorsAll := filepath.Join(t.TempDir(), "anchors.ds")
+	srvAll := start(t, validatorScenario(cases, true), injector.Config{DNSSECAnchors: anchorsAll})
 
+	// Each row is asked with the rule as written (types: the one asked)
+	// and, when it has types, without them (got, gotAll).
 	got := make([]validatedAnswer, len(cases))
+	gotAll := make([]validatedAnswer, len(cases))
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, refServersAtOnce())
-	for i, c := range cases {
+	ask := func(server, anchors string, c validatorCase, into *validatedAnswer) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			slots <- struct{}{}
 			defer func() { <-slots }()
 			// An unbound each: one case's bogus keys must not reach another.
-			addr := validatingUnbound(t, srv.Addr(), anchors, c.aggressive)
-			got[i] = askValidator(t, addr, c.name, c.qtype)
+			addr := validatingUnbound(t, server, anchors, c.aggressive)
+			*into = askValidator(t, addr, c.name, c.qtype)
 			if c.then != 0 {
-				got[i] = askValidator(t, addr, c.name, c.then)
+				*into = askValidator(t, addr, c.name, c.then)
 			}
 		}()
+	}
+	for i, c := range cases {
+		ask(srv.Addr(), anchors, c, &got[i])
+		if untyped(c.rule) != c.rule {
+			ask(srvAll.Addr(), anchorsAll, c, &gotAll[i])
+		}
 	}
 	wg.Wait()
 
@@ -265,7 +292,7 @@ func TestEveryDNSSECFaultThroughUnbound(t *testing.T) {
 		}
 	}
 
-	block := dnssecTable(cases, got)
+	block := dnssecTable(cases, got, gotAll)
 	doc, err := os.ReadFile(dnssecDoc)
 	require.NoError(t, err)
 	begin, end := strings.Index(string(doc), dnssecDocBegin), strings.Index(string(doc), dnssecDocEnd)
@@ -280,21 +307,30 @@ func TestEveryDNSSECFaultThroughUnbound(t *testing.T) {
 	assert.Equal(t, current, block, "docs/dnssec.md no longer says what unbound does: run DNSFAULT_UPDATE_DOCS=1 go test -run TestEveryDNSSECFaultThroughUnbound ./injector/ and review the change")
 }
 
-// dnssecTable is the generated block of docs/dnssec.md.
-func dnssecTable(cases []validatorCase, got []validatedAnswer) string {
+// dnssecTable is the generated block of docs/dnssec.md: gotAll are the
+// rows asked again with the rule's types taken away.
+func dnssecTable(cases []validatorCase, got, gotAll []validatedAnswer) string {
 	version := "unbound"
 	if out, err := exec.Command(requireToolPath("unbound"), "-V").Output(); err == nil {
 		version = strings.TrimPrefix(strings.SplitN(string(out), "\n", 2)[0], "Version ")
 		version = "unbound " + version
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n| fault | what dnsfault serves | the application asks | %s answers | unbound's EDE: code (name): reason |\n|---|---|---|---|---|\n", version)
+	fmt.Fprintf(&b, "\n| fault | what dnsfault serves | the application asks | %s answers | unbound's EDE: code (name): reason | the rule without `types:` |\n|---|---|---|---|---|---|\n", version)
 	for i, c := range cases {
 		q := c.name + " " + dns.TypeToString[c.qtype]
 		if c.then != 0 {
 			q += ", then " + dns.TypeToString[c.then]
 		}
-		fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s |\n", c.label, c.does, q, got[i].sees, got[i].ede)
+		all := "" // no types to take away
+		switch {
+		case untyped(c.rule) == c.rule:
+		case gotAll[i] == got[i]:
+			all = "the same"
+		default:
+			all = gotAll[i].sees + "; EDE " + gotAll[i].ede
+		}
+		fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s | %s |\n", c.label, c.does, q, got[i].sees, got[i].ede, all)
 	}
 	b.WriteString("\n")
 	return b.String()
@@ -373,6 +409,11 @@ zones:
       - "alias 300 IN CNAME www"
       - "*.wild 300 IN A 192.0.2.9"
       - "longer 300 IN A 192.0.2.2"
+  - origin: kid.val.test.
+    dnssec: true
+    records: ["www 300 IN A 192.0.2.3"]
+  - origin: bare.val.test.
+    records: ["www 300 IN A 192.0.2.4"]
 ` + nsec3Zones + `rules:
   - {match: {names: [gone.val.test]}, action: nxdomain}
   - {match: {names: [gone.nsec3.val.test]}, action: nxdomain}
@@ -400,6 +441,8 @@ zones:
 		{"`empty`'s white lie", "www.val.test.", dns.TypeMX, nodata},
 		{"`ttl: 3600`, signed again", "longer.val.test.", dns.TypeA, positive},
 		{"`ttl: 5` on NXDOMAIN: MINIMUM rewritten, signed again", "brief.val.test.", dns.TypeA, nxdomain},
+		{"a signed child: the parent's DS", "www.kid.val.test.", dns.TypeA, positive},
+		{"an unsigned child: the parent's NSEC proving no DS", "www.bare.val.test.", dns.TypeA, validatedAnswer{sees: "NOERROR, 1 record", ede: "none"}},
 		{"NSEC3 NXDOMAIN", "nope.nsec3.val.test.", dns.TypeA, nxdomain},
 		{"NSEC3 NODATA", "www.nsec3.val.test.", dns.TypeAAAA, nodata},
 		{"NSEC3 wildcard", "x.wild.nsec3.val.test.", dns.TypeA, positive},

@@ -1,6 +1,7 @@
 package dnssec
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -113,7 +114,13 @@ func signUnsigned(section []dns.RR, z Zones, window Validity) []dns.RR {
 		if h.Rrtype == dns.TypeNS && !isApexNS(set.records, z) {
 			continue // a referral's NS are the child's
 		}
-		if key := z.SignerOf(h.Name, h.Rrtype); key != nil {
+		t := h.Rrtype
+		if nsec, ok := set.records[0].(*dns.NSEC); ok && !slices.Contains(nsec.TypeBitMap, dns.TypeSOA) {
+			// An NSEC without SOA at a zone's apex is its parent's, at the
+			// cut: signed by whoever signs the DS there.
+			t = dns.TypeDS
+		}
+		if key := z.SignerOf(h.Name, t); key != nil {
 			if sig := Sign(key, set.records, window); sig != nil {
 				section = append(section, sig)
 			}
