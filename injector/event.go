@@ -43,6 +43,10 @@ type Event struct {
 	Latency time.Duration
 	// Err says why the normal answer failed, when it did.
 	Err error
+	// Handshake is the tls-fail mode (close, wrong-name, slow) when the
+	// event is a TLS handshake a rule took (Sent is SentHandshake): no
+	// question was asked, so Name is "" and Type 0.
+	Handshake string
 }
 
 // What a query got back.
@@ -51,9 +55,14 @@ const (
 	SentNothing = "nothing"
 	SentGarbage = "garbage"
 	SentHTTP    = "http" // an HTTP error status over DoH; Rcode holds it
+	// SentHandshake is a TLS handshake that a tls-fail rule took, before
+	// any question: Handshake says how.
+	SentHandshake = "handshake"
 )
 
-// RcodeName is the rcode sent, "none" for a drop, "garbage" for garbage.
+// RcodeName is the rcode sent, "none" for a drop, "garbage" for garbage,
+// "http-503" for an HTTP status, "tls-close" for a handshake a tls-fail
+// rule failed.
 func (e *Event) RcodeName() string {
 	switch e.Sent {
 	case SentMessage:
@@ -62,6 +71,8 @@ func (e *Event) RcodeName() string {
 		return "garbage"
 	case SentHTTP:
 		return "http-" + strconv.Itoa(e.Rcode)
+	case SentHandshake:
+		return "tls-" + e.Handshake
 	default:
 		return "none"
 	}

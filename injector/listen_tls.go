@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/injector/match"
@@ -51,15 +52,21 @@ var errHandshakeFault = errors.New("dnsfault: tls-fail")
 func (s *Server) withHandshakeFaults(base *tls.Config, t scenarios.Transport) *tls.Config {
 	cfg := base.Clone()
 	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-		rule := s.pipe.handshakeRule(t, hello.Conn.RemoteAddr())
+		began := time.Now()
+		client := clientAddr(hello.Conn.RemoteAddr())
+		rule, adhoc, phase := s.pipe.handshakeRule(t, client)
 		if rule == nil {
 			return nil, nil
 		}
 		rule.hits.Add(1)
-		s.cfg.Logger.Debug("tls-fail", "rule", rule.spec.Name, "mode", rule.spec.TLSMode, "client", hello.Conn.RemoteAddr().String(), "transport", t.String())
 		if d := rule.delay(s.pipe.state.Load().plan.seed); d > 0 {
 			sleep(s.pipe.ctx, d)
 		}
+		// The handshake is the client's only exchange: it counts in the
+		// metrics, the query log and run's report as a query would.
+		ev := Event{Time: s.cfg.Now(), Client: client, Transport: t, Phase: phase, Rule: rule.spec.Name, AdHoc: adhoc,
+			Action: string(rule.spec.Action), Sent: SentHandshake, Handshake: rule.spec.TLSMode, TTL: -1, Latency: time.Since(began)}
+		s.pipe.obs.observe(&ev, nil)
 		switch rule.spec.TLSMode {
 		case scenarios.TLSWrongName:
 			wrong := base.Clone()
@@ -73,14 +80,22 @@ func (s *Server) withHandshakeFaults(base *tls.Config, t scenarios.Transport) *t
 	return cfg
 }
 
+// clientAddr is the client's address of a stream connection.
+func clientAddr(addr net.Addr) netip.Addr {
+	if a, ok := addr.(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
 // handshakeRule is the first tls-fail rule (ad-hoc, then the phase's)
-// that takes a handshake from addr over t, or nil.
-func (p *pipeline) handshakeRule(t scenarios.Transport, addr net.Addr) *rulePlan {
+// that takes a handshake from client over t, or nil; and the phase it
+// came in ("" when faults are off).
+func (p *pipeline) handshakeRule(t scenarios.Transport, client netip.Addr) (rule *rulePlan, adhoc bool, phase string) {
 	st := p.state.Load()
 	pos, off := p.position(st, p.cfg.Now())
-	var client netip.Addr
-	if a, ok := addr.(*net.TCPAddr); ok {
-		client = a.AddrPort().Addr().Unmap()
+	if off == "" {
+		phase = st.plan.phases[pos.Phase].name
 	}
 	mq := match.Query{Name: ".", Client: client, Transport: t, NameOnly: false}
 	takes := func(r *rulePlan, progress float64) bool {
@@ -88,17 +103,17 @@ func (p *pipeline) handshakeRule(t scenarios.Transport, addr net.Addr) *rulePlan
 	}
 	if st.adhoc != nil && !safetyOff(off) {
 		if i := st.adhoc.matcher.First(&mq, func(i int) bool { return takes(st.adhoc.rules[i].plan, 0) }); i >= 0 {
-			return st.adhoc.rules[i].plan
+			return st.adhoc.rules[i].plan, true, phase
 		}
 	}
 	if off != "" {
-		return nil
+		return nil, false, ""
 	}
 	ph := st.plan.phases[pos.Phase]
 	if i := ph.matcher.First(&mq, func(i int) bool { return takes(ph.rules[i], pos.Progress) }); i >= 0 {
-		return ph.rules[i]
+		return ph.rules[i], false, phase
 	}
-	return nil
+	return nil, false, ""
 }
 
 // CA is the PEM of the authority that signed the certificate made at

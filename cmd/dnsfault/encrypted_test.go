@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -95,5 +96,10 @@ func TestKdigAndCurlOverTheEncryptedListeners(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	raw, _ = exec.Command(kdig, "@"+dotHost, "-p", dotPort, "+tls", "+tls-ca="+ca, "+tls-hostname=127.0.0.1", "+retry=0", "web.enc.test", "A").CombinedOutput()
 	assert.Contains(t, string(raw), "TLS, handshake failed (A TLS fatal alert has been received.)", "kdig: %s", raw)
+	resp, err := http.Get("http://" + s.control + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Regexp(t, `dnsfault_queries_total\{action="tls-fail",phase="[^"]*",qtype="None",rcode="tls-close",rule="hs",transport="dot"\} [1-9]`, string(metrics), "the handshake is counted")
 	require.Equal(t, 0, s.ctl(t, "reset").code)
 }

@@ -472,3 +472,35 @@ func TestRunExportsTheDNSSECAnchors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, anchors+" 1\n", string(data))
 }
+
+// TestATLSFailHandshakeIsCounted: a handshake a tls-fail rule took is
+// the client's only exchange, and shows in run's report (its rule's hits
+// and rcodes), the query log, and /metrics (issue 27).
+func TestATLSFailHandshakeIsCounted(t *testing.T) {
+	t.Parallel()
+	kdig := requireTool(t, "kdig", "knot-dnsutils")
+	dir := t.TempDir()
+	logFile, reportFile := filepath.Join(dir, "queries.jsonl"), filepath.Join(dir, "report.json")
+	r := runDnsfault(t, "run", "-s", scenarioFile(t, "version: 1\nupstream: none\nzones: [{origin: run.test, records: [\"ok.run.test. 60 IN A 192.0.2.1\"]}]\nrules: [{name: hs, match: {transport: dot}, action: tls-fail}]\n"),
+		"--listen", "127.0.0.1:0", "--listen", "tls://127.0.0.1:0", "--log-queries", logFile, "--report", reportFile, "--",
+		"sh", "-c", kdig+` @"${DNSFAULT_DOT_ADDR%:*}" -p "${DNSFAULT_DOT_ADDR##*:}" +tls-ca="$DNSFAULT_TLS_CA" +tls-hostname=127.0.0.1 +retry=0 ok.run.test || true`)
+	require.Equal(t, 0, r.code, r.stderr)
+
+	rep := readReport(t, reportFile)
+	var hs *report.Rule
+	for _, ph := range rep.Phases {
+		for i := range ph.Rules {
+			if ph.Rules[i].Name == "hs" {
+				hs = &ph.Rules[i]
+			}
+		}
+	}
+	require.NotNil(t, hs, "the rule's row")
+	assert.Positive(t, hs.Hits)
+	assert.Equal(t, hs.Hits, hs.Rcodes["tls-close"], "%v", hs.Rcodes)
+
+	data, err := os.ReadFile(logFile)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"rcode":"tls-close"`)
+	assert.Contains(t, string(data), `"transport":"dot"`)
+}

@@ -167,6 +167,12 @@ func (c *Collector) Observe(ev *injector.Event) {
 	if pos := c.timeline.At(ev.Time); pos.State == scenarios.Running {
 		phase = c.sc.Phases[pos.Phase].Name
 	}
+	if ev.Sent == injector.SentHandshake {
+		// A handshake a tls-fail rule took: no question, so no name,
+		// retry or rate figure; its rule's row counts it.
+		c.tallyRule(ev)
+		return
+	}
 	c.total++
 	c.transports[ev.Transport.String()]++
 	if c.probeFrom.IsValid() && ev.Client == c.probeFrom {

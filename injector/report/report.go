@@ -154,6 +154,10 @@ type NamePhase struct {
 	// BaselineTooShort says there was not enough baseline for a rate:
 	// fewer than 5 queries of the name there, or under 50 ms of them.
 	BaselineTooShort bool `json:"baseline_too_short,omitempty"`
+	// TooShort says this phase lasted under a second of the run (a run
+	// that ended as it began): its QPS is its queries over one second,
+	// and no amplification is judged from it.
+	TooShort bool `json:"too_short,omitempty"`
 	// Retries are re-asks after a failure; NewLookups the rest.
 	Retries     int `json:"retries"`
 	NewLookups  int `json:"new_lookups"`
@@ -326,8 +330,9 @@ func (c *Collector) behavior(windows map[string]span) []NameBehavior {
 			if n == nil || windows[p.Name].seconds() <= 0 {
 				continue
 			}
-			np := NamePhase{Phase: p.Name, Queries: n.queries, QPS: float64(n.queries) / windows[p.Name].seconds(),
-				PeakQPS: n.second.peak, Retries: n.retries, NewLookups: n.queries - n.retries, EarlyReasks: n.early}
+			window := windows[p.Name].seconds()
+			np := NamePhase{Phase: p.Name, Queries: n.queries, QPS: float64(n.queries) / max(window, minPhaseSeconds),
+				PeakQPS: n.second.peak, Retries: n.retries, NewLookups: n.queries - n.retries, EarlyReasks: n.early, TooShort: window < minPhaseSeconds}
 			// Seconds are counted on the clock's boundaries, so a short
 			// phase's queries split between two of them; the busiest
 			// second is never less than the phase's average rate.
@@ -335,6 +340,8 @@ func (c *Collector) behavior(windows map[string]span) []NameBehavior {
 			switch {
 			case p.Name != baseline && short:
 				np.BaselineTooShort = true
+			case p.Name != baseline && np.TooShort:
+				// A rate over part of a second would be extrapolated.
 			case p.Name != baseline && baseRate > 0:
 				amp, peak := np.QPS/baseRate, float64(np.PeakQPS)/baseRate
 				np.Amplification, np.PeakAmplification, np.BaselineAssumed = &amp, &peak, assumed
@@ -377,16 +384,25 @@ const (
 	minBaselineSeconds = 0.05
 )
 
+// minPhaseSeconds is the least of a phase a rate is taken over: a phase
+// the run saw for less (it ended as the phase began) gives its queries
+// over one second, and no amplification.
+const minPhaseSeconds = 1.0
+
 func (c *Collector) expectations(e scenarios.Expect, clients []NameBehavior) []Expectation {
 	var out []Expectation
 	check := func(name, limit string, broken func(np NamePhase) string) {
 		x := Expectation{Name: name, Limit: limit, OK: true}
-		var short []string
+		var short, brief []string
 		judged := false
 		for _, b := range clients {
 			for _, np := range b.Phases {
 				if np.BaselineTooShort && strings.Contains(name, "amplification") {
 					short = append(short, b.Name)
+					continue
+				}
+				if np.TooShort && strings.Contains(name, "amplification") {
+					brief = append(brief, np.Phase)
 					continue
 				}
 				judged = judged || np.Amplification != nil || !strings.Contains(name, "amplification")
@@ -401,6 +417,8 @@ func (c *Collector) expectations(e scenarios.Expect, clients []NameBehavior) []E
 			x.NotJudged = "no query took a rule: no target name to judge"
 		case !judged && len(short) > 0:
 			x.NotJudged = fmt.Sprintf("not enough baseline: fewer than %d queries of %s in phase %s", minBaselineQueries, strings.Join(slices.Compact(short), ", "), e.Baseline)
+		case !judged && len(brief) > 0:
+			x.NotJudged = fmt.Sprintf("the run saw phase %s for under a second: no rate to compare", strings.Join(slices.Compact(brief), ", "))
 		case !judged:
 			x.NotJudged = "no target name was asked both in the baseline and after it"
 		}

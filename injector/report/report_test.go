@@ -356,3 +356,30 @@ func TestNotEnoughBaselineIsSaidNotComputed(t *testing.T) {
 	assert.Contains(t, text.String(), "too short")
 	assert.Contains(t, text.String(), "expect max_amplification: 3: NOT JUDGED: not enough baseline")
 }
+
+// TestAPhaseSeenForUnderASecondGivesNoRate: a run that ends 10 ms into
+// the outage saw one query there. That is no rate of 100 q/s and no
+// retry storm: the phase is "too short", its busiest second holds the
+// one query, and the amplification bounds do not judge it.
+func TestAPhaseSeenForUnderASecondGivesNoRate(t *testing.T) {
+	c := collector(t)
+	for i := range 20 {
+		c.Observe(event(time.Duration(i)*500*time.Millisecond, "ddb.test.", "", dns.RcodeSuccess, 0))
+	}
+	c.Observe(event(10*time.Second+5*time.Millisecond, "ddb.test.", "ddb", dns.RcodeServerFailure, -1))
+	r := c.Report(report.Run{Command: []string{"t"}, Started: t0, Ended: t0.Add(10*time.Second + 10*time.Millisecond)})
+	outage := r.Clients[0].Phases[1]
+	assert.True(t, outage.TooShort)
+	assert.Nil(t, outage.Amplification)
+	assert.Equal(t, 1.0, outage.QPS, "one query over one second")
+	assert.Equal(t, 1, outage.PeakQPS)
+	for _, e := range r.Expectations {
+		if e.Name == "max_amplification" {
+			assert.True(t, e.OK)
+			assert.Equal(t, "the run saw phase outage for under a second: no rate to compare", e.NotJudged)
+		}
+	}
+	var text strings.Builder
+	require.NoError(t, r.WriteText(&text))
+	assert.Contains(t, text.String(), "too short")
+}

@@ -72,8 +72,8 @@ func (r *Report) WriteText(w io.Writer) error {
 					name = ""
 				}
 				amp, peak := "baseline", "-"
-				if np.BaselineTooShort {
-					amp, peak = "too short", "-" // not enough baseline for a rate
+				if np.BaselineTooShort || np.TooShort {
+					amp, peak = "too short", "-" // not enough baseline, or of this phase, for a rate
 				}
 				if np.Amplification != nil {
 					amp, peak = fmt.Sprintf("%.1f", *np.Amplification), fmt.Sprintf("%.1f", *np.PeakAmplification)
