@@ -2,7 +2,6 @@ package injector_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -119,6 +118,6 @@ func TestTransfersAsKnotAnswersThem(t *testing.T) {
 		assert.Greater(t, n, 4, "%s: the whole zone", dns.TypeToString[qtype])
 	}
 	ns := ask(t, srv, "udp", "child.example.test.", dns.TypeNS)
-	assert.Equal(t, []string{fmt.Sprintf("child.example.test.\t60\tIN\tNS\tns.dnsfault.invalid.")}, rrs(ns.Answer), "the child's NS, made from its SOA")
+	assert.Equal(t, []string{"child.example.test.\t60\tIN\tNS\tns.dnsfault.invalid."}, rrs(ns.Answer), "the child's NS, made from its SOA")
 	assert.True(t, ns.Authoritative)
 }

@@ -43,10 +43,7 @@ func ParseTransport(s string) (Transport, error) {
 			return Transport(t), nil
 		}
 	}
-	var names []string
-	for _, name := range transportNames[1:] {
-		names = append(names, name)
-	}
+	names := transportNames[1:]
 	return AnyTransport, fmt.Errorf("transport must be %s or %s, got %q", strings.Join(names[:len(names)-1], ", "), names[len(names)-1], s)
 }
 

@@ -92,10 +92,3 @@ func (l *connCap) track(c net.Conn, state http.ConnState) {
 	default:
 	}
 }
-
-// open is the number of connections held now.
-func (l *connCap) open() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.conns)
-}

@@ -91,7 +91,7 @@ func Parse(spec, dnsAddr string, from netip.Addr) (Check, error) {
 	case strings.HasPrefix(spec, "exec:"):
 		command := strings.TrimSpace(strings.TrimPrefix(spec, "exec:"))
 		if command == "" {
-			return nil, fmt.Errorf("probe %q: give a command after exec:", spec)
+			return nil, fmt.Errorf("probe %q: exec: needs a command", spec)
 		}
 		return func(ctx context.Context) error {
 			out, err := exec.CommandContext(ctx, "sh", "-c", command).CombinedOutput()
