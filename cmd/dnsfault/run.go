@@ -55,34 +55,77 @@ func cannotRun(format string, args ...any) error {
 	return cli.Exit("dnsfault run: "+fmt.Sprintf(format, args...), report.ExitCannotRun)
 }
 
+// runSession is one `run`: the steps of runAction and what they share.
+// Each step returns the error that ends the run; what it started is
+// stopped by the deferred cleanups in runAction, last first.
+type runSession struct {
+	c          *cli.Context
+	command    []string
+	cfg        injector.Config
+	sc         *scenarios.Scenario
+	resolvConf bool
+	cleanups   []func()
+
+	collector    *report.Collector
+	recorder     *record.Recorder
+	stopAutosave func()
+	srv          *injector.Server
+	api          *control.Server
+	caFile       string
+	started      time.Time
+}
+
+// onExit adds f to what runAction undoes when it returns.
+func (r *runSession) onExit(f func()) { r.cleanups = append(r.cleanups, f) }
+
 func runAction(c *cli.Context) error {
-	command := c.Args().Slice()
+	r := &runSession{c: c, command: c.Args().Slice(), stopAutosave: func() {}}
+	defer func() {
+		for i := len(r.cleanups) - 1; i >= 0; i-- {
+			r.cleanups[i]()
+		}
+	}()
+	if err := r.prepare(); err != nil {
+		return err
+	}
+	if err := r.start(); err != nil {
+		return err
+	}
+	exitCode, ended, err := r.runCommand()
+	if err != nil {
+		return err
+	}
+	return r.conclude(exitCode, ended)
+}
+
+// prepare reads the flags and the scenario, and checks every output path,
+// before anything starts.
+func (r *runSession) prepare() error {
+	c := r.c
 	if c.String("scenario") == "" {
 		return cannotRun("give the scenario to replay: -s FILE, or a bundled name (dnsfault scenarios list)")
 	}
-	if len(command) == 0 {
+	if len(r.command) == 0 {
 		return cannotRun("give the command to run after --, such as: dnsfault run -s demo -- ./integration-tests.sh")
 	}
 	opts, err := scenarioOptions(c)
 	if err != nil {
 		return cannotRun("%v", err)
 	}
-	cfg, err := serverConfig(c)
-	if err != nil {
+	if r.cfg, err = serverConfig(c); err != nil {
 		return cannotRun("%v", err)
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	r.cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	switch c.String("start-when") {
 	case "now":
 	case "first-query":
-		cfg.StartOnFirstQuery = true
+		r.cfg.StartOnFirstQuery = true
 	case "probe":
-		cfg.HoldTimeline = true
+		r.cfg.HoldTimeline = true
 	default:
 		return cannotRun("--start-when %q: want now, first-query or probe", c.String("start-when"))
 	}
-	resolvConf := c.Bool("resolv-conf")
-	if resolvConf {
+	if r.resolvConf = c.Bool("resolv-conf"); r.resolvConf {
 		if err := canRewriteResolvConf(); err != nil {
 			return cannotRun("--resolv-conf: %v", err)
 		}
@@ -90,35 +133,31 @@ func runAction(c *cli.Context) error {
 			return cannotRun("--resolv-conf listens on port 53 of a loopback address of its own; leave out --listen")
 		}
 	}
-	controlAddr, token := c.String("control"), c.String("token")
-	if err := control.CheckExposure(controlAddr, token); err != nil {
+	if err := control.CheckExposure(c.String("control"), c.String("token")); err != nil {
 		return cannotRun("%v", err)
 	}
-	sc, err := loadScenario(c.String("scenario"), opts)
-	if err != nil {
+	if r.sc, err = loadScenario(c.String("scenario"), opts); err != nil {
 		return cannotRun("%v", err)
 	}
-	if sc, err = scenarios.WithExpect(sc, c.StringSlice("expect")); err != nil {
+	if r.sc, err = scenarios.WithExpect(r.sc, c.StringSlice("expect")); err != nil {
 		return cannotRun("%v", err)
 	}
-	warning, err := checkSpeed(sc, cfg.Speed)
+	warning, err := checkSpeed(r.sc, r.cfg.Speed)
 	if err != nil {
 		return cannotRun("%v", err)
 	}
 	if warning != "" {
-		cfg.Logger.Warn(warning)
+		r.cfg.Logger.Warn(warning)
 	}
 	if path := c.String("log-queries"); path != "" {
-		cfg.QueryLogPath = path
+		r.cfg.QueryLogPath = path
 		w, closeLog, err := openLog(path)
 		if err != nil {
 			return cannotRun("--log-queries: %v", err)
 		}
-		defer closeLog()
-		cfg.QueryLog = w
+		r.onExit(closeLog)
+		r.cfg.QueryLog = w
 	}
-
-	var collector *report.Collector
 	for _, out := range []string{"record", "report", "junit", "dnssec-anchors"} {
 		// Checked now, not found out after the tests ran.
 		if path := c.String(out); path != "" {
@@ -127,155 +166,185 @@ func runAction(c *cli.Context) error {
 			}
 		}
 	}
-	var recorder *record.Recorder
+	return nil
+}
+
+// start starts the server (on the first free address, with
+// --resolv-conf), the control API and the autosave of --record, and
+// says where they are.
+func (r *runSession) start() error {
+	c, cfg := r.c, &r.cfg
 	if c.String("record") != "" {
-		recorder = record.New()
+		r.recorder = record.New()
 		cfg.RecordPath = c.String("record")
 	}
 	cfg.Observe = func(ev *injector.Event) {
-		collector.Observe(ev)
-		if recorder != nil {
-			recorder.Observe(ev)
+		r.collector.Observe(ev)
+		if r.recorder != nil {
+			r.recorder.Observe(ev)
 		}
 	}
-	cfg.OnTimelineStart = func(tl scenarios.Timeline) { collector.Restart(tl) }
+	cfg.OnTimelineStart = func(tl scenarios.Timeline) { r.collector.Restart(tl) }
 	addrs := []string{cfg.Listen}
-	if resolvConf {
+	if r.resolvConf {
 		addrs = resolvConfAddrs(20)
 	}
-	var srv *injector.Server
+	var err error
 	for _, listen := range addrs {
 		cfg.Listen = listen
-		if srv, err = injector.New(cfg, sc); err != nil {
+		if r.srv, err = injector.New(*cfg, r.sc); err != nil {
 			return cannotRun("%v", err)
 		}
-		collector = report.NewCollector(sc, srv.Timeline())
-		if err = srv.Start(); !errors.Is(err, syscall.EADDRINUSE) {
+		r.collector = report.NewCollector(r.sc, r.srv.Timeline())
+		if err = r.srv.Start(); !errors.Is(err, syscall.EADDRINUSE) {
 			break // started, or failed for a reason another address will not mend
 		}
-		srv.Shutdown(context.Background())
+		r.srv.Shutdown(context.Background())
 	}
 	if err != nil {
 		return cannotRun("%v", err)
 	}
-	stopServer := func() {
+	srv := r.srv
+	r.onExit(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
 		srv.Shutdown(ctx)
-	}
-	api, err := control.Listen(controlAddr, srv, token, cfg.Logger, c.StringSlice("control-host")...)
-	if err != nil {
-		stopServer()
+	})
+	if r.api, err = control.Listen(c.String("control"), srv, c.String("token"), cfg.Logger, c.StringSlice("control-host")...); err != nil {
 		return cannotRun("%v", err)
 	}
-	started := time.Now()
-	stopAutosave := func() {}
-	if recorder != nil {
-		stopAutosave = autosave(c, recorder, c.String("record"), srv, cfg.Logger)
+	api := r.api
+	r.onExit(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		api.Shutdown(ctx)
+	})
+	r.started = time.Now()
+	if r.recorder != nil {
+		r.stopAutosave = autosave(c, r.recorder, c.String("record"), srv, cfg.Logger)
 	}
-	defer func() { stopAutosave() }()
-	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d%s\n", sc.Name, srv.Addr(), api.Addr(), srv.Seed(), startNote(cfg))
+	r.onExit(func() { r.stopAutosave() })
+	fmt.Fprintf(os.Stderr, "dnsfault run: scenario %q on %s, control API on http://%s, seed %d%s\n", r.sc.Name, srv.Addr(), api.Addr(), srv.Seed(), startNote(*cfg))
 	fmt.Fprintf(os.Stderr, "dnsfault run: %s\n", configLine(srv.Status()))
 	caFile, removeCA, err := announceEncrypted(c, srv, "dnsfault run")
-	defer removeCA()
+	r.onExit(removeCA)
 	if err != nil {
-		stopServer()
 		return cannotRun("%v", err)
 	}
+	r.caFile = caFile
+	return nil
+}
 
+// runCommand runs the command with the probes and the events file, and
+// returns its exit status and when it ended. The server and the control
+// API are stopped once it has.
+func (r *runSession) runCommand() (exitCode int, ended time.Time, err error) {
+	c, cfg, srv := r.c, &r.cfg, r.srv
 	nameserver := ""
-	if resolvConf {
+	if r.resolvConf {
 		nameserver, _, _ = net.SplitHostPort(srv.Addr())
 	}
 	eventsDir, err := os.MkdirTemp("", "dnsfault-events-")
 	if err != nil {
-		stopServer()
-		return cannotRun("%v", err)
+		return 0, time.Time{}, cannotRun("%v", err)
 	}
-	defer os.RemoveAll(eventsDir)
+	r.onExit(func() { os.RemoveAll(eventsDir) })
 	eventsPath := filepath.Join(eventsDir, "events.jsonl")
-	stopEvents, err := watchEvents(eventsPath, collector.Call)
+	stopEvents, err := watchEvents(eventsPath, r.collector.Call)
 	if err != nil {
-		stopServer()
-		return cannotRun("DNSFAULT_EVENTS: %v", err)
+		return 0, time.Time{}, cannotRun("DNSFAULT_EVENTS: %v", err)
 	}
+	eventsStopped := false
+	r.onExit(func() {
+		if !eventsStopped {
+			stopEvents(time.Now())
+		}
+	})
 	var probed atomic.Bool // a probe succeeded, and so the held timeline began
 	var lastProbeErr atomic.Pointer[string]
 	// Probes ask from an address of their own, which the report leaves
 	// out of the clients' figures.
 	probeFrom := probe.Source(srv.Addr())
-	collector.ExcludeClient(probeFrom)
-	prober, err := startProbes(c, sc, srv, probeFrom, func(r probe.Result) {
-		if r.OK && cfg.HoldTimeline && !probed.Swap(true) {
+	r.collector.ExcludeClient(probeFrom)
+	prober, err := startProbes(c, r.sc, srv, probeFrom, func(res probe.Result) {
+		if res.OK && cfg.HoldTimeline && !probed.Swap(true) {
 			srv.StartTimeline("the first successful probe")
 		}
-		if !r.OK {
-			lastProbeErr.Store(&r.Error)
+		if !res.OK {
+			lastProbeErr.Store(&res.Error)
 		}
-		collector.Call(report.Call{Start: r.Time.Add(-r.Latency), Time: r.Time, OK: r.OK, Latency: r.Latency, Error: r.Error, Probe: r.Probe})
+		r.collector.Call(report.Call{Start: res.Time.Add(-res.Latency), Time: res.Time, OK: res.OK, Latency: res.Latency, Error: res.Error, Probe: res.Probe})
 	})
 	if err != nil {
-		stopEvents(time.Now())
-		stopServer()
-		return cannotRun("%v", err)
+		return 0, time.Time{}, cannotRun("%v", err)
 	}
 	if cfg.HoldTimeline && prober == nil {
-		stopEvents(time.Now())
-		stopServer()
-		return cannotRun("--start-when probe needs a probe: --probe URL, or probes: in the scenario")
+		return 0, time.Time{}, cannotRun("--start-when probe needs a probe: --probe URL, or probes: in the scenario")
 	}
-	env := append(childEnv(srv.Addr(), api.Addr()), "DNSFAULT_EVENTS="+eventsPath)
-	if a := srv.DoTAddr(); a != "" {
-		env = append(env, "DNSFAULT_DOT_ADDR="+a)
-	}
-	if u := srv.DoHURL(); u != "" {
-		env = append(env, "DNSFAULT_DOH_URL="+u)
-	}
-	if caFile != "" {
-		env = append(env, "DNSFAULT_TLS_CA="+caFile)
-	}
-	if cfg.DNSSECAnchors != "" {
-		env = append(env, "DNSFAULT_DNSSEC_ANCHORS="+cfg.DNSSECAnchors)
-	}
-	exitCode, err := runChild(command, env, nameserver)
-	ended := time.Now()
+	exitCode, err = runChild(r.command, r.childEnv(eventsPath), nameserver)
+	ended = time.Now()
 	if prober != nil {
 		prober.Stop()
 	}
+	eventsStopped = true
 	if unread := stopEvents(ended); unread != "" {
 		fmt.Fprintln(os.Stderr, "dnsfault run: "+unread)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	api.Shutdown(ctx)
-	cancel()
-	stopServer()
 	if err != nil {
-		return cannotRun("%v", err)
+		return 0, ended, cannotRun("%v", err)
 	}
 	if cfg.HoldTimeline && !probed.Load() {
 		why := "it never answered"
 		if e := lastProbeErr.Load(); e != nil {
 			why = "the last try: " + *e
 		}
-		return cannotRun("--start-when probe: no probe ever succeeded (%s), so the timeline never began and nothing was tested; no report is written", why)
+		return 0, ended, cannotRun("--start-when probe: no probe ever succeeded (%s), so the timeline never began and nothing was tested; no report is written", why)
 	}
+	return exitCode, ended, nil
+}
 
-	r := collector.Report(report.Run{Seed: srv.Seed(), Speed: cfg.Speed, TTLScale: cfg.TTLScale(), StartWhen: c.String("start-when"), RecoveryRun: c.Int("recovery-run"), Command: command, CommandExitCode: exitCode, Started: started, Ended: ended,
-		AllowUnexercised: c.Bool("allow-unexercised")})
+// childEnv is the command's environment: ours, where dnsfault's
+// listeners are, the CA to trust, the anchors, and the events file.
+func (r *runSession) childEnv(eventsPath string) []string {
+	env := append(childEnv(r.srv.Addr(), r.api.Addr()), "DNSFAULT_EVENTS="+eventsPath)
+	if a := r.srv.DoTAddr(); a != "" {
+		env = append(env, "DNSFAULT_DOT_ADDR="+a)
+	}
+	if u := r.srv.DoHURL(); u != "" {
+		env = append(env, "DNSFAULT_DOH_URL="+u)
+	}
+	if r.caFile != "" {
+		env = append(env, "DNSFAULT_TLS_CA="+r.caFile)
+	}
+	if r.cfg.DNSSECAnchors != "" {
+		env = append(env, "DNSFAULT_DNSSEC_ANCHORS="+r.cfg.DNSSECAnchors)
+	}
+	return env
+}
+
+// conclude stops the server, then writes the report, the JUnit file and
+// the recording, and exits as the verdict says.
+func (r *runSession) conclude(exitCode int, ended time.Time) error {
+	c := r.c
+	// The server's last answers are in before the report is made.
+	for i := len(r.cleanups) - 1; i >= 0; i-- {
+		r.cleanups[i]()
+	}
+	r.cleanups = nil
+	rep := r.collector.Report(report.Run{Seed: r.srv.Seed(), Speed: r.cfg.Speed, TTLScale: r.cfg.TTLScale(), StartWhen: c.String("start-when"), RecoveryRun: c.Int("recovery-run"),
+		Command: r.command, CommandExitCode: exitCode, Started: r.started, Ended: ended, AllowUnexercised: c.Bool("allow-unexercised")})
 	fmt.Fprintln(os.Stderr)
-	r.WriteText(os.Stderr)
-	if err := writeReports(r, c.String("report"), c.String("junit")); err != nil {
+	rep.WriteText(os.Stderr)
+	if err := writeReports(rep, c.String("report"), c.String("junit")); err != nil {
 		return cannotRun("%v", err)
 	}
-	if recorder != nil {
-		stopAutosave()
-		stopAutosave = func() {}
-		if err := recorder.WriteFile(c.String("record"), ended); err != nil {
+	if r.recorder != nil {
+		if err := r.recorder.WriteFile(c.String("record"), ended); err != nil {
 			return cannotRun("--record: %v", err)
 		}
 	}
-	if r.ExitCode != 0 {
-		return cli.Exit("", r.ExitCode)
+	if rep.ExitCode != 0 {
+		return cli.Exit("", rep.ExitCode)
 	}
 	return nil
 }

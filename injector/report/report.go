@@ -154,9 +154,10 @@ type NamePhase struct {
 	// BaselineTooShort says there was not enough baseline for a rate:
 	// fewer than 5 queries of the name there, or under 50 ms of them.
 	BaselineTooShort bool `json:"baseline_too_short,omitempty"`
-	// TooShort says this phase lasted under a second of the run (a run
-	// that ended as it began): its QPS is its queries over one second,
-	// and no amplification is judged from it.
+	// TooShort says the run saw too little of this phase for a rate:
+	// under 50 ms of it, or under a second with fewer than 5 queries:
+	// its QPS is its queries over at least a second, and no amplification
+	// is judged from it.
 	TooShort bool `json:"too_short,omitempty"`
 	// Retries are re-asks after a failure; NewLookups the rest.
 	Retries     int `json:"retries"`
@@ -331,12 +332,18 @@ func (c *Collector) behavior(windows map[string]span) []NameBehavior {
 				continue
 			}
 			window := windows[p.Name].seconds()
-			np := NamePhase{Phase: p.Name, Queries: n.queries, QPS: float64(n.queries) / max(window, minPhaseSeconds),
-				PeakQPS: n.second.peak, Retries: n.retries, NewLookups: n.queries - n.retries, EarlyReasks: n.early, TooShort: window < minPhaseSeconds}
+			np := NamePhase{Phase: p.Name, Queries: n.queries, QPS: float64(n.queries) / window,
+				PeakQPS: n.second.peak, Retries: n.retries, NewLookups: n.queries - n.retries, EarlyReasks: n.early}
+			if p.Name != baseline && (window < minBaselineSeconds || window < 1 && n.queries < minBaselineQueries) {
+				// A few queries in a sliver of a phase (the run ended as
+				// it began) are no rate: over a second, not extrapolated.
+				np.TooShort, np.QPS = true, float64(n.queries)/max(window, 1)
+			}
 			// Seconds are counted on the clock's boundaries, so a short
 			// phase's queries split between two of them; the busiest
-			// second is never less than the phase's average rate.
-			np.PeakQPS = max(np.PeakQPS, int(math.Round(np.QPS)))
+			// second is never less than the phase's average rate, nor
+			// more than its queries.
+			np.PeakQPS = max(np.PeakQPS, min(int(math.Round(np.QPS)), n.queries))
 			switch {
 			case p.Name != baseline && short:
 				np.BaselineTooShort = true
@@ -384,11 +391,6 @@ const (
 	minBaselineSeconds = 0.05
 )
 
-// minPhaseSeconds is the least of a phase a rate is taken over: a phase
-// the run saw for less (it ended as the phase began) gives its queries
-// over one second, and no amplification.
-const minPhaseSeconds = 1.0
-
 func (c *Collector) expectations(e scenarios.Expect, clients []NameBehavior) []Expectation {
 	var out []Expectation
 	check := func(name, limit string, broken func(np NamePhase) string) {
@@ -418,7 +420,7 @@ func (c *Collector) expectations(e scenarios.Expect, clients []NameBehavior) []E
 		case !judged && len(short) > 0:
 			x.NotJudged = fmt.Sprintf("not enough baseline: fewer than %d queries of %s in phase %s", minBaselineQueries, strings.Join(slices.Compact(short), ", "), e.Baseline)
 		case !judged && len(brief) > 0:
-			x.NotJudged = fmt.Sprintf("the run saw phase %s for under a second: no rate to compare", strings.Join(slices.Compact(brief), ", "))
+			x.NotJudged = fmt.Sprintf("the run saw too little of phase %s for a rate (under 50 ms, or under a second with fewer than %d queries of a name)", strings.Join(slices.Compact(brief), ", "), minBaselineQueries)
 		case !judged:
 			x.NotJudged = "no target name was asked both in the baseline and after it"
 		}
