@@ -84,18 +84,22 @@ func (l *udpListener) shutdown(ctx context.Context) error {
 
 // udpSockets is how many UDP sockets to share the port: one per core,
 // where the kernel spreads clients across them (SO_REUSEPORT) and they are
-// served in batches (udpbatch.CanServe); sockets of their own spare the
-// readers the contention of one. One socket elsewhere.
+// served in batches (udpbatch.CanServe), wildcard addresses included;
+// sockets of their own spare the readers the contention of one. One
+// socket elsewhere.
 func (s *Server) udpSockets() int {
 	if s.cfg.UDPSockets > 0 {
 		return s.cfg.UDPSockets
 	}
 	host, _, err := net.SplitHostPort(s.cfg.Listen)
-	if err != nil || host == "" || runtime.GOOS != "linux" {
+	if err != nil || runtime.GOOS != "linux" {
 		return 1
 	}
-	if a, err := netip.ParseAddr(host); err == nil && a.IsUnspecified() {
-		return 1
+	if host == "" { // ":53" is every address, as "0.0.0.0:53"
+		return runtime.GOMAXPROCS(0)
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return 1 // a host name: one socket, as miekg/dns would bind
 	}
 	return runtime.GOMAXPROCS(0)
 }

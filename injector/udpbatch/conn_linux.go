@@ -27,6 +27,11 @@ type Conn struct {
 	hdrs  [BatchSize]mmsghdr
 	iovs  [BatchSize]unix.Iovec
 	names [BatchSize]unix.RawSockaddrInet6 // room for either family
+	// pktinfo says the socket is bound to a wildcard address: each
+	// datagram read says the address it came to (IP_PKTINFO,
+	// IPV6_PKTINFO), and each answer leaves from it, in controls.
+	pktinfo  bool
+	controls [BatchSize][controlSize]byte
 
 	// The call in progress, for the callbacks (kept as fields so that a
 	// call allocates nothing).
@@ -49,12 +54,31 @@ func NewConn(conn *net.UDPConn) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{rc: rc}
-	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() != nil {
+	a, ok := conn.LocalAddr().(*net.UDPAddr)
+	if ok && a.IP.To4() != nil {
 		c.v4 = true
+	}
+	if ok && a.IP.IsUnspecified() {
+		level, opt := unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO
+		if c.v4 {
+			level, opt = unix.IPPROTO_IP, unix.IP_PKTINFO
+		}
+		var serr error
+		if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), level, opt, 1) }); err != nil {
+			return nil, err
+		}
+		if serr != nil {
+			return nil, os.NewSyscallError("setsockopt", serr)
+		}
+		c.pktinfo = true
 	}
 	c.readFn, c.writeFn = c.recv, c.send
 	return c, nil
 }
+
+// controlSize is room for one packet-info control message of either
+// family (CMSG_SPACE of struct in6_pktinfo, the larger).
+const controlSize = 64
 
 // ReadBatch reads up to len(ms) datagrams, at most BatchSize, waiting for
 // the first. It returns how many it read; each one's N, Addr and
@@ -72,6 +96,10 @@ func (c *Conn) ReadBatch(ms []Message) (int, error) {
 		ms[i].N = int(h.len)
 		ms[i].Truncated = h.hdr.Flags&unix.MSG_TRUNC != 0
 		ms[i].Addr = c.peer(i)
+		ms[i].Local = netip.Addr{}
+		if c.pktinfo {
+			ms[i].Local = c.local(i, int(h.hdr.Controllen))
+		}
 	}
 	return c.done, nil
 }
@@ -108,10 +136,78 @@ func (c *Conn) prepare(ms []Message, reading bool) {
 		switch {
 		case reading:
 			h.Name, h.Namelen = (*byte)(unsafe.Pointer(&c.names[i])), unix.SizeofSockaddrInet6
+			if c.pktinfo {
+				h.Control = &c.controls[i][0]
+				h.SetControllen(controlSize)
+			}
 		case ms[i].Addr.IsValid():
 			h.Name, h.Namelen = c.sockaddr(i, ms[i].Addr)
+			if c.pktinfo && ms[i].Local.IsValid() {
+				h.Control = &c.controls[i][0]
+				h.SetControllen(c.source(i, ms[i].Local))
+			}
 		}
 	}
+}
+
+// local reads the address datagram i came to from its control messages
+// (n bytes of them); the zero Addr when they do not say.
+func (c *Conn) local(i, n int) netip.Addr {
+	b := c.controls[i][:min(n, controlSize)]
+	for len(b) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+		if int(h.Len) < unix.SizeofCmsghdr || int(h.Len) > len(b) {
+			return netip.Addr{}
+		}
+		data := b[unix.CmsgLen(0):h.Len]
+		switch {
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			return netip.AddrFrom4((*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0])).Addr)
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+			a := netip.AddrFrom16(pi.Addr)
+			if a.IsLinkLocalUnicast() {
+				a = a.WithZone(strconv.FormatUint(uint64(pi.Ifindex), 10))
+			}
+			return a
+		}
+		b = b[min(unix.CmsgSpace(len(data)), len(b)):]
+	}
+	return netip.Addr{}
+}
+
+// source writes into slot i's control room the message that makes the
+// datagram leave from address from, and returns its length.
+func (c *Conn) source(i int, from netip.Addr) int { return putSource(c.controls[i][:], c.v4, from) }
+
+// writeFrom sends b to to from the local address from, on a socket bound
+// to a wildcard address: one datagram, outside a batch.
+func writeFrom(conn *net.UDPConn, b []byte, to netip.AddrPort, from netip.Addr) (int, error) {
+	a, _ := conn.LocalAddr().(*net.UDPAddr)
+	var oob [controlSize]byte
+	n := putSource(oob[:], a != nil && a.IP.To4() != nil, from)
+	written, _, err := conn.WriteMsgUDPAddrPort(b, oob[:n], to)
+	return written, err
+}
+
+// putSource writes into b the control message that makes a datagram
+// leave from address from (IP_PKTINFO on an IPv4 socket, IPV6_PKTINFO
+// on an IPv6 one), and returns its length.
+func putSource(b []byte, v4 bool, from netip.Addr) int {
+	clear(b)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	data := unsafe.Pointer(&b[unix.CmsgLen(0)])
+	if v4 {
+		h.Level, h.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
+		h.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))
+		(*unix.Inet4Pktinfo)(data).Spec_dst = from.Unmap().As4()
+		return unix.CmsgSpace(unix.SizeofInet4Pktinfo)
+	}
+	h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
+	h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
+	pi := (*unix.Inet6Pktinfo)(data)
+	pi.Addr, pi.Ifindex = from.As16(), scopeID(from.Zone())
+	return unix.CmsgSpace(unix.SizeofInet6Pktinfo)
 }
 
 func (c *Conn) recv(fd uintptr) bool { return c.call(unix.SYS_RECVMMSG, fd) }

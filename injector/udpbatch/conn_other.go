@@ -2,7 +2,10 @@
 
 package udpbatch
 
-import "net"
+import (
+	"net"
+	"net/netip"
+)
 
 // Conn reads and writes one UDP socket's datagrams. Outside Linux there
 // is no recvmmsg or sendmmsg: a batch is one datagram.
@@ -40,4 +43,10 @@ func (c *Conn) WriteBatch(ms []Message) (int, error) {
 		return 0, err
 	}
 	return 1, nil
+}
+
+// writeFrom sends b to to. Outside Linux wildcard sockets are not served
+// in batches (CanServe), so there is no local address to send from.
+func writeFrom(conn *net.UDPConn, b []byte, to netip.AddrPort, _ netip.Addr) (int, error) {
+	return conn.WriteToUDPAddrPort(b, to)
 }

@@ -35,16 +35,17 @@ func NewSender(conn *net.UDPConn) (*Sender, error) {
 }
 
 // Send queues b, which the Sender now owns, for to (the zero AddrPort on
-// a connected socket). It reports false after Close: the caller sends it
-// itself.
-func (s *Sender) Send(b []byte, to netip.AddrPort) bool {
+// a connected socket), from the local address from (see Message.Local;
+// the zero Addr: the socket's own). It reports false after Close: the
+// caller sends it itself.
+func (s *Sender) Send(b []byte, to netip.AddrPort, from netip.Addr) bool {
 	s.mu.Lock()
 	if !s.open {
 		s.mu.Unlock()
 		return false
 	}
 	first := len(s.out) == 0
-	s.out = append(s.out, Message{Buf: b, Addr: to})
+	s.out = append(s.out, Message{Buf: b, Addr: to, Local: from})
 	s.mu.Unlock()
 	if first {
 		select {

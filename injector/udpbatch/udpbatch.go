@@ -47,6 +47,11 @@ type Message struct {
 	Addr netip.AddrPort
 	// Truncated reports that a datagram read was longer than Buf.
 	Truncated bool
+	// Local, on a socket bound to a wildcard address, is the address a
+	// datagram read came to, and the one a datagram sent leaves from (so
+	// the client sees its answer come from where it asked); elsewhere the
+	// zero Addr.
+	Local netip.Addr
 }
 
 // Detacher is implemented by the writers the server hands its handler.
@@ -92,17 +97,13 @@ type Server struct {
 	late *Sender
 }
 
-// CanServe reports whether conn can be served in batches. A socket bound
-// to a wildcard address cannot: its answers must leave from the address
-// each query came to, which needs per-packet control messages. miekg/dns's
-// own server handles those.
+// CanServe reports whether conn can be served in batches: a UDP socket,
+// on Linux. On a socket bound to a wildcard address each answer leaves
+// from the address its query came to, by per-packet control messages
+// (Message.Local).
 func CanServe(conn net.PacketConn) bool {
-	u, ok := conn.(*net.UDPConn)
-	if !ok || runtime.GOOS != "linux" {
-		return false
-	}
-	a, ok := u.LocalAddr().(*net.UDPAddr)
-	return ok && a.IP != nil && !a.IP.IsUnspecified()
+	_, ok := conn.(*net.UDPConn)
+	return ok && runtime.GOOS == "linux"
 }
 
 // Serve starts workers goroutines (at least one) reading conn in batches
@@ -229,7 +230,7 @@ func (s *Server) serveBatches(wk *worker) (handedOff bool) {
 func (wk *worker) serve(i int) (handedOff bool) {
 	m := &wk.in[i]
 	w := wk.writers[i]
-	w.peer, w.remote, w.wrote = m.Addr, nil, false
+	w.peer, w.local, w.remote, w.wrote = m.Addr, m.Local, nil, false
 	if raw := wk.s.raw; raw != nil {
 		switch n := raw.ServeRaw(m.Buf[:m.N], m.Addr, wk.answers[i]); {
 		case n > 0:
@@ -261,7 +262,7 @@ func (wk *worker) flush() {
 
 // queue adds w's answer b to the batch.
 func (wk *worker) queue(w *writer, b []byte) {
-	wk.out = append(wk.out, Message{Buf: b, Addr: w.peer})
+	wk.out = append(wk.out, Message{Buf: b, Addr: w.peer, Local: w.local})
 }
 
 // detach gives writer w's datagram up: a new writer takes its place for

@@ -1,6 +1,7 @@
 package udpbatch_test
 
 import (
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -225,11 +226,57 @@ func TestMalformedDatagramsAreAnsweredAsMiekgDoes(t *testing.T) {
 	probe()
 }
 
-func TestWildcardSocketsAreLeftToMiekg(t *testing.T) {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{})
-	require.NoError(t, err)
-	defer conn.Close()
-	assert.False(t, udpbatch.CanServe(conn), "answers from a wildcard socket must leave from the address queried")
+// TestWildcardSocketsAnswerFromTheAddressAsked: on a socket bound to
+// every address, each answer leaves from the address its query came to,
+// in the batch and later (a hijacked query), over IPv4 and dual-stack
+// IPv6: a client's connected socket takes answers from there only.
+func TestWildcardSocketsAnswerFromTheAddressAsked(t *testing.T) {
+	h := func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg).SetReply(r)
+		// The address the handler sees is the one asked, in a TXT.
+		m.Answer = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET}, Txt: []string{w.LocalAddr().String()}}}
+		if r.Question[0].Name == "late.test." {
+			w.Hijack()
+			go w.WriteMsg(m)
+			return
+		}
+		w.WriteMsg(m)
+	}
+	for _, c := range []struct {
+		network, bind string
+		ask           []string
+	}{
+		{"udp4", "0.0.0.0", []string{"127.0.0.2", "127.0.0.3"}},
+		{"udp", "::", []string{"::1", "127.0.0.4"}},
+	} {
+		conn, err := net.ListenUDP(c.network, &net.UDPAddr{IP: net.ParseIP(c.bind)})
+		if err != nil {
+			t.Logf("no %s socket on %s: %v", c.network, c.bind, err)
+			continue
+		}
+		require.True(t, udpbatch.CanServe(conn))
+		s, err := udpbatch.Serve(conn, dns.HandlerFunc(h), 1)
+		require.NoError(t, err)
+		port := conn.LocalAddr().(*net.UDPAddr).Port
+		for _, host := range c.ask {
+			addr := net.JoinHostPort(host, fmt.Sprint(port))
+			client, err := net.Dial("udp", addr)
+			if err != nil && host == "::1" {
+				continue // no IPv6 loopback here
+			}
+			require.NoError(t, err)
+			for _, name := range []string{"now.test.", "late.test."} {
+				require.NoError(t, sendQueries(client, name, []uint16{7}))
+				m := read(t, client)
+				require.Len(t, m.Answer, 1, "%s %s", addr, name)
+				local := m.Answer[0].(*dns.TXT).Txt[0]
+				assert.Equal(t, addr, local, "%s %s: the handler sees the address asked", addr, name)
+			}
+			client.Close()
+		}
+		s.Close()
+		conn.Close()
+	}
 }
 
 func TestIPv6Loopback(t *testing.T) {

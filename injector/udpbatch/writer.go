@@ -14,8 +14,9 @@ type writer struct {
 	wk     *worker // nil once detached
 	slot   int
 	peer   netip.AddrPort
-	remote net.Addr // peer as RemoteAddr gives it, made when first asked for
-	wrote  bool     // an answer is in the batch already
+	local  netip.Addr // the address the query came to, on a wildcard socket
+	remote net.Addr   // peer as RemoteAddr gives it, made when first asked for
+	wrote  bool       // an answer is in the batch already
 
 	late      *Sender      // set when detached
 	conn      *net.UDPConn // set when detached
@@ -34,7 +35,7 @@ func (w *writer) WriteMsg(m *dns.Msg) error {
 		if err != nil {
 			return err
 		}
-		if w.late != nil && w.late.Send(b, w.peer) {
+		if w.late != nil && w.late.Send(b, w.peer, w.local) {
 			return nil
 		}
 		_, err = w.Write(b)
@@ -55,6 +56,9 @@ func (w *writer) Write(b []byte) (int, error) {
 		conn := w.conn
 		if w.wk != nil {
 			conn = w.wk.s.conn
+		}
+		if w.local.IsValid() {
+			return writeFrom(conn, b, w.peer, w.local)
 		}
 		return conn.WriteToUDPAddrPort(b, w.peer)
 	}
@@ -88,12 +92,18 @@ func (w *writer) Hijack() {
 	}
 }
 
-// LocalAddr implements dns.ResponseWriter.
+// LocalAddr implements dns.ResponseWriter: the address the query came
+// to (on a wildcard socket, the one it named).
 func (w *writer) LocalAddr() net.Addr {
+	conn := w.conn
 	if w.wk != nil {
-		return w.wk.s.conn.LocalAddr()
+		conn = w.wk.s.conn
 	}
-	return w.conn.LocalAddr()
+	a := conn.LocalAddr()
+	if u, ok := a.(*net.UDPAddr); ok && w.local.IsValid() {
+		return net.UDPAddrFromAddrPort(netip.AddrPortFrom(w.local, uint16(u.Port)))
+	}
+	return a
 }
 
 // RemoteAddr implements dns.ResponseWriter.

@@ -131,7 +131,7 @@ func (m *Mux) Send(addr string, query *dns.Msg, timeout time.Duration, done func
 		return
 	}
 	b, err := query.Pack()
-	if err == nil && !s.out.Send(b, netip.AddrPort{}) {
+	if err == nil && !s.out.Send(b, netip.AddrPort{}, netip.Addr{}) {
 		err = ErrClosed
 	}
 	if err != nil && s.take(query.Id, c) {
