@@ -53,36 +53,6 @@ func newAdhocSet(rules []*adhocRule) *adhocSet {
 	return &adhocSet{rules: rules, matcher: match.New(specs)}
 }
 
-// choose returns the first ad-hoc rule that takes mq, arrived at now, or
-// nil; viaCNAME says mq's name was reached through a chain. A rule with a
-// `for` ramps its probability over that time.
-func (a *adhocSet) choose(seed uint64, mq *match.Query, now time.Time, viaCNAME bool) *rulePlan {
-	i := a.matcher.First(mq, func(i int) bool {
-		r := a.rules[i]
-		if viaCNAME && r.plan.spec.NotViaCNAME || r.plan.handshake {
-			return false
-		}
-		progress := 0.0
-		if !r.until.IsZero() {
-			if r.over(now) {
-				return false
-			}
-			progress = float64(now.Sub(r.added)) / float64(r.until.Sub(r.added))
-		}
-		return r.plan.takes(seed, r.plan.spec.Probability.At(progress))
-	})
-	if i < 0 {
-		return nil
-	}
-	return a.rules[i].plan
-}
-
-// mayTake tells whether an ad-hoc rule's conditions hold for the question,
-// whatever its probability (the prepacked path's check).
-func (a *adhocSet) mayTake(mq *match.Query) bool {
-	return a != nil && a.matcher.First(mq, anyRule) >= 0
-}
-
 // safetyOff tells whether faults are off by a kill switch, which also
 // holds ad-hoc rules, rather than by where the timeline stands.
 func safetyOff(off string) bool {

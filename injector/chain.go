@@ -59,12 +59,12 @@ func (p *pipeline) followChain(q *query, v verdict) (verdict, time.Duration) {
 		return v, 0
 	}
 	st := v.state
-	pos, off := p.position(st, q.arrived)
 	for _, t := range targets {
 		mq := matchQuery(t, q.req.Type, q.req.Client, q.req.Transport)
-		if rule, adhoc := p.choose(st, &mq, pos, off, q.arrived, true); rule != nil {
+		if d := p.decideRule(st, &mq, q.arrived, forChain); d.rule != nil {
+			rule := d.rule
 			rule.hits.Add(1)
-			v.rule, v.action, v.adhoc, v.via = rule.spec.Name, string(rule.spec.Action), adhoc, t
+			v.rule, v.action, v.adhoc, v.via = rule.spec.Name, string(rule.spec.Action), d.adhoc, t
 			return p.actAtChainPoint(q, v, rule, t), rule.delay(st.plan.seed)
 		}
 	}

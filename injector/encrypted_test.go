@@ -211,3 +211,24 @@ rules:
 		assert.Error(t, err, "drop over %s: no answer", transport)
 	}
 }
+
+// TestAnAdHocTLSFailEndsWithItsTime: the handshake is decided as a query
+// is (one decision): an ad-hoc tls-fail rule whose `for` is up by the
+// server's clock fails no more handshakes.
+func TestAnAdHocTLSFailEndsWithItsTime(t *testing.T) {
+	clock := dnstest.NewClock(epoch)
+	srv := start(t, encrypted, injector.Config{DoT: "127.0.0.1:0", Now: clock.Now})
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(srv.CA()))
+	dial := func() error {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", srv.DoTAddr(), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	require.NoError(t, srv.AddRule(adHoc(t, "name: hs\nmatch: {transport: dot}\naction: tls-fail\nfor: 1h\n"), "test"))
+	require.Error(t, dial(), "within its hour")
+	clock.Advance(2 * time.Hour)
+	assert.NoError(t, dial(), "its hour is up")
+}

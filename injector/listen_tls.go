@@ -92,28 +92,9 @@ func clientAddr(addr net.Addr) netip.Addr {
 // that takes a handshake from client over t, or nil; and the phase it
 // came in ("" when faults are off).
 func (p *pipeline) handshakeRule(t scenarios.Transport, client netip.Addr) (rule *rulePlan, adhoc bool, phase string) {
-	st := p.state.Load()
-	pos, off := p.position(st, p.cfg.Now())
-	if off == "" {
-		phase = st.plan.phases[pos.Phase].name
-	}
-	mq := match.Query{Name: ".", Client: client, Transport: t, NameOnly: false}
-	takes := func(r *rulePlan, progress float64) bool {
-		return r.handshake && r.takes(st.plan.seed, r.spec.Probability.At(progress))
-	}
-	if st.adhoc != nil && !safetyOff(off) {
-		if i := st.adhoc.matcher.First(&mq, func(i int) bool { return takes(st.adhoc.rules[i].plan, 0) }); i >= 0 {
-			return st.adhoc.rules[i].plan, true, phase
-		}
-	}
-	if off != "" {
-		return nil, false, ""
-	}
-	ph := st.plan.phases[pos.Phase]
-	if i := ph.matcher.First(&mq, func(i int) bool { return takes(ph.rules[i], pos.Progress) }); i >= 0 {
-		return ph.rules[i], false, phase
-	}
-	return nil, false, ""
+	mq := match.Query{Name: ".", Client: client, Transport: t}
+	d := p.decideRule(p.state.Load(), &mq, p.cfg.Now(), forHandshake)
+	return d.rule, d.adhoc, d.phase
 }
 
 // CA is the PEM of the authority that signed the certificate made at

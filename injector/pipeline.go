@@ -10,7 +10,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsfault/dnsfault/injector/fault"
-	"github.com/dnsfault/dnsfault/injector/match"
 	"github.com/dnsfault/dnsfault/injector/ratelimit"
 	"github.com/dnsfault/dnsfault/scenarios"
 )
@@ -124,14 +123,11 @@ func (p *pipeline) decide(q *query) verdict {
 		return verdict{out: out, action: "rate-limited"}
 	}
 	v := verdict{action: "pass"}
-	var rule *rulePlan
-	pos, off := p.position(st, q.arrived)
-	if off == "" {
-		v.phase = pl.phases[pos.Phase].name
-	}
 	v.state = st
 	mq := matchQuery(q.req.Name, q.req.Type, q.req.Client, q.req.Transport)
-	rule, v.adhoc = p.choose(st, &mq, pos, off, q.arrived, false)
+	d := p.decideRule(st, &mq, q.arrived, forQuestion)
+	rule := d.rule
+	v.phase, v.adhoc = d.phase, d.adhoc
 	if rule == nil {
 		// No rule: answer normally. Over batched UDP, without waiting for
 		// an upstream on the goroutine that serves the batch. The names
@@ -197,36 +193,6 @@ func (p *pipeline) finish(q *query, v verdict) verdict {
 		v.ede = &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNoReachableAuthority, ExtraText: "dnsfault: upstream gave no answer"}
 	}
 	return v
-}
-
-// choose returns the first rule that takes mq, arrived at now: an ad-hoc
-// one (unless a kill switch is off), then the phase's (when faults are
-// on). viaCNAME says mq's name was reached through a CNAME chain.
-func (p *pipeline) choose(st *runState, mq *match.Query, pos scenarios.Position, off string, now time.Time, viaCNAME bool) (rule *rulePlan, adhoc bool) {
-	if st.adhoc != nil && !safetyOff(off) {
-		if rule = st.adhoc.choose(st.plan.seed, mq, now, viaCNAME); rule != nil {
-			return rule, true
-		}
-	}
-	if off == "" {
-		rule = st.plan.phases[pos.Phase].choose(st.plan.seed, mq, pos.Progress, viaCNAME)
-	}
-	return rule, false
-}
-
-// choose returns the first rule of the phase that takes mq, or nil.
-func (ph *phasePlan) choose(seed uint64, mq *match.Query, progress float64, viaCNAME bool) *rulePlan {
-	i := ph.matcher.First(mq, func(i int) bool {
-		r := ph.rules[i]
-		if viaCNAME && r.spec.NotViaCNAME || r.handshake {
-			return false
-		}
-		return r.takes(seed, r.spec.Probability.At(progress))
-	})
-	if i < 0 {
-		return nil
-	}
-	return ph.rules[i]
 }
 
 // limitSigned applies Config.SigningBudget: a UDP query with the DO bit

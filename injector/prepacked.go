@@ -211,10 +211,6 @@ func (p *pipeline) serveRaw(query []byte, from netip.AddrPort, out []byte) (n in
 	}
 	ev := Event{Time: arrived, Client: client, Name: a.name, Type: q.qtype, Transport: scenarios.UDP,
 		Action: "pass", Sent: SentMessage, Rcode: a.rcode, TTL: a.ttl, Answer: a.answer}
-	pos, off := p.position(st, arrived)
-	if off != "" && (st.adhoc == nil || safetyOff(off)) {
-		return p.sendPrepacked(query, out, a, q, &ev, began)
-	}
 	// A rule may take it, or a name of its chain: its decisions are made
 	// the full way.
 	mq := matchQuery(a.name, q.qtype, client, scenarios.UDP)
@@ -222,15 +218,11 @@ func (p *pipeline) serveRaw(query []byte, from netip.AddrPort, out []byte) (n in
 		if i >= 0 {
 			mq.Name = a.chain[i]
 		}
-		if !safetyOff(off) && st.adhoc.mayTake(&mq) {
+		d := p.decideRule(st, &mq, arrived, forFastPath)
+		if d.rule != nil {
 			return 0
 		}
-		if off == "" && pl.phases[pos.Phase].matcher.First(&mq, anyRule) >= 0 {
-			return 0
-		}
-	}
-	if off == "" {
-		ev.Phase = pl.phases[pos.Phase].name
+		ev.Phase = d.phase
 	}
 	return p.sendPrepacked(query, out, a, q, &ev, began)
 }
