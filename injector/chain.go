@@ -7,7 +7,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsfault/dnsfault/injector/fault"
-	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // Faults follow the resolution path. Real services rarely ask for the
@@ -72,46 +71,21 @@ func (p *pipeline) followChain(q *query, v verdict) (verdict, time.Duration) {
 }
 
 // actAtChainPoint runs rule, which took t, a name the answer's chain
-// reaches.
+// reaches: a fault that acts at a chain point ends the chain there, and
+// the rule's modifiers change the records from t on; any other takes the
+// whole answer, as for a query of the name.
 func (p *pipeline) actAtChainPoint(q *query, v verdict, rule *rulePlan, t string) verdict {
-	spec := rule.spec
-	if !spec.Action.Info().AtChainPoint {
-		return p.act(q, v, rule) // the whole answer, as for a query of the name
+	cf, ok := rule.fault.(fault.ChainPointFault)
+	if !ok {
+		return p.act(q, v, rule)
 	}
 	m := v.out.Msg
-	prefix := chainUpTo(m.Answer, t)
-	switch spec.Action {
-	case scenarios.NXDomain, scenarios.Empty:
-		m.Rcode = dns.RcodeSuccess
-		if spec.Action == scenarios.NXDomain {
-			m.Rcode = dns.RcodeNameError // RFC 6604: the rcode of the chain's last name
-		}
-		m.Answer, m.Ns, m.Extra = prefix, []dns.RR{q.src.NegativeSOA(t)}, nil
-	case scenarios.Answer:
-		out, err := rule.fault.Act(p.ctx, requestFor(&q.req, t), q.src)
-		if err != nil {
-			v.out, v.err = fault.Outcome{}, err
-			return v
-		}
-		m.Rcode = out.Msg.Rcode
-		m.Answer, m.Ns, m.Extra = append(prefix, out.Msg.Answer...), out.Msg.Ns, nil
+	chain := len(chainUpTo(m.Answer, t))
+	if err := cf.ActAtChainPoint(p.ctx, requestFor(&q.req, t), q.src, m, chain); err != nil {
+		v.out, v.err = fault.Outcome{}, err
+		return v
 	}
-	// The modifiers change the records of the name the rule took, and
-	// those after it.
-	tail := &dns.Msg{Answer: m.Answer[len(prefix):], Ns: m.Ns}
-	if spec.Keep > 0 {
-		fault.Keep(tail, q.req.Type, spec.Keep)
-		m.Answer = append(m.Answer[:len(prefix)], tail.Answer...)
-	}
-	if spec.TTL != nil {
-		fault.SetTTL(tail, *spec.TTL)
-	}
-	if e := spec.EDE; e != nil {
-		v.ede = &dns.EDNS0_EDE{InfoCode: e.Code, ExtraText: e.Text}
-	}
-	if signFault(q, m, spec, t) {
-		v.dnssec = spec.DNSSEC
-	}
+	p.modify(q, &v, rule.spec, m, chain, t)
 	return v
 }
 

@@ -167,21 +167,29 @@ func (p *pipeline) act(q *query, v verdict, rule *rulePlan) verdict {
 		m.Authoritative = true // a fault in our zone speaks as its authority
 	}
 	if v.err == nil && v.out.Msg != nil {
-		// Modifiers rewrite the answer the action produced.
-		if rule.spec.Keep > 0 {
-			fault.Keep(v.out.Msg, q.req.Type, rule.spec.Keep)
-		}
-		if rule.spec.TTL != nil {
-			fault.SetTTL(v.out.Msg, *rule.spec.TTL)
-		}
-		if e := rule.spec.EDE; e != nil {
-			v.ede = &dns.EDNS0_EDE{InfoCode: e.Code, ExtraText: e.Text}
-		}
-		if signFault(q, v.out.Msg, rule.spec, q.req.Name) {
-			v.dnssec = rule.spec.DNSSEC
-		}
+		p.modify(q, &v, rule.spec, v.out.Msg, 0, q.req.Name)
 	}
 	return p.finish(q, v)
+}
+
+// modify applies the rule's modifiers (keep, ttl, ede, dnssec) to the
+// answer m its action made for name: to its records from the answer's
+// from-th on (past the CNAME chain that led to name; 0 for the whole).
+func (p *pipeline) modify(q *query, v *verdict, spec *scenarios.Rule, m *dns.Msg, from int, name string) {
+	tail := &dns.Msg{Answer: m.Answer[from:], Ns: m.Ns, Extra: m.Extra}
+	if spec.Keep > 0 {
+		fault.Keep(tail, q.req.Type, spec.Keep)
+	}
+	if spec.TTL != nil {
+		fault.SetTTL(tail, *spec.TTL)
+	}
+	m.Answer, m.Ns, m.Extra = append(m.Answer[:from:from], tail.Answer...), tail.Ns, tail.Extra
+	if e := spec.EDE; e != nil {
+		v.ede = &dns.EDNS0_EDE{InfoCode: e.Code, ExtraText: e.Text}
+	}
+	if signFault(q, m, spec, name) {
+		v.dnssec = spec.DNSSEC
+	}
 }
 
 // finish turns a failed normal answer into SERVFAIL, saying why in an

@@ -17,7 +17,7 @@ type Answer struct {
 	Records []dns.RR
 }
 
-var _ Fault = Answer{}
+var _ ChainPointFault = Answer{}
 
 // Act implements Fault.
 func (f Answer) Act(ctx context.Context, req *Request, src Source) (Outcome, error) {
@@ -62,4 +62,16 @@ func (Answer) follow(ctx context.Context, req *Request, src Source, m *dns.Msg, 
 	m.Answer = append(m.Answer, end.Answer...)
 	m.Ns = end.Ns
 	return Outcome{Msg: m}, nil
+}
+
+// ActAtChainPoint implements ChainPointFault: the chain up to the name,
+// then the rule's records for it.
+func (f Answer) ActAtChainPoint(ctx context.Context, req *Request, src Source, m *dns.Msg, chain int) error {
+	out, err := f.Act(ctx, req, src)
+	if err != nil {
+		return err
+	}
+	m.Rcode = out.Msg.Rcode
+	m.Answer, m.Ns, m.Extra = append(m.Answer[:chain:chain], out.Msg.Answer...), out.Msg.Ns, nil
+	return nil
 }

@@ -61,6 +61,17 @@ type Fault interface {
 	Act(ctx context.Context, req *Request, src Source) (Outcome, error)
 }
 
+// ChainPointFault is a Fault that can act at a name an answer's CNAME
+// chain reaches (scenarios.ActionInfo.AtChainPoint): the answer keeps its
+// chain up to that name, and the fault says how it ends there. The faults
+// of the other actions take the whole answer, as for a query of the name.
+type ChainPointFault interface {
+	Fault
+	// ActAtChainPoint ends m's chain at req's name: m.Answer[:chain] are
+	// the records that lead to it, the rest what the normal answer had.
+	ActAtChainPoint(ctx context.Context, req *Request, src Source, m *dns.Msg, chain int) error
+}
+
 // Reply starts a reply to req with rcode: the client's ID, question (with
 // its casing), RD and CD. RA is the writer's to set: it says whether the
 // server recurses (forwards), whatever the answer.

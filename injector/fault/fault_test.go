@@ -57,7 +57,7 @@ func TestOutcomes(t *testing.T) {
 	require.NotNil(t, out.Raw)
 	assert.Error(t, new(dns.Msg).Unpack(out.Raw))
 
-	out, _ = fault.Rcode{Code: dns.RcodeNameError, Negative: true}.Act(ctx, req, noSource{t})
+	out, _ = fault.Negative{Code: dns.RcodeNameError}.Act(ctx, req, noSource{t})
 	assert.Equal(t, dns.RcodeNameError, out.Msg.Rcode)
 	require.Len(t, out.Msg.Ns, 1)
 	assert.Equal(t, "test.", out.Msg.Ns[0].Header().Name)
@@ -94,4 +94,15 @@ func TestSetTTLNeverChangesSharedRecords(t *testing.T) {
 	assert.Equal(t, uint32(5), m.Answer[0].Header().Ttl)
 	assert.Equal(t, uint32(60), shared.Header().Ttl, "the zone's record is untouched")
 	assert.Equal(t, uint32(60), soa.Minttl)
+}
+
+// TestChainPointActionsHaveChainPointFaults: the action table says which
+// actions act at a name a CNAME chain reaches, and their faults say how;
+// no action can claim it and silently act as pass.
+func TestChainPointActionsHaveChainPointFaults(t *testing.T) {
+	for _, a := range scenarios.Actions {
+		f := fault.For(&scenarios.Rule{Action: a})
+		_, ok := f.(fault.ChainPointFault)
+		assert.Equal(t, a.Info().AtChainPoint, ok, "%s: AtChainPoint in the table, ActAtChainPoint in its fault", a)
+	}
 }

@@ -10,12 +10,12 @@ import (
 // scenarios' action table and here; its fault gets a file of its own.
 var table = map[scenarios.Action]func(r *scenarios.Rule) Fault{
 	scenarios.Pass:     func(*scenarios.Rule) Fault { return Pass{} },
-	scenarios.NXDomain: func(*scenarios.Rule) Fault { return Rcode{Code: dns.RcodeNameError, Negative: true} },
+	scenarios.NXDomain: func(*scenarios.Rule) Fault { return Negative{Code: dns.RcodeNameError} },
 	scenarios.ServFail: func(*scenarios.Rule) Fault { return Rcode{Code: dns.RcodeServerFailure} },
 	scenarios.Refused:  func(*scenarios.Rule) Fault { return Rcode{Code: dns.RcodeRefused} },
 	scenarios.NotImp:   func(*scenarios.Rule) Fault { return Rcode{Code: dns.RcodeNotImplemented} },
 	scenarios.FormErr:  func(*scenarios.Rule) Fault { return Rcode{Code: dns.RcodeFormatError} },
-	scenarios.Empty:    func(*scenarios.Rule) Fault { return Rcode{Code: dns.RcodeSuccess, Negative: true} },
+	scenarios.Empty:    func(*scenarios.Rule) Fault { return Negative{Code: dns.RcodeSuccess} },
 	scenarios.Drop:     func(*scenarios.Rule) Fault { return Drop{} },
 	scenarios.Answer:   func(r *scenarios.Rule) Fault { return Answer{Records: r.Records} },
 	scenarios.Truncate: func(*scenarios.Rule) Fault { return Truncate{} },
