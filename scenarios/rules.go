@@ -258,8 +258,7 @@ func (d *decoder) namePattern(n *yaml.Node) (NamePattern, bool) {
 		kind, s = Wildcard, suffix
 	}
 	if strings.Contains(s, "*") {
-		d.errorf(n, "name %q: * may only stand as the first label (*.example.com); use ~regexp for other patterns", n.Value)
-		return NamePattern{}, false
+		return d.labelPattern(n, s, kind == Wildcard, text)
 	}
 	name := strings.ToLower(dns.Fqdn(s))
 	if _, valid := dns.IsDomainName(name); !valid || strings.Contains(name, "..") {
@@ -267,6 +266,33 @@ func (d *decoder) namePattern(n *yaml.Node) (NamePattern, bool) {
 		return NamePattern{}, false
 	}
 	return NamePattern{Kind: kind, Name: name, Text: text}, true
+}
+
+// labelPattern reads a name with * standing for one whole label past
+// the first (dynamodb.*.amazonaws.com: any region), as a glob reads; below
+// says it began with "*." (any names below, as a Wildcard).
+func (d *decoder) labelPattern(n *yaml.Node, s string, below bool, text string) (NamePattern, bool) {
+	var expr strings.Builder
+	expr.WriteString("(?i)^")
+	if below {
+		expr.WriteString(`(?:[^.]+\.)+`)
+	}
+	for i, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if i > 0 {
+			expr.WriteString(`\.`)
+		}
+		switch {
+		case label == "*":
+			expr.WriteString(`[^.]+`)
+		case strings.Contains(label, "*") || label == "":
+			d.errorf(n, "name %q: * stands for one whole label (dynamodb.*.amazonaws.com); use ~regexp for other patterns", n.Value)
+			return NamePattern{}, false
+		default:
+			expr.WriteString(regexp.QuoteMeta(strings.ToLower(label)))
+		}
+	}
+	expr.WriteString(`\.?$`) // names are matched with or without the root's dot
+	return NamePattern{Kind: Regexp, Regexp: regexp.MustCompile(expr.String()), Text: text}, true
 }
 
 // ttl reads seconds ("300") or a duration ("5m").

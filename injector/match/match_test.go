@@ -145,3 +145,29 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+// TestAStarStandsForOneLabel: dynamodb.*.amazonaws.com, as the README's
+// ctl add writes it, takes any one label there (issue 28); a leading *.
+// still takes any names below.
+func TestAStarStandsForOneLabel(t *testing.T) {
+	rules := rulesFrom(t, `
+  - {name: any-region, match: {names: ["dynamodb.*.amazonaws.com"]}, action: empty}
+  - {name: below, match: {names: ["*.s3.*.amazonaws.com"]}, action: servfail}
+  - {name: everything, action: pass}
+`)
+	m := match.New(rules)
+	for name, want := range map[string]string{
+		"dynamodb.us-east-1.amazonaws.com.":   "any-region",
+		"dynamodb.eu-west-1.amazonaws.com.":   "any-region",
+		"dynamodb.amazonaws.com.":             "everything", // one label, not none
+		"dynamodb.a.b.amazonaws.com.":         "everything", // nor two
+		"x.dynamodb.us-east-1.amazonaws.com.": "everything",
+		"b.s3.eu-west-1.amazonaws.com.":       "below",
+		"a.b.s3.eu-west-1.amazonaws.com.":     "below",
+	} {
+		i := m.First(&match.Query{Name: name, Transport: scenarios.UDP}, always)
+		require.GreaterOrEqual(t, i, 0)
+		assert.Equal(t, want, rules[i].Name, name)
+	}
+	assert.Contains(t, rules[0].Summary(), "dynamodb.*.amazonaws.com", "shown as written")
+}
