@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/scenarios"
 )
 
 // The ad-hoc rule commands: add, remove, reset and rules, as
@@ -75,7 +76,8 @@ func ctlRuleCommands() []*cli.Command {
 
 func addFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "names", Usage: "the `NAME`s it takes: example.com, *.example.com, ~regexp (comma-separated or repeated); none: every name"},
+		&cli.StringSliceFlag{Name: "names", Usage: "the `NAME`s it takes: example.com, *.example.com, dynamodb.*.amazonaws.com, ~regexp (comma-separated or repeated)"},
+		&cli.BoolFlag{Name: "all-names", Usage: "take every name (instead of --names)"},
 		&cli.StringFlag{Name: "action", Usage: "what it does: `ACTION` (servfail, nxdomain, empty, drop, delay with pass, ...; docs/scenarios.md)"},
 		&cli.StringSliceFlag{Name: "types", Usage: "only these query `TYPE`s (A, AAAA, ...)"},
 		&cli.StringSliceFlag{Name: "clients", Usage: "only clients in `CIDR`"},
@@ -97,6 +99,14 @@ func addFlags() []cli.Flag {
 func adHocRule(cc *cli.Context) (body []byte, flagAt map[int]string, err error) {
 	if cc.String("action") == "" {
 		return nil, nil, fmt.Errorf("give --action (servfail, nxdomain, empty, drop, ...)")
+	}
+	// A rule of every name is a big fault to get by leaving a flag out:
+	// it is asked for by name (a handshake has none to give).
+	if !cc.IsSet("names") && !cc.Bool("all-names") && cc.String("action") != string(scenarios.TLSFail) {
+		return nil, nil, fmt.Errorf("give --names, or --all-names to fault every name")
+	}
+	if cc.IsSet("names") && cc.Bool("all-names") {
+		return nil, nil, fmt.Errorf("give --names or --all-names, not both")
 	}
 	var b strings.Builder
 	flagAt = map[int]string{}

@@ -84,7 +84,7 @@ func TestKdigAndCurlOverTheEncryptedListeners(t *testing.T) {
 	assert.Equal(t, 6, code, "curl: could not resolve host, through DoH: %s", body)
 
 	// The transport faults, as each client reports them.
-	r := s.ctl(t, "add", "busy", "--transport", "doh", "--action", "http-status", "--status", "503", "--retry-after", "30s")
+	r := s.ctl(t, "add", "busy", "--all-names", "--transport", "doh", "--action", "http-status", "--status", "503", "--retry-after", "30s")
 	require.Equal(t, 0, r.code, r.stderr)
 	body, code = fetch("web.enc.test")
 	assert.Equal(t, 6, code, "curl: the DoH answer was an HTTP 503: %s", body)

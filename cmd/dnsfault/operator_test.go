@@ -39,7 +39,7 @@ func TestAdHocFaultsFromCtl(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Regexp(t, `burn\s+ad-hoc\s+1\s+until removed\s+burn: nxdomain`, r.stdout)
 
-	r = s.ctl(t, "add", "burn", "--action", "refused")
+	r = s.ctl(t, "add", "burn", "--all-names", "--action", "refused")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, `an ad-hoc rule of that name exists: "burn" (remove it first)`)
 	r = s.ctl(t, "add", "typo", "--names", "a.drill.test", "--action", "servfial")
@@ -60,6 +60,10 @@ func TestAdHocFaultsFromCtl(t *testing.T) {
 	assert.Contains(t, s.log(), `msg="ad-hoc rule ended" rule=brief why="its time ran out"`)
 
 	r = s.ctl(t, "add", "every", "--action", "servfail")
+	assert.Equal(t, 2, r.code, "every name is asked for by name")
+	assert.Contains(t, r.stderr, "dnsfault ctl add: give --names, or --all-names to fault every name")
+	assert.Empty(t, s.status(t).AdHoc, "nothing was added")
+	r = s.ctl(t, "add", "every", "--all-names", "--action", "servfail")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, "SERVFAIL", s.digStatus(t, "a.drill.test"))
 	r = s.ctl(t, "reset")
