@@ -35,11 +35,16 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		stderr string
 	}{
 		{[]string{"frobnicate"}, 2, `dnsfault: no command "frobnicate" (dnsfault --help lists them)`},
-		{[]string{"serve", "--bogus"}, 2, "dnsfault serve: flag provided but not defined: -bogus"},
-		{[]string{"ctl", "--bogus", "status"}, 2, "dnsfault ctl status: flag provided but not defined: -bogus"},
-		{[]string{"validate", "--bogus", "x.yaml"}, 2, "dnsfault validate: flag provided but not defined: -bogus"},
-		{[]string{"run", "--bogus", "-s", "demo", "--", "true"}, 125, "dnsfault run: flag provided but not defined: -bogus"},
-		{[]string{"run", "--speed", "abc", "-s", "demo", "--", "true"}, 125, `dnsfault run: invalid value "abc" for flag -speed`},
+		{[]string{"ctl", "pause"}, 2, `dnsfault ctl: no command "pause" (dnsfault ctl --help lists them)`},
+		{[]string{"ctl", "statsu"}, 2, `dnsfault ctl: no command "statsu"`},
+		{[]string{"scenarios", "lst"}, 2, `dnsfault scenarios: no command "lst" (dnsfault scenarios --help lists them)`},
+		{[]string{"serve", "--bogus"}, 2, "dnsfault serve: flag provided but not defined: --bogus"},
+		{[]string{"serve", "-bogus"}, 2, "dnsfault serve: flag provided but not defined: -bogus"},
+		{[]string{"ctl", "--bogus", "status"}, 2, "dnsfault ctl status: flag provided but not defined: --bogus"},
+		{[]string{"validate", "--bogus", "x.yaml"}, 2, "dnsfault validate: flag provided but not defined: --bogus"},
+		{[]string{"run", "--bogus", "-s", "demo", "--", "true"}, 125, "dnsfault run: flag provided but not defined: --bogus"},
+		{[]string{"run", "--speed", "abc", "-s", "demo", "--", "true"}, 125, `dnsfault run: invalid value "abc" for flag --speed`},
+		{[]string{"run", "--speed=abc", "-s", "demo", "--", "true"}, 125, `dnsfault run: invalid value "abc" for flag --speed`},
 		{[]string{"run", "--", "true"}, 125, "give the scenario to replay: -s FILE"},
 	}
 	for _, tc := range cases {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -41,6 +42,7 @@ func run(args []string) int {
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   usageError("dnsfault", exitUsage),
 	}
+	typed = args
 	onUsageErrors(app.Commands, "dnsfault")
 	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && args[1] != "help" && find(app.Commands, args[1]) == nil {
 		fmt.Fprintf(os.Stderr, "dnsfault: no command %q (dnsfault --help lists them)\n", args[1])
@@ -67,7 +69,9 @@ func run(args []string) int {
 const exitUsage = 2
 
 // onUsageErrors makes every command's usage errors exit 2 (run's 125)
-// with one line that names the command, instead of a help dump.
+// with one line that names the command, instead of a help dump; and a
+// command of commands (ctl, scenarios) says so of a name it does not
+// have, as the top level does.
 func onUsageErrors(cmds []*cli.Command, parent string) {
 	for _, c := range cmds {
 		name := parent + " " + c.Name
@@ -76,14 +80,54 @@ func onUsageErrors(cmds []*cli.Command, parent string) {
 			code = report.ExitCannotRun
 		}
 		c.OnUsageError = usageError(name, code)
+		if len(c.Subcommands) > 0 && c.Action == nil {
+			c.Action = unknownSubcommand(name)
+		}
 		onUsageErrors(c.Subcommands, name)
 	}
 }
 
+// unknownSubcommand is the action of a command of commands: a name it
+// does not have exits 2 in one line, none shows its help.
+func unknownSubcommand(name string) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if c.NArg() == 0 {
+			return cli.ShowSubcommandHelp(c)
+		}
+		return cli.Exit(fmt.Sprintf("%s: no command %q (%s --help lists them)", name, c.Args().First(), name), exitUsage)
+	}
+}
+
+// typed is the command line as given, so a usage error quotes a flag as
+// it was typed (--bogus), not as Go's flag package spells it (-bogus).
+var typed []string
+
+// goFlag finds the Go flag package's -NAME in msg and writes it as
+// the user typed it.
+var goFlag = regexp.MustCompile(`(flag provided but not defined: |for flag )-([^\s:]+)`)
+
 func usageError(name string, code int) cli.OnUsageErrorFunc {
 	return func(_ *cli.Context, err error, _ bool) error {
-		return cli.Exit(fmt.Sprintf("%s: %v (%s --help lists the flags)", name, err, name), code)
+		msg := goFlag.ReplaceAllStringFunc(err.Error(), func(m string) string {
+			parts := goFlag.FindStringSubmatch(m)
+			return parts[1] + asTyped(parts[2])
+		})
+		return cli.Exit(fmt.Sprintf("%s: %s (%s --help lists the flags)", name, msg, name), code)
 	}
+}
+
+// asTyped is flag as it stands on the command line: --speed or -speed.
+func asTyped(flag string) string {
+	for _, a := range typed {
+		if a == "--" {
+			break
+		}
+		bare, _, _ := strings.Cut(a, "=")
+		if strings.TrimLeft(bare, "-") == flag && strings.HasPrefix(bare, "-") {
+			return bare
+		}
+	}
+	return "--" + flag
 }
 
 func versionCommand() *cli.Command {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -290,7 +291,13 @@ func (r *runSession) runCommand() (exitCode int, ended time.Time, err error) {
 	if unread := stopEvents(ended); unread != "" {
 		fmt.Fprintln(os.Stderr, "dnsfault run: "+unread)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist):
+		// As docker run and env say it: 127, the command was not found.
+		return 0, ended, cli.Exit("dnsfault run: "+err.Error(), exitNotFound)
+	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOEXEC):
+		return 0, ended, cli.Exit("dnsfault run: "+err.Error(), exitCannotExecute)
+	case err != nil:
 		return 0, ended, cannotRun("%v", err)
 	}
 	if cfg.HoldTimeline && !probed.Load() {
@@ -302,6 +309,13 @@ func (r *runSession) runCommand() (exitCode int, ended time.Time, err error) {
 	}
 	return exitCode, ended, nil
 }
+
+// The exit statuses of a command that could not start, as docker run,
+// env and the shells give them.
+const (
+	exitCannotExecute = 126 // found, but not executable
+	exitNotFound      = 127 // no such command
+)
 
 // childEnv is the command's environment: ours, where dnsfault's
 // listeners are, the CA to trust, the anchors, and the events file.

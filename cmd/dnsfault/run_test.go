@@ -37,6 +37,8 @@ func TestRunExitStatuses(t *testing.T) {
 	dig := requireTool(t, "dig", "bind9-dnsutils")
 	// One query over TCP, which needs no retry, so the rule is hit once.
 	ask := dig + ` @$DNSFAULT_HOST -p $DNSFAULT_PORT +tcp +tries=3 +time=5 x.t.test >/dev/null`
+	notExecutable := filepath.Join(t.TempDir(), "tests.txt") // there, but no program
+	require.NoError(t, os.WriteFile(notExecutable, []byte("not a program\n"), 0o644))
 	cases := []struct {
 		desc   string
 		args   []string
@@ -55,8 +57,12 @@ func TestRunExitStatuses(t *testing.T) {
 			125, []string{`scenario.yaml:2:18: unknown action "nxdomian" (did you mean "nxdomain"?)`}},
 		{"no command", []string{"-s", "demo"},
 			125, []string{"give the command to run after --"}},
-		{"a command that cannot start", []string{"-s", "demo", "--", "/nonexistent/tests"},
-			125, []string{"starting /nonexistent/tests"}},
+		{"a command that is not there", []string{"-s", "demo", "--", "/nonexistent/tests"},
+			127, []string{"starting /nonexistent/tests"}},
+		{"a command not on the PATH", []string{"-s", "demo", "--", "no-such-command-anywhere"},
+			127, []string{"starting no-such-command-anywhere"}},
+		{"a command that cannot be executed", []string{"-s", "demo", "--", notExecutable},
+			126, []string{"starting " + notExecutable}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.desc, func(t *testing.T) {
