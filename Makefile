@@ -1,9 +1,10 @@
 # dnsfault: `make run` starts the server on its embedded demo scenario;
 # `make test` installs what the tests need (when it can) and runs them all.
 
-GO     ?= go
-BIN    ?= bin/dnsfault
-LISTEN ?= 127.0.0.1:1053
+GO      ?= go
+BIN     ?= bin/dnsfault
+LISTEN  ?= 127.0.0.1:1053
+CONTROL ?= 127.0.0.1:8053
 
 FUZZTIME ?= 60s
 
@@ -12,11 +13,13 @@ SOAK_QPS ?= 2000
 
 .PHONY: build run test test-tools lint fuzz soak bench clean
 
+# -buildvcs=auto: the binary says the commit it was built from (dnsfault
+# --version), whatever GOFLAGS says, in a git checkout.
 build:
-	$(GO) build -o $(BIN) ./cmd/dnsfault
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/dnsfault
 
 run: build
-	./$(BIN) serve -s demo --listen $(LISTEN)
+	./$(BIN) serve -s demo --listen $(LISTEN) --control $(CONTROL)
 
 # The end-to-end tests query the binary with dig and kdig; test-tools
 # installs them on a Debian machine where we are root, and otherwise says

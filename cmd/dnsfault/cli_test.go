@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -55,7 +56,32 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 	}
 	r := runDnsfault(t, "version")
 	assert.Equal(t, 0, r.code)
-	assert.Regexp(t, `^dnsfault \S+\n$`, r.stdout)
+	want := `^dnsfault dev\n$`
+	if head, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+		// Built in a git checkout (as make build and CI do): the commit.
+		want = `^dnsfault dev \(commit ` + string(head[:12]) + `, [0-9TZ:-]+(, modified)?\)\n$`
+	}
+	assert.Regexp(t, want, r.stdout)
+	r = runDnsfault(t, "--version")
+	assert.Regexp(t, strings.Replace(want, "^dnsfault ", "^dnsfault version ", 1), r.stdout)
+}
+
+// TestPapercuts: --speed 0 is refused as -1 is; serve without a scenario
+// says so rather than serving "none"; make run takes CONTROL= (issue 28).
+func TestPapercuts(t *testing.T) {
+	t.Parallel()
+	for _, speed := range []string{"0", "-1"} {
+		r := runDnsfault(t, "serve", "--speed", speed)
+		assert.Equal(t, 2, r.code, "a bad flag: %s", r.stderr)
+		assert.Contains(t, r.stderr, "--speed "+speed+": give a number above 0")
+	}
+	s := serve(t)
+	assert.Contains(t, s.log(), "dnsfault: serving no scenario (no faults until one is loaded: ctl load)")
+	assert.NotContains(t, s.log(), `serving "none"`)
+
+	out, err := exec.Command("make", "-s", "-n", "-C", "../..", "run", "CONTROL=127.0.0.1:9053").Output()
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "--control 127.0.0.1:9053")
 }
 
 // TestHelpSaysWhatDefaultsMean: no "(default: 0s)" where 0 means off, and

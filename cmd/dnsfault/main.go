@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -14,8 +15,35 @@ import (
 	"github.com/dnsfault/dnsfault/injector/report"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; a
+// plain go build carries the commit it was built from (versionString).
 var version = "dev"
+
+// versionString is the version with the commit and its date from the
+// build information Go records (go build in a git checkout), and
+// "modified" when the tree had changes.
+func versionString() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	rev := settings["vcs.revision"]
+	if rev == "" {
+		return version
+	}
+	out := version + " (commit " + rev[:min(12, len(rev))]
+	if t := settings["vcs.time"]; t != "" {
+		out += ", " + t
+	}
+	if settings["vcs.modified"] == "true" {
+		out += ", modified"
+	}
+	return out + ")"
+}
 
 func main() {
 	os.Exit(run(os.Args))
@@ -27,7 +55,7 @@ func run(args []string) int {
 	app := &cli.App{
 		Name:    "dnsfault",
 		Usage:   "a DNS server that injects the faults of real DNS outages, on purpose",
-		Version: version,
+		Version: versionString(),
 		Commands: []*cli.Command{
 			serveCommand(),
 			validateCommand(),
@@ -135,7 +163,7 @@ func versionCommand() *cli.Command {
 		Name:  "version",
 		Usage: "print dnsfault's version",
 		Action: func(c *cli.Context) error {
-			fmt.Printf("dnsfault %s\n", version)
+			fmt.Printf("dnsfault %s\n", versionString())
 			return nil
 		},
 	}

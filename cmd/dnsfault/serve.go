@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -138,7 +139,11 @@ func serve(c *cli.Context) error {
 			cfg.Logger.Warn("hot reload is off", "err", err)
 		}
 	}
-	fmt.Fprintf(os.Stderr, "dnsfault: serving %q on %s (udp and tcp), control API on http://%s, seed %d\n", sc.Name, srv.Addr(), listen.Display(api.Addr()), srv.Seed())
+	serving := fmt.Sprintf("serving %q", sc.Name)
+	if c.String("scenario") == "" {
+		serving = "serving no scenario (no faults until one is loaded: ctl load)"
+	}
+	fmt.Fprintf(os.Stderr, "dnsfault: %s on %s (udp and tcp), control API on http://%s, seed %d\n", serving, srv.Addr(), listen.Display(api.Addr()), srv.Seed())
 	fmt.Fprintf(os.Stderr, "dnsfault: %s\n", configLine(srv.Status()))
 	_, removeCA, err := announceEncrypted(c, srv, "dnsfault")
 	defer removeCA()
@@ -199,6 +204,9 @@ func startCPUProfile(path string) (stop func(), err error) {
 
 // serverConfig reads the flags that configure the DNS server.
 func serverConfig(c *cli.Context) (injector.Config, error) {
+	if speed := c.Float64("speed"); speed <= 0 || math.IsNaN(speed) || math.IsInf(speed, 0) {
+		return injector.Config{}, fmt.Errorf("--speed %g: give a number above 0 (1: real time, 60: a minute a second)", speed)
+	}
 	up, err := parseUpstream(c.String("upstream"))
 	if err != nil {
 		return injector.Config{}, err
