@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/dnsfault/dnsfault/injector/report"
@@ -81,7 +82,7 @@ func watchEvents(path string, call func(report.Call)) (stop func(ended time.Time
 		if r.badN == 0 {
 			return ""
 		}
-		return fmt.Sprintf("%d lines of DNSFAULT_EVENTS were not read: %v", r.badN, r.bad)
+		return fmt.Sprintf("%d lines of DNSFAULT_EVENTS were not read: %s (a line is one JSON object per call, such as {\"ok\": true, \"latency_ms\": 12}; docs/report.md)", r.badN, strings.Join(r.bad, "; "))
 	}, nil
 }
 
@@ -118,8 +119,9 @@ func (r *eventsReader) parse(b []byte, now time.Time) {
 		return
 	}
 	if err == nil && ev.OK == nil {
-		err = errors.New(`no "ok"`)
+		err = errors.New(`no "ok": true or false`)
 	}
+	err = plainJSONError(err)
 	if start, ok := r.open[ev.ID]; ok && ev.ID != "" {
 		delete(r.open, ev.ID)
 		if ev.Start.IsZero() {
@@ -148,4 +150,26 @@ func (r *eventsReader) parse(b []byte, now time.Time) {
 		call.Start = call.Time.Add(-call.Latency)
 	}
 	r.call(call)
+}
+
+// plainJSONError says what is wrong with an events line in the words of
+// its format, not Go's JSON decoder's ("invalid character 'o' in literal
+// null").
+func plainJSONError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var when *time.ParseError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Errorf("not a JSON object (a mistake at character %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		want := map[string]string{"ok": "true or false", "latency_ms": "a number", "id": "a string", "error": "a string"}[typ.Field]
+		if want == "" {
+			want = "a time as RFC 3339 (2026-12-08T10:00:00.123Z)"
+		}
+		return fmt.Errorf("%q must be %s, not a %s", typ.Field, want, typ.Value)
+	case errors.As(err, &when):
+		return fmt.Errorf("a time must be RFC 3339, such as 2026-12-08T10:00:00.123Z: got %q", when.Value)
+	}
+	return err
 }

@@ -510,3 +510,16 @@ func TestATLSFailHandshakeIsCounted(t *testing.T) {
 	assert.Contains(t, string(data), `"rcode":"tls-close"`)
 	assert.Contains(t, string(data), `"transport":"dot"`)
 }
+
+// TestBadEventLinesAreSaidPlainly: a line of DNSFAULT_EVENTS that cannot
+// be read is named by its number and what is wrong in the format's words,
+// not Go's JSON decoder's (issue 28).
+func TestBadEventLinesAreSaidPlainly(t *testing.T) {
+	t.Parallel()
+	r := runDnsfault(t, "run", "-s", scenarioFile(t, "version: 1\nupstream: none\n"), "--", "sh", "-c",
+		`printf '%s\n' 'nope' '{"ok": "yes"}' '{"ok": true, "time": "yesterday"}' '{"latency_ms": 3}' >> "$DNSFAULT_EVENTS"`)
+	assert.Contains(t, r.stderr, "4 lines of DNSFAULT_EVENTS were not read: line 1: not a JSON object (a mistake at character 2); "+
+		`line 2: "ok" must be true or false, not a string; line 3: a time must be RFC 3339, such as 2026-12-08T10:00:00.123Z: got "yesterday"`)
+	assert.NotContains(t, r.stderr, "invalid character")
+	assert.NotContains(t, r.stderr, "literal")
+}
