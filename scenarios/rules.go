@@ -23,7 +23,8 @@ func (d *decoder) parsePhases(root, phasesNode, rulesNode *yaml.Node) []Phase {
 	switch {
 	case phasesNode != nil && rulesNode != nil:
 		d.errorf(rulesNode, "give either top-level rules (one endless phase) or phases, not both")
-		return nil
+		// Both are read on, so that one pass reports every mistake.
+		d.parseRules(rulesNode, "default")
 	case phasesNode == nil:
 		p := Phase{Name: "default"}
 		if rulesNode != nil {

@@ -352,3 +352,27 @@ func TestScenariosListAndShow(t *testing.T) {
 
 // errorsAs is errors.As, for tests that shadow the errors package name.
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// TestValidateReportsEveryMistakeInOnePass: top-level rules beside phases
+// is one mistake among others, and does not hide them (issue 28).
+func TestValidateReportsEveryMistakeInOnePass(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "both.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`version: 1
+rules:
+  - {match: {names: [a.test]}, action: nxdomian}
+phases:
+  - {name: one, duration: 1m, rules: [{action: servfial}]}
+  - {name: two, rules: [{action: drop, probability: 2}]}
+`), 0o644))
+	r := runDnsfault(t, "validate", file)
+	assert.Equal(t, 1, r.code)
+	for _, want := range []string{
+		"both.yaml:3:3: give either top-level rules (one endless phase) or phases, not both",
+		`both.yaml:3:40: unknown action "nxdomian"`,
+		`both.yaml:5:48: unknown action "servfial"`,
+		"both.yaml:6:53: probability must be a number from 0 to 1",
+	} {
+		assert.Contains(t, r.stderr+r.stdout, want)
+	}
+}
