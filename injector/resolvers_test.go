@@ -209,7 +209,19 @@ func TestResolverLayerUnbound(t *testing.T) {
 	committed, err := os.ReadFile(resolversDoc)
 	require.NoError(t, err)
 	want, got := stableColumns(string(committed)), stableColumns(doc)
-	assert.Equal(t, want, got, "docs/resolvers.md no longer says what unbound does: run DNSFAULT_UPDATE_DOCS=1 go test -run TestResolverLayerUnbound ./injector/ and review the change")
+	assert.Equal(t, want, got, updateHint(strings.Join(want, "\n"), strings.Join(got, "\n")))
+}
+
+// updateHint is what a failed comparison with docs/resolvers.md says. A
+// row that timed out here and not in the docs is a loaded machine's, not
+// unbound's behaviour: it must not be written into the docs.
+func updateHint(want, got string) string {
+	for _, line := range strings.Split(got, "\n") {
+		if strings.Contains(line, "no answer within") && !strings.Contains(want, line) {
+			return "docs/resolvers.md differs, and a query timed out here that does not in the docs: this machine was too loaded to measure; run the test again when it is not (do not write this table into the docs)"
+		}
+	}
+	return "docs/resolvers.md no longer says what unbound does: run DNSFAULT_UPDATE_DOCS=1 go test -run TestResolverLayerUnbound ./injector/ and review the change"
 }
 
 // measure asks unbound at addr for the case's names, as an application
@@ -458,4 +470,16 @@ func stableColumns(doc string) []string {
 		out = append(out, strings.Join([]string{heading, strings.TrimSpace(cells[1]), strings.TrimSpace(cells[2]), strings.TrimSpace(cells[3]), strings.TrimSpace(cells[4])}, " | "))
 	}
 	return out
+}
+
+// TestTheUpdateHintIsNotGivenForATimeout: rerunning with
+// DNSFAULT_UPDATE_DOCS=1 would write a loaded machine's timeouts into the
+// docs; the hint says so instead (issue 28).
+func TestTheUpdateHintIsNotGivenForATimeout(t *testing.T) {
+	want := "| `servfail` | SERVFAIL |\n| `drop` | no answer within 5s (the client's timeout) |\n"
+	timedOut := "| `servfail` | no answer within 5s (the client's timeout) |\n| `drop` | no answer within 5s (the client's timeout) |\n"
+	changed := "| `servfail` | NXDOMAIN |\n| `drop` | no answer within 5s (the client's timeout) |\n"
+	assert.Contains(t, updateHint(want, timedOut), "too loaded to measure")
+	assert.NotContains(t, updateHint(want, timedOut), "DNSFAULT_UPDATE_DOCS=1 go test")
+	assert.Contains(t, updateHint(want, changed), "DNSFAULT_UPDATE_DOCS=1 go test")
 }
