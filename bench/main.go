@@ -95,6 +95,7 @@ func main() {
 		// dnsperf still asks 127.0.0.1: the socket is bound to every
 		// address, as in a container (--allow, since that is no loopback).
 		{"b0", "dnsfault, names from a zone, no rules, on 0.0.0.0 (every address)", dnsfaultOn("0.0.0.0", bin, "-s", "DIR/zone.yaml", "--allow", "127.0.0.0/8"), ""},
+		{"bt", "dnsfault, names from a zone, no rules, every query and answer to --dnstap file:", dnsfault("-s", "DIR/zone.yaml", "--dnstap", "file:DIR/bench.dnstap"), ""},
 		{"c", "dnsfault, 10,000 rules none of which matches", dnsfault("-s", "DIR/rules.yaml"), ""},
 		{"d", "dnsfault, every query taken by a wildcard `answer` rule", dnsfault("-s", "DIR/wildcard.yaml"), ""},
 		{"e", "dnsfault forwarding everything to (a), (a) on dnsfault's core", dnsfault("--upstream", "REF", "-s", "DIR/forward.yaml"), "0"},
@@ -619,6 +620,7 @@ func targets(results []result) string {
 	}
 	row("(b) >= 0.9 x (a)", "b", "a", 0.9)
 	row("(b0) >= 0.9 x (b): --listen 0.0.0.0 against 127.0.0.1 (issue 27)", "b0", "b", 0.9)
+	row("(bt) >= 0.9 x (b): with --dnstap (issue 28)", "bt", "b", 0.9)
 	row("(c) >= 0.85 x (a)", "c", "a", 0.85)
 	row("(d) >= 0.9 x (a)", "d", "a", 0.9)
 	row("(e) >= 0.6 x (a), upstream on dnsfault's core", "e", "a", 0.6)

@@ -66,6 +66,6 @@ func (p *pipeline) forwardAsync(q *query, v verdict, req *fault.Request, merge f
 	src.fwd.ForwardAsync(p.ctx, req.Msg, func(resp *dns.Msg, err error) {
 		defer p.lives.done()
 		defer p.recoverPanic(q.served, q.req.Msg)
-		answer(src.forwarded(resp, err, sent))
+		answer(src.forwarded(req.Msg, resp, err, sent))
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/dnsfault/dnsfault/injector/dnstap"
 	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/injector/match"
 	"github.com/dnsfault/dnsfault/injector/upstream"
@@ -75,6 +76,9 @@ type Config struct {
 	// Now is the clock of the timeline and the safety switches (default
 	// time.Now); tests step it.
 	Now func() time.Time
+	// Dnstap, when set, gets every query and answer, and the forwarded
+	// ones (--dnstap). The caller opens it and closes it after Shutdown.
+	Dnstap *dnstap.Writer
 	// Speed runs every phase duration that many times faster (default 1),
 	// and divides every TTL served by it too (rounded up, at least 1),
 	// unless KeepTTLs: a replay caches as the outage did, only faster.

@@ -37,6 +37,9 @@ func (h udpHandler) ServeRaw(query []byte, from netip.AddrPort, out []byte) int 
 var _ udpbatch.RawHandler = udpHandler{}
 
 func (s *Server) serveUDP(pcs []*net.UDPConn) (listener, error) {
+	if a, ok := pcs[0].LocalAddr().(*net.UDPAddr); ok && !a.IP.IsUnspecified() {
+		s.pipe.udpLocal = a.AddrPort() // where prepacked answers leave from (dnstap)
+	}
 	for _, pc := range pcs {
 		pc.SetReadBuffer(listen.UDPReadBuffer)
 	}

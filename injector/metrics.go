@@ -72,6 +72,11 @@ func newMetrics(s *Server) *metrics {
 		Name: "dnsfault_probe_up", Help: "1 when the probe's last try succeeded, 0 when it failed."}, []string{"probe"})
 	m.registry.MustRegister(m.queries, m.upstream, m.rateLimited, m.signedLimited, m.heldDropped, m.panics, m.queryLogErrors, m.recordErrors, m.probes, m.probeUp, &stateCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if tap := s.cfg.Dnstap; tap != nil {
+		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "dnsfault_dnstap_dropped_total", Help: "dnstap frames (--dnstap) dropped because the reader was behind: answers are never held up for it."},
+			func() float64 { return float64(tap.Dropped()) }))
+	}
 	return m
 }
 

@@ -3,6 +3,7 @@ package injector
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,9 @@ type pipeline struct {
 	cfg       *Config
 	realClock bool    // cfg.Now is time.Now: one clock read per query serves twice
 	ttlScale  float64 // TTLs served are divided by it (Config.TTLScale)
+	// udpLocal is the UDP listener's address, for dnstap's prepacked
+	// frames; invalid on a wildcard address.
+	udpLocal netip.AddrPort
 	// state is everything a query decides by, swapped whole by control
 	// actions (state.go) and read with one atomic load.
 	state    atomic.Pointer[runState]

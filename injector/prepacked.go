@@ -224,17 +224,20 @@ func (p *pipeline) serveRaw(query []byte, from netip.AddrPort, out []byte) (n in
 		}
 		ev.Phase = d.phase
 	}
-	return p.sendPrepacked(query, out, a, q, &ev, began)
+	return p.sendPrepacked(query, out, a, q, &ev, from, began)
 }
 
 // sendPrepacked writes the prepacked answer a to query into out, and
 // observes it.
-func (p *pipeline) sendPrepacked(query, out []byte, a *prepacked, q rawQuestion, ev *Event, began time.Time) int {
+func (p *pipeline) sendPrepacked(query, out []byte, a *prepacked, q rawQuestion, ev *Event, from netip.AddrPort, began time.Time) int {
 	n := copy(out, a.wire)
 	copy(out[:2], query[:2])               // the query's ID
 	copy(out[12:12+q.nameLen], query[12:]) // and its case (0x20)
 	ev.Latency = time.Since(began)
 	p.obs.observe(ev, &a.counters)
+	if p.cfg.Dnstap != nil {
+		p.tapPrepacked(query, out[:n], ev, from, began)
+	}
 	return n
 }
 

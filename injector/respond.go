@@ -17,6 +17,9 @@ import (
 func (p *pipeline) respond(q *query, v *verdict) {
 	err := p.write(q, v)
 	ev := p.event(q, v)
+	if p.cfg.Dnstap != nil {
+		p.tapClient(q, v, &ev, err == nil)
+	}
 	if q.charged.IsValid() {
 		p.signing.Spend(q.charged, float64(ev.Latency.Microseconds()))
 	}

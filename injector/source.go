@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsfault/dnsfault/injector/dnstap"
 	"github.com/dnsfault/dnsfault/injector/fault"
 	"github.com/dnsfault/dnsfault/injector/ratelimit"
 	"github.com/dnsfault/dnsfault/injector/upstream"
@@ -28,13 +29,14 @@ type source struct {
 	recurses bool
 	// soas are the real SOAs of the zones outside ours, for faults there.
 	soas *upstreamSOAs
+	tap  *dnstap.Writer // Config.Dnstap; nil: none
 }
 
 // forward asks upstream for req's answer, waiting for it.
 func (s *source) forward(ctx context.Context, req *fault.Request) (*dns.Msg, error) {
 	began := time.Now()
 	resp, err := s.fwd.Forward(ctx, req.Msg, req.Transport.Stream())
-	return s.forwarded(resp, err, began)
+	return s.forwarded(req.Msg, resp, err, began)
 }
 
 // local answers req without the network: classes other than IN, names in
@@ -99,9 +101,12 @@ func chased(m, end *dns.Msg) *dns.Msg {
 	return m
 }
 
-// forwarded turns an upstream's answer into ours.
-func (s *source) forwarded(resp *dns.Msg, err error, began time.Time) (*dns.Msg, error) {
+// forwarded turns an upstream's answer to query into ours.
+func (s *source) forwarded(query, resp *dns.Msg, err error, began time.Time) (*dns.Msg, error) {
 	s.metrics.observeUpstream(time.Since(began), err)
+	if s.tap != nil {
+		s.tapForwarder(query, resp, began)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,7 @@ func serverFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "keep-ttls", Usage: "serve TTLs as written, whatever --speed"},
 		&cli.DurationFlag{Name: "max-duration", DefaultText: "off", Usage: "turn every fault off for good `D` after the start"},
 		&cli.StringFlag{Name: "log-queries", Usage: "write one JSON line per query to `FILE` (- for stdout)"},
+		&cli.StringFlag{Name: "dnstap", Usage: "write every query and answer as dnstap to `OUTPUT`: file:PATH, unix:PATH or tcp:HOST:PORT (dnstap-read, dnstap-ldns); the answer's extra names the phase, rule and action"},
 		&cli.StringSliceFlag{Name: "probe", Usage: "check the service every --probe-interval while the scenario runs: http(s)://URL (2xx), tcp://HOST:PORT (connects) or exec:COMMAND (exits 0); a host name resolves through dnsfault (repeatable)"},
 		&cli.DurationFlag{Name: "probe-interval", Value: 500 * time.Millisecond, Usage: "how often (`D`) each probe runs"},
 		&cli.DurationFlag{Name: "probe-timeout", Value: 2 * time.Second, Usage: "how long (`D`) one probe may take before it counts as failed"},

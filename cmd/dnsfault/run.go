@@ -159,6 +159,12 @@ func (r *runSession) prepare() error {
 		r.onExit(closeLog)
 		r.cfg.QueryLog = w
 	}
+	if r.cfg.Dnstap, err = openDnstap(c); err != nil {
+		return cannotRun("%v", err)
+	}
+	if tap := r.cfg.Dnstap; tap != nil {
+		r.onExit(tap.Close) // after the server, which stops first
+	}
 	for _, out := range []string{"record", "report", "junit", "dnssec-anchors"} {
 		// Checked now, not found out after the tests ran.
 		if path := c.String(out); path != "" {

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/dnsfault/dnsfault/injector"
 	"github.com/dnsfault/dnsfault/injector/control"
+	"github.com/dnsfault/dnsfault/injector/dnstap"
 	"github.com/dnsfault/dnsfault/injector/listen"
 	"github.com/dnsfault/dnsfault/injector/record"
 	"github.com/dnsfault/dnsfault/injector/reload"
@@ -86,6 +88,12 @@ func serve(c *cli.Context) error {
 		if err := safefile.CheckWritable(path); err != nil {
 			return cli.Exit(fmt.Sprintf("--dnssec-anchors: %v", err), 2)
 		}
+	}
+	if cfg.Dnstap, err = openDnstap(c); err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if cfg.Dnstap != nil {
+		defer cfg.Dnstap.Close() // after the server's last answer
 	}
 	var recorder *record.Recorder
 	recordPath := c.String("record")
@@ -297,4 +305,23 @@ func autosave(c *cli.Context, recorder *record.Recorder, path string, srv *injec
 			logger.Error("--record: the recording could not be written; the previous one is kept, and the next write tries again", "err", err)
 		}
 	})
+}
+
+// openDnstap opens --dnstap, when given: its frames are written until
+// Close, which comes after the server has stopped.
+func openDnstap(c *cli.Context) (*dnstap.Writer, error) {
+	spec := c.String("dnstap")
+	if spec == "" {
+		return nil, nil
+	}
+	if path, isFile := strings.CutPrefix(spec, "file:"); isFile {
+		if err := safefile.CheckWritable(path); err != nil {
+			return nil, fmt.Errorf("--dnstap: %v", err)
+		}
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "dnsfault"
+	}
+	return dnstap.Open(spec, host)
 }
