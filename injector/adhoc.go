@@ -3,6 +3,7 @@ package injector
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/dnsfault/dnsfault/injector/control"
@@ -33,6 +34,7 @@ type adhocSet struct {
 
 type adhocRule struct {
 	plan  *rulePlan
+	seen  atomic.Uint64 // questions answered while it was in force
 	added time.Time
 	until time.Time // zero: until removed
 	by    string
@@ -179,7 +181,7 @@ func (a *adhocSet) status(now time.Time) []control.AdHocRule {
 	}
 	for _, r := range a.rules {
 		st := control.AdHocRule{
-			RuleStatus: control.RuleStatus{Name: r.plan.spec.Name, Action: string(r.plan.spec.Action), Hits: r.plan.hits.Load()},
+			RuleStatus: r.plan.status(r.seen.Load()),
 			Summary:    r.plan.spec.Summary(),
 			Added:      r.added.UTC(),
 			By:         r.by,

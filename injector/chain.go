@@ -62,7 +62,7 @@ func (p *pipeline) followChain(q *query, v verdict) (verdict, time.Duration) {
 		mq := matchQuery(t, q.req.Type, q.req.Client, q.req.Transport)
 		if d := p.decideRule(st, &mq, q.arrived, forChain); d.rule != nil {
 			rule := d.rule
-			rule.hits.Add(1)
+			rule.took(q.req.Type)
 			v.rule, v.action, v.adhoc, v.via = rule.spec.Name, string(rule.spec.Action), d.adhoc, t
 			return p.actAtChainPoint(q, v, rule, t), rule.delay(st.plan.seed)
 		}

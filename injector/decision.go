@@ -50,6 +50,11 @@ func (p *pipeline) decideRule(st *runState, mq *match.Query, now time.Time, s st
 	}
 	seed := st.plan.seed
 	if a := st.adhoc; a != nil && !safetyOff(d.off) {
+		if s == forQuestion {
+			for _, r := range a.rules {
+				r.seen.Add(1)
+			}
+		}
 		i := a.matcher.First(mq, func(i int) bool {
 			r := a.rules[i]
 			progress := 0.0 // a rule with `for` ramps its probability over that time
@@ -70,24 +75,48 @@ func (p *pipeline) decideRule(st *runState, mq *match.Query, now time.Time, s st
 		return d
 	}
 	ph := st.plan.phases[d.pos.Phase]
+	if s == forQuestion {
+		ph.seen.Add(1)
+	}
 	if i := ph.matcher.First(mq, func(i int) bool { return s.takes(ph.rules[i], seed, d.pos.Progress) }); i >= 0 {
 		d.rule = ph.rules[i]
 	}
 	return d
 }
 
+// seenPrepacked counts a question answered from the prepacked answers,
+// which no rule could take but each rule in force saw.
+func (p *pipeline) seenPrepacked(st *runState, d decision) {
+	if a := st.adhoc; a != nil && !safetyOff(d.off) {
+		for _, r := range a.rules {
+			r.seen.Add(1)
+		}
+	}
+	if d.off == "" {
+		st.plan.phases[d.pos.Phase].seen.Add(1)
+	}
+}
+
 // takes tells whether rule r, whose conditions hold, takes the question
-// at stage s, its probability drawn at progress.
+// at stage s, its probability drawn at progress. A rule that may act at
+// this stage counts the question as matched, taken or not.
 func (s stage) takes(r *rulePlan, seed uint64, progress float64) bool {
 	switch s {
 	case forFastPath:
 		return true
 	case forHandshake:
-		return r.handshake && r.takes(seed, r.spec.Probability.At(progress))
+		if !r.handshake {
+			return false
+		}
 	case forChain:
-		if r.spec.NotViaCNAME {
+		if r.spec.NotViaCNAME || r.handshake {
+			return false
+		}
+	default:
+		if r.handshake {
 			return false
 		}
 	}
-	return !r.handshake && r.takes(seed, r.spec.Probability.At(progress))
+	r.matched.Add(1)
+	return r.takes(seed, r.spec.Probability.At(progress))
 }

@@ -58,7 +58,7 @@ func (s *Server) withHandshakeFaults(base *tls.Config, t scenarios.Transport) *t
 		if rule == nil {
 			return nil, nil
 		}
-		rule.hits.Add(1)
+		rule.took(0) // a handshake: no type
 		if d := rule.delay(s.pipe.state.Load().plan.seed); d > 0 {
 			sleep(s.pipe.ctx, d)
 		}

@@ -138,7 +138,15 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- activeDesc
 	ch <- abortedDesc
 	ch <- inFlightDesc
+	ch <- ruleDesc
 }
+
+// ruleDesc is each rule's proof that its fault fired, or why it did not:
+// the questions answered while it was in force (seen), those whose
+// conditions it met (matched), and those it took (injected).
+var ruleDesc = prometheus.NewDesc("dnsfault_rule_queries_total",
+	"Questions seen while the rule was in force, matched by its conditions, and injected with its fault, by phase (ad-hoc for ad-hoc rules) and rule.",
+	[]string{"phase", "rule", "stage"}, nil)
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.s.pipe.state.Load()
@@ -149,6 +157,21 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, boolValue(off == ""))
 	ch <- prometheus.MustNewConstMetric(abortedDesc, prometheus.GaugeValue, boolValue(st.off != "" || off == offHeartbeat))
 	ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(c.s.InFlight()))
+	rule := func(phase string, r control.RuleStatus) {
+		for stage, n := range map[string]uint64{"seen": r.Seen, "matched": r.Matched, "injected": r.Hits} {
+			ch <- prometheus.MustNewConstMetric(ruleDesc, prometheus.CounterValue, float64(n), phase, r.Name, stage)
+		}
+	}
+	for i, ph := range st.plan.phases {
+		for _, r := range ph.rules {
+			rule(st.plan.scenario.Phases[i].Name, r.status(ph.seen.Load()))
+		}
+	}
+	if st.adhoc != nil {
+		for _, r := range st.adhoc.rules {
+			rule("ad-hoc", r.plan.status(r.seen.Load()))
+		}
+	}
 }
 
 func boolValue(b bool) float64 {

@@ -148,7 +148,7 @@ func (p *pipeline) decide(q *query) verdict {
 		}
 		return p.finish(q, v)
 	}
-	rule.hits.Add(1)
+	rule.took(q.req.Type)
 	v.rule, v.action = rule.spec.Name, string(rule.spec.Action)
 	// The delay comes before the action, so a delayed pass is a slow
 	// resolver and a delayed servfail a slow failure.

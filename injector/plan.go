@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsfault/dnsfault/injector/control"
 	"github.com/dnsfault/dnsfault/injector/fault"
 	"github.com/dnsfault/dnsfault/injector/match"
 	"github.com/dnsfault/dnsfault/injector/ratelimit"
@@ -35,6 +36,9 @@ type phasePlan struct {
 	name    string
 	matcher *match.Matcher
 	rules   []*rulePlan
+	// seen counts the questions answered while the phase was in force:
+	// every rule of the phase saw them.
+	seen atomic.Uint64
 }
 
 type rulePlan struct {
@@ -44,7 +48,14 @@ type rulePlan struct {
 	stream uint64 // this rule's own random stream
 	draws  atomic.Uint64
 	jitter atomic.Uint64
-	hits   atomic.Uint64
+	hits   atomic.Uint64 // questions it took: the fault was injected
+	// matched counts the questions whose conditions it met when its turn
+	// came, taken or not (its probability); byType the taken ones by
+	// their type. With the phase's seen, they prove a fault fired, or
+	// say why not: no query came (a client's cache), none matched, or
+	// the probability said no.
+	matched atomic.Uint64
+	byType  [len(countedTypes) + 1]atomic.Uint64
 	// handshake marks a tls-fail rule: it acts on TLS handshakes
 	// (listen_tls.go), never on queries.
 	handshake bool
@@ -156,4 +167,48 @@ func mix(x uint64) uint64 {
 	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
 	x = (x ^ x>>27) * 0x94d049bb133111eb
 	return x ^ x>>31
+}
+
+// countedTypes are the query types injections are counted by; the rest
+// count as "other".
+var countedTypes = [...]uint16{dns.TypeA, dns.TypeAAAA, dns.TypeCNAME, dns.TypeHTTPS, dns.TypeSVCB, dns.TypeMX, dns.TypeTXT,
+	dns.TypeNS, dns.TypeSOA, dns.TypeSRV, dns.TypePTR, dns.TypeDS, dns.TypeDNSKEY, dns.TypeANY}
+
+// took counts a question of type qtype the rule took.
+func (r *rulePlan) took(qtype uint16) {
+	r.hits.Add(1)
+	for i, t := range countedTypes {
+		if t == qtype {
+			r.byType[i].Add(1)
+			return
+		}
+	}
+	r.byType[len(countedTypes)].Add(1)
+}
+
+// injectedByType is what took counted, by type name; nil when nothing.
+func (r *rulePlan) injectedByType() map[string]uint64 {
+	var out map[string]uint64
+	for i := range r.byType {
+		n := r.byType[i].Load()
+		if n == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[string]uint64{}
+		}
+		name := "other"
+		if i < len(countedTypes) {
+			name = dns.TypeToString[countedTypes[i]]
+		}
+		out[name] = n
+	}
+	return out
+}
+
+// status is the rule's counters, seen being the questions answered while
+// it was in force.
+func (r *rulePlan) status(seen uint64) control.RuleStatus {
+	return control.RuleStatus{Name: r.spec.Name, Action: string(r.spec.Action), Seen: seen, Matched: r.matched.Load(),
+		Hits: r.hits.Load(), InjectedByType: r.injectedByType()}
 }

@@ -214,16 +214,18 @@ func (p *pipeline) serveRaw(query []byte, from netip.AddrPort, out []byte) (n in
 	// A rule may take it, or a name of its chain: its decisions are made
 	// the full way.
 	mq := matchQuery(a.name, q.qtype, client, scenarios.UDP)
+	var d decision
 	for i := -1; i < len(a.chain); i++ {
 		if i >= 0 {
 			mq.Name = a.chain[i]
 		}
-		d := p.decideRule(st, &mq, arrived, forFastPath)
+		d = p.decideRule(st, &mq, arrived, forFastPath)
 		if d.rule != nil {
 			return 0
 		}
 		ev.Phase = d.phase
 	}
+	p.seenPrepacked(st, d)
 	return p.sendPrepacked(query, out, a, q, &ev, from, began)
 }
 

@@ -63,8 +63,9 @@ func (s *Server) Status() control.Status {
 	out.AdHoc = st.adhoc.status(now)
 	for i, p := range sc.Phases {
 		ps := control.PhaseStatus{Name: p.Name, DurationSeconds: p.Duration.Seconds(), Rules: []control.RuleStatus{}}
-		for _, r := range st.plan.phases[i].rules {
-			ps.Rules = append(ps.Rules, control.RuleStatus{Name: r.spec.Name, Action: string(r.spec.Action), Hits: r.hits.Load()})
+		ph := st.plan.phases[i]
+		for _, r := range ph.rules {
+			ps.Rules = append(ps.Rules, r.status(ph.seen.Load()))
 		}
 		out.Phases = append(out.Phases, ps)
 	}

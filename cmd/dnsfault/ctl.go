@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -201,13 +204,13 @@ func printStatus(w io.Writer, st control.Status) {
 	}
 	fmt.Fprintln(tw)
 	if len(st.AdHoc) > 0 {
-		fmt.Fprintln(tw, "\tAD-HOC RULE\tLEFT\tHITS\tDOES")
+		fmt.Fprintln(tw, "\tAD-HOC RULE\tLEFT\tSEEN\tMATCHED\tINJECTED\tDOES")
 		for _, r := range st.AdHoc {
-			fmt.Fprintf(tw, "\t%s\t%s\t%d\t%s\n", r.Name, adHocLeft(r), r.Hits, r.Summary)
+			fmt.Fprintf(tw, "\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Name, adHocLeft(r), r.Seen, r.Matched, injected(r.RuleStatus), r.Summary)
 		}
 		fmt.Fprintln(tw)
 	}
-	fmt.Fprintln(tw, "\tPHASE\tDURATION\tRULE\tACTION\tHITS")
+	fmt.Fprintln(tw, "\tPHASE\tDURATION\tRULE\tACTION\tSEEN\tMATCHED\tINJECTED")
 	for i, p := range st.Phases {
 		marker := ""
 		if st.Timeline == "running" && i == st.PhaseIndex {
@@ -218,14 +221,14 @@ func printStatus(w io.Writer, st control.Status) {
 			duration = (time.Duration(p.DurationSeconds * float64(time.Second))).String()
 		}
 		if len(p.Rules) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\n", marker, p.Name, duration)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t-\n", marker, p.Name, duration)
 		}
 		for j, r := range p.Rules {
 			name, dur := p.Name, duration
 			if j > 0 {
 				name, dur = "", ""
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", marker, name, dur, r.Name, r.Action, r.Hits)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", marker, name, dur, r.Name, r.Action, r.Seen, r.Matched, injected(r))
 			marker = ""
 		}
 	}
@@ -249,4 +252,18 @@ func offHint(st control.Status) string {
 		return " (dnsfault ctl phase NAME replays a phase; ctl add serves an ad-hoc fault)"
 	}
 	return ""
+}
+
+// injected is a rule's injections, with their types when there are
+// several: "12 (A 8, AAAA 4)".
+func injected(r control.RuleStatus) string {
+	out := strconv.FormatUint(r.Hits, 10)
+	if len(r.InjectedByType) < 2 {
+		return out
+	}
+	var parts []string
+	for _, t := range slices.Sorted(maps.Keys(r.InjectedByType)) {
+		parts = append(parts, fmt.Sprintf("%s %d", t, r.InjectedByType[t]))
+	}
+	return out + " (" + strings.Join(parts, ", ") + ")"
 }

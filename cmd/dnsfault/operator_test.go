@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,4 +128,43 @@ func TestResumeSaysWhenTheTimelineHoldsFaultsOff(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "dnsfault ctl resume: the abort is lifted, but faults stay off: timeline ended (dnsfault ctl phase NAME replays a phase")
 	assert.Contains(t, s.log(), `msg="timeline ended: the scenario's faults are off" scenario=short`)
+}
+
+// TestCtlStatusShowsWhatEachRuleDid: ctl status gives each rule's seen,
+// matched and injected, with the types injected, and /metrics the same
+// (issue 28): the proof that a fault fired, or why it did not.
+func TestCtlStatusShowsWhatEachRuleDid(t *testing.T) {
+	t.Parallel()
+	requireTool(t, "dig", "bind9-dnsutils")
+	file := filepath.Join(t.TempDir(), "counted.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`version: 1
+upstream: none
+zones: [{origin: c.test., records: ["a.c.test. 60 IN A 192.0.2.1", "a.c.test. 60 IN AAAA 2001:db8::1", "ok.c.test. 60 IN A 192.0.2.2"]}]
+rules:
+  - {name: gone, match: {names: [a.c.test]}, action: nxdomain}
+  - {name: idle, match: {names: [b.c.test]}, action: servfail}
+`), 0o644))
+	s := serve(t, "-s", file)
+	for _, q := range [][]string{{"a.c.test"}, {"a.c.test", "AAAA"}, {"ok.c.test"}} {
+		out, code := s.dig(t, q...)
+		require.Equal(t, 0, code, out)
+	}
+	r := s.ctl(t, "status")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "SEEN")
+	assert.Regexp(t, `gone\s+nxdomain\s+3\s+2\s+2 \(A 1, AAAA 1\)`, r.stdout)
+	assert.Regexp(t, `idle\s+servfail\s+3\s+0\s+0`, r.stdout)
+
+	resp, err := http.Get("http://" + s.control + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range []string{
+		`dnsfault_rule_queries_total{phase="default",rule="gone",stage="seen"} 3`,
+		`dnsfault_rule_queries_total{phase="default",rule="gone",stage="matched"} 2`,
+		`dnsfault_rule_queries_total{phase="default",rule="gone",stage="injected"} 2`,
+		`dnsfault_rule_queries_total{phase="default",rule="idle",stage="matched"} 0`,
+	} {
+		assert.Contains(t, string(metrics), line)
+	}
 }

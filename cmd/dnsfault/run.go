@@ -352,7 +352,8 @@ func (r *runSession) conclude(exitCode int, ended time.Time) error {
 	}
 	r.cleanups = nil
 	rep := r.collector.Report(report.Run{Seed: r.srv.Seed(), Speed: r.cfg.Speed, TTLScale: r.cfg.TTLScale(), StartWhen: c.String("start-when"), RecoveryRun: c.Int("recovery-run"),
-		Command: r.command, CommandExitCode: exitCode, Started: r.started, Ended: ended, AllowUnexercised: c.Bool("allow-unexercised")})
+		Command: r.command, CommandExitCode: exitCode, Started: r.started, Ended: ended, AllowUnexercised: c.Bool("allow-unexercised"),
+		RuleCounts: ruleCounts(r.srv.Status())})
 	fmt.Fprintln(os.Stderr)
 	rep.WriteText(os.Stderr)
 	if err := writeReports(rep, c.String("report"), c.String("junit")); err != nil {
@@ -454,4 +455,15 @@ func startNote(cfg injector.Config) string {
 		return ", timeline held for the first query"
 	}
 	return ""
+}
+
+// ruleCounts are the server's counters of each rule, for the report.
+func ruleCounts(st control.Status) map[report.RuleKey]report.RuleCount {
+	out := map[report.RuleKey]report.RuleCount{}
+	for _, ph := range st.Phases {
+		for _, r := range ph.Rules {
+			out[report.RuleKey{Phase: ph.Name, Rule: r.Name}] = report.RuleCount{Seen: r.Seen, Matched: r.Matched}
+		}
+	}
+	return out
 }

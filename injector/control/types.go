@@ -72,12 +72,19 @@ type PhaseStatus struct {
 	Rules           []RuleStatus `json:"rules"`
 }
 
-// RuleStatus is one rule and how many queries it took since the scenario
-// was loaded.
+// RuleStatus is one rule and what it did since the scenario was loaded
+// (an ad-hoc rule: since it was added): the proof a fault fired, or why
+// it did not.
 type RuleStatus struct {
 	Name   string `json:"name"`
 	Action string `json:"action"`
-	Hits   uint64 `json:"hits"`
+	// Seen counts the questions answered while the rule was in force,
+	// Matched those whose conditions it met when its turn came, and Hits
+	// those it took: its fault was injected (by type in InjectedByType).
+	Seen           uint64            `json:"seen"`
+	Matched        uint64            `json:"matched"`
+	Hits           uint64            `json:"hits"`
+	InjectedByType map[string]uint64 `json:"injected_by_type,omitempty"`
 }
 
 // AdHocRule is one ad-hoc rule and its hits since it was added.

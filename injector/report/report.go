@@ -100,6 +100,12 @@ type Phase struct {
 	Rules       []Rule  `json:"rules"`
 }
 
+// RuleCount is what the server counted of a rule: the questions
+// answered while it was in force, and those that met its conditions.
+type RuleCount struct {
+	Seen, Matched uint64
+}
+
 // Rule is one rule's tally in one phase.
 type Rule struct {
 	Name      string         `json:"name"`
@@ -110,13 +116,23 @@ type Rule struct {
 	// ViaCNAME counts the hits on a name the answer to another name
 	// reached through a CNAME chain.
 	ViaCNAME int `json:"via_cname,omitempty"`
+	// Seen and Matched are the server's counts (RuleCount): with Hits,
+	// they say why a rule that never fired did not.
+	Seen    *uint64 `json:"seen,omitempty"`
+	Matched *uint64 `json:"matched,omitempty"`
 }
 
 // RuleRef names a rule of a phase.
 type RuleRef struct {
 	Phase string `json:"phase"`
 	Rule  string `json:"rule"`
+	// Seen and Matched, of a rule that never fired, say why (RuleCount).
+	Seen    *uint64 `json:"seen,omitempty"`
+	Matched *uint64 `json:"matched,omitempty"`
 }
+
+// RuleKey names a rule: its phase ("ad-hoc" for an ad-hoc rule) and name.
+type RuleKey struct{ Phase, Rule string }
 
 // NameCount is a name and how often it was queried.
 type NameCount struct {
@@ -197,6 +213,10 @@ type Run struct {
 	RecoveryRun int
 	// AllowUnexercised reports rules that never fired without failing.
 	AllowUnexercised bool
+	// RuleCounts are the server's counters of each rule (by phase, and
+	// "ad-hoc"), when it gave them: what it saw and matched besides what
+	// it took.
+	RuleCounts map[RuleKey]RuleCount
 }
 
 // Report builds the report of a run from what the collector saw.
@@ -225,10 +245,17 @@ func (c *Collector) Report(run Run) *Report {
 		for _, rule := range p.Rules {
 			t := c.rules[ruleKey{p.Name, rule.Name}]
 			out := Rule{Name: rule.Name, Action: string(rule.Action), Rcodes: map[string]int{}}
+			ref := RuleRef{Phase: p.Name, Rule: rule.Name}
+			if n, ok := run.RuleCounts[RuleKey{p.Name, rule.Name}]; ok {
+				out.Seen, out.Matched = &n.Seen, &n.Matched
+			}
 			if t != nil {
 				out.Hits, out.Rcodes, out.Exercised, out.ViaCNAME = t.hits, t.rcodes, true, t.viaCNAME
 			} else {
-				r.Unexercised = append(r.Unexercised, RuleRef{Phase: p.Name, Rule: rule.Name})
+				if out.Seen != nil {
+					ref.Seen, ref.Matched = out.Seen, out.Matched
+				}
+				r.Unexercised = append(r.Unexercised, ref)
 			}
 			ph.Rules = append(ph.Rules, out)
 		}
@@ -496,7 +523,22 @@ const unexercisedHint = "a chaos test whose fault never fired proves nothing. Li
 func describeRules(refs []RuleRef) string {
 	parts := make([]string, len(refs))
 	for i, ref := range refs {
-		parts[i] = fmt.Sprintf("%s (phase %s)", ref.Rule, ref.Phase)
+		parts[i] = fmt.Sprintf("%s (phase %s%s)", ref.Rule, ref.Phase, ref.why())
 	}
 	return strings.Join(parts, ", ")
+}
+
+// why says, from the server's counts, why a rule never fired: no
+// question came while it was in force, none met its conditions, or its
+// probability took none of those that did.
+func (ref RuleRef) why() string {
+	switch {
+	case ref.Seen == nil:
+		return ""
+	case *ref.Seen == 0:
+		return ": no question came while it was in force"
+	case *ref.Matched == 0:
+		return fmt.Sprintf(": %d questions came, none met its conditions", *ref.Seen)
+	}
+	return fmt.Sprintf(": %d of %d questions met its conditions, and its probability took none", *ref.Matched, *ref.Seen)
 }

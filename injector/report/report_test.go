@@ -384,3 +384,19 @@ func TestAPhaseSeenForUnderASecondGivesNoRate(t *testing.T) {
 	require.NoError(t, r.WriteText(&text))
 	assert.Contains(t, text.String(), "too short")
 }
+
+// TestARuleThatNeverFiredSaysWhy: with the server's counts, the report
+// says whether no question came, none matched, or the probability took
+// none (issue 28).
+func TestARuleThatNeverFiredSaysWhy(t *testing.T) {
+	c := collector(t)
+	c.Observe(event(11*time.Second, "ddb.test.", "ddb", dns.RcodeServerFailure, -1))
+	r := c.Report(report.Run{Command: []string{"t"}, Started: t0, Ended: t0.Add(20 * time.Second),
+		RuleCounts: map[report.RuleKey]report.RuleCount{{Phase: "outage", Rule: "ddb"}: {Seen: 9, Matched: 1}, {Phase: "outage", Rule: "never"}: {Seen: 9, Matched: 0}}})
+	require.Len(t, r.Unexercised, 1)
+	assert.Equal(t, uint64(9), *r.Unexercised[0].Seen)
+	var text strings.Builder
+	require.NoError(t, r.WriteText(&text))
+	assert.Contains(t, text.String(), "Rules never exercised: never (phase outage: 9 questions came, none met its conditions).")
+	assert.Equal(t, uint64(1), *r.Phases[1].Rules[0].Matched)
+}
