@@ -41,6 +41,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "control", Value: "127.0.0.1:0", DefaultText: "a free port of 127.0.0.1", Usage: "control API `ADDR`ess"},
 			&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE`"},
 			&cli.StringFlag{Name: "junit", Usage: "write the report as JUnit XML to `FILE`"},
+			&cli.StringFlag{Name: "journal", Usage: "write a Chaos Toolkit journal of the run to `FILE` (chaos report reads it)"},
 			&cli.BoolFlag{Name: "allow-unexercised", Usage: "report rules that never fired, but do not fail for them (for scenarios with rules for names this command does not use)"},
 			&cli.StringSliceFlag{Name: "expect", Usage: "judge the run by `KEY=VALUE` over the scenario's expect: (max_recovery=2m, min_availability=0.5, max_peak_amplification=10, ...; repeatable). Without any, the scenario's; without those, dnsfault's defaults"},
 			&cli.IntFlag{Name: "recovery-run", Value: report.DefaultRecoveryRun, Usage: "how many successful calls of the service in a row (probes, DNSFAULT_EVENTS) count as recovered"},
@@ -165,7 +166,7 @@ func (r *runSession) prepare() error {
 	if tap := r.cfg.Dnstap; tap != nil {
 		r.onExit(tap.Close) // after the server, which stops first
 	}
-	for _, out := range []string{"record", "report", "junit", "dnssec-anchors"} {
+	for _, out := range []string{"record", "report", "junit", "journal", "dnssec-anchors"} {
 		// Checked now, not found out after the tests ran.
 		if path := c.String(out); path != "" {
 			if err := safefile.CheckWritable(path); err != nil {
@@ -358,6 +359,11 @@ func (r *runSession) conclude(exitCode int, ended time.Time) error {
 	rep.WriteText(os.Stderr)
 	if err := writeReports(rep, c.String("report"), c.String("junit")); err != nil {
 		return cannotRun("%v", err)
+	}
+	if path := c.String("journal"); path != "" {
+		if err := safefile.Write(path, rep.Journal(r.sc, versionString()).WriteJSON); err != nil {
+			return cannotRun("--journal: %v", err)
+		}
 	}
 	if r.recorder != nil {
 		if err := r.recorder.WriteFile(c.String("record"), ended); err != nil {

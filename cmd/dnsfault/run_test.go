@@ -400,11 +400,12 @@ func TestProbesGiveAvailabilityAndRecovery(t *testing.T) {
 	require.NoError(t, err)
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close() // the service listens there
-	reportFile := filepath.Join(t.TempDir(), "report.json")
+	reportFile, journalFile := filepath.Join(t.TempDir(), "report.json"), filepath.Join(t.TempDir(), "journal.json")
 	r := runDnsfault(t, "run", "-s", "aws-dynamodb-us-east-1-2025", "--speed", "1800", "--start-when", "probe",
-		"--probe", "http://127.0.0.1:"+port+"/", "--probe-interval", "20ms",
+		"--probe", "http://127.0.0.1:"+port+"/", "--probe-interval", "20ms", "--journal", journalFile,
 		"--upstream", up.Addr, "--report", reportFile, "--", serviceClient(t), "-http", port, "dynamodb.us-east-1.amazonaws.com")
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
+	checkJournal(t, journalFile, "http://127.0.0.1:"+port+"/")
 	t.Log(r.stderr)
 	rep := readReport(t, reportFile)
 	assert.Equal(t, "probe", rep.StartWhen)
@@ -523,4 +524,53 @@ func TestBadEventLinesAreSaidPlainly(t *testing.T) {
 		`line 2: "ok" must be true or false, not a string; line 3: a time must be RFC 3339, such as 2026-12-08T10:00:00.123Z: got "yesterday"`)
 	assert.NotContains(t, r.stderr, "invalid character")
 	assert.NotContains(t, r.stderr, "literal")
+}
+
+// checkJournal reads a run's Chaos Toolkit journal and checks it against
+// the journal format (chaostoolkit.org/reference/api/journal): the
+// required properties and their types, the recommended ones, an
+// experiment as its format has it, and a steady state from probe.
+func checkJournal(t *testing.T, path, probe string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var j map[string]any
+	require.NoError(t, json.Unmarshal(data, &j))
+	for _, key := range []string{"experiment", "status", "start", "end", "duration", "steady_states", "run", "rollbacks"} {
+		require.Contains(t, j, key, "the journal's %s", key)
+	}
+	assert.Contains(t, []any{"completed", "failed", "aborted"}, j["status"])
+	for _, key := range []string{"start", "end"} {
+		_, err := time.Parse(time.RFC3339Nano, j[key].(string))
+		assert.NoError(t, err, "%s is RFC 3339", key)
+		assert.True(t, strings.HasSuffix(j[key].(string), "Z"), "%s is in UTC", key)
+	}
+	assert.IsType(t, float64(0), j["duration"])
+	exp := j["experiment"].(map[string]any)
+	for _, key := range []string{"version", "title", "description", "method"} {
+		require.Contains(t, exp, key, "the experiment's %s", key)
+	}
+	method := exp["method"].([]any)
+	require.NotEmpty(t, method, "a method of at least one activity")
+	for _, a := range method {
+		act := a.(map[string]any)
+		assert.Equal(t, "action", act["type"])
+		assert.NotEmpty(t, act["name"])
+		assert.Contains(t, []any{"python", "http", "process"}, act["provider"].(map[string]any)["type"])
+	}
+	for _, r := range j["run"].([]any) {
+		res := r.(map[string]any)
+		for _, key := range []string{"activity", "status", "start", "end", "duration", "output"} {
+			assert.Contains(t, res, key, "a run result's %s", key)
+		}
+		assert.Contains(t, []any{"succeeded", "failed"}, res["status"])
+	}
+	hypo := exp["steady-state-hypothesis"].(map[string]any)
+	assert.Equal(t, probe, hypo["probes"].([]any)[0].(map[string]any)["name"])
+	before := j["steady_states"].(map[string]any)["before"].(map[string]any)
+	assert.Equal(t, true, before["steady_state_met"], "the healthy phase: every probe call succeeded")
+	p := before["probes"].([]any)[0].(map[string]any)
+	assert.Equal(t, true, p["tolerance_met"])
+	assert.Equal(t, probe, p["activity"].(map[string]any)["name"])
+	assert.Contains(t, p["output"], "100.0% available")
 }
