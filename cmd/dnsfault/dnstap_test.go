@@ -25,8 +25,8 @@ import (
 // that dnstap-ldns and BIND's dnstap-read both read back: a CLIENT_QUERY
 // for each query of the query log, a CLIENT_RESPONSE with the same rcode
 // for each answer, a FORWARDER_QUERY and _RESPONSE for the one forwarded,
-// and in each response's extra the phase, the rule and the action
-// (issue 28).
+// and in each response's extra (and version, which the tools print) the
+// phase, the rule and the action (issue 28).
 func TestDnstapAsTheToolsReadIt(t *testing.T) {
 	t.Parallel()
 	ldns := requireTool(t, "dnstap-ldns", "dnstap-ldns")
@@ -79,9 +79,16 @@ rules:
 	}
 	assert.Equal(t, map[string]int{"CQ": 6, "CR": 6, "FQ": 1, "FR": 1}, counts, "%s", text)
 
+	// Both tools show which answers were faults, in the version they
+	// print (they print no extra).
+	ldnsYAML, err := exec.Command(ldns, "-y", "-r", tapFile).CombinedOutput()
+	require.NoError(t, err, "%s", ldnsYAML)
+	assert.Contains(t, string(ldnsYAML), `version: "dnsfault phase=default rule=gone action=nxdomain"`)
+
 	// dnstap-read: the responses' rcodes are the query log's.
 	yaml, err := exec.Command(read, "-y", tapFile).CombinedOutput()
 	require.NoError(t, err, "%s", yaml)
+	assert.Contains(t, string(yaml), "dnsfault phase=default rule=broken action=servfail")
 	var rcodes []string
 	status := regexp.MustCompile(`(?m)^\s+status: (\S+)$`)
 	for _, doc := range strings.Split(string(yaml), "\n---\n") {

@@ -293,7 +293,10 @@ func (w *Writer) frameSize(e *Exchange, m int, response bool) int {
 	n := protowire.SizeTag(1) + protowire.SizeBytes(len(w.identity)) +
 		protowire.SizeTag(14) + protowire.SizeBytes(m) + protowire.SizeTag(15) + protowire.SizeVarint(1)
 	if response && e.hasExtra() {
-		n += protowire.SizeTag(3) + protowire.SizeBytes(e.extraLen())
+		// In extra, where dnstap.proto puts annotations, and in version,
+		// which dnstap-read -y and dnstap-ldns -y print (they print no
+		// extra).
+		n += 2 * (protowire.SizeTag(3) + protowire.SizeBytes(e.extraLen()))
 	}
 	return n
 }
@@ -305,9 +308,11 @@ func (w *Writer) framed(b []byte, typ uint64, e *Exchange, response bool, m int)
 	b = protowire.AppendTag(b, 1, protowire.BytesType)
 	b = protowire.AppendBytes(b, w.identity)
 	if response && e.hasExtra() {
-		b = protowire.AppendTag(b, 3, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(e.extraLen()))
-		b = e.extra(b)
+		for _, field := range []protowire.Number{2, 3} { // version, extra
+			b = protowire.AppendTag(b, field, protowire.BytesType)
+			b = protowire.AppendVarint(b, uint64(e.extraLen()))
+			b = e.extra(b)
+		}
 	}
 	b = protowire.AppendTag(b, 14, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(m))
