@@ -146,6 +146,15 @@ func serveWith(t *testing.T, prefix []string, args ...string) *server {
 	return s
 }
 
+// logShows waits until the server's log holds line: the server logs
+// before it answers, but its log reaches the test through a pipe another
+// goroutine reads.
+func (s *server) logShows(t *testing.T, line string) {
+	t.Helper()
+	assert.Eventually(t, func() bool { return strings.Contains(s.log(), line) }, dnstest.Patience(10*time.Second), 10*time.Millisecond,
+		"the log never said %q:\n%s", line, s.log())
+}
+
 func (s *server) log() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -59,7 +59,7 @@ func TestAdHocFaultsFromCtl(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Eventually(t, func() bool { return len(s.status(t).AdHoc) == 0 }, dnstest.Patience(30*time.Second), 50*time.Millisecond, "for: 1s ends it")
 	assert.Equal(t, "NOERROR", s.digStatus(t, "a.drill.test"))
-	assert.Contains(t, s.log(), `msg="ad-hoc rule ended" rule=brief why="its time ran out"`)
+	s.logShows(t, `msg="ad-hoc rule ended" rule=brief why="its time ran out"`)
 
 	r = s.ctl(t, "add", "every", "--action", "servfail")
 	assert.Equal(t, 2, r.code, "every name is asked for by name")
@@ -97,7 +97,7 @@ func TestTheLogTellsTheDrill(t *testing.T) {
 	r := s.ctl(t, "resume")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "dnsfault ctl resume: max-duration reached: faults stay off for good")
-	assert.Contains(t, s.log(), `msg="resume refused: max-duration reached, faults stay off for good" by=127.0.0.1:`)
+	s.logShows(t, `msg="resume refused: max-duration reached, faults stay off for good" by=127.0.0.1:`)
 
 	r = s.ctl(t, "heartbeat")
 	assert.Equal(t, 1, r.code)
@@ -127,7 +127,7 @@ func TestResumeSaysWhenTheTimelineHoldsFaultsOff(t *testing.T) {
 	r := s.ctl(t, "resume")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "dnsfault ctl resume: the abort is lifted, but faults stay off: timeline ended (dnsfault ctl phase NAME replays a phase")
-	assert.Contains(t, s.log(), `msg="timeline ended: the scenario's faults are off" scenario=short`)
+	s.logShows(t, `msg="timeline ended: the scenario's faults are off" scenario=short`)
 }
 
 // TestCtlStatusShowsWhatEachRuleDid: ctl status gives each rule's seen,
