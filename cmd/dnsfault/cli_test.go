@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -57,11 +58,15 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 	r := runDnsfault(t, "version")
 	assert.Equal(t, 0, r.code)
 	want := `^dnsfault dev\n$`
-	if head, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+	inCheckout := exec.Command("git", "rev-parse", "HEAD").Run() == nil
+	if inCheckout {
 		// Built in a git checkout (as make build and CI do): the commit.
-		want = `^dnsfault dev \(commit ` + string(head[:12]) + `, [0-9TZ:-]+(, modified)?\)\n$`
+		want = `^dnsfault dev \(commit ([0-9a-f]{12}), [0-9TZ:-]+(, modified)?\)\n$`
 	}
 	assert.Regexp(t, want, r.stdout)
+	if m := regexp.MustCompile(want).FindStringSubmatch(r.stdout); inCheckout && m != nil {
+		assert.NoError(t, exec.Command("git", "rev-parse", "--verify", "--quiet", m[1]+"^{commit}").Run(), "a commit of this repository: %s", m[1])
+	}
 	r = runDnsfault(t, "--version")
 	assert.Regexp(t, strings.Replace(want, "^dnsfault ", "^dnsfault version ", 1), r.stdout)
 }
