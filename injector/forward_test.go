@@ -287,3 +287,28 @@ rules: [{match: {names: [db.shop.test]}, action: nxdomain}]
 		assert.Equal(t, "ns.dnsfault.invalid.", soa.Ns, upstream)
 	}
 }
+
+// TestAFloodOfParentsCostsTheUpstreamFewQuestions: faults on random names
+// under many parents ask the upstream for at most 50 SOAs a second, by
+// the server's clock (here stopped: the burst of 50); the rest carry the
+// made-up SOA, never a connection to the upstream per query.
+func TestAFloodOfParentsCostsTheUpstreamFewQuestions(t *testing.T) {
+	up := dnstest.Start(t, shopAuthority)
+	clock := dnstest.NewClock(epoch)
+	srv := start(t, `version: 1
+rules: [{match: {names: ["*.shop.test"], types: [A]}, action: nxdomain}]
+`, injector.Config{Upstream: []string{up.Addr}, Now: clock.Now})
+	const n = 300
+	for i := range n {
+		resp := ask(t, srv, "udp", fmt.Sprintf("x.p%d.shop.test.", i), dns.TypeA)
+		require.Equal(t, dns.RcodeNameError, resp.Rcode)
+		require.Len(t, resp.Ns, 1, "every answer carries a SOA, real or made up")
+	}
+	asked := 0
+	for _, got := range up.Received() {
+		if got.Msg.Question[0].Qtype == dns.TypeSOA {
+			asked++
+		}
+	}
+	assert.Equal(t, 50, asked, "the SOA questions are bounded, not one per query")
+}

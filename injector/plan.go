@@ -93,7 +93,7 @@ func compile(sc *scenarios.Scenario, cfg *Config, limiter *ratelimit.Limiter, m 
 	p := &plan{
 		scenario: sc,
 		seed:     uint64(seed),
-		source:   &source{zones: zone.NewSet(zones, sign), fwd: fwd, limiter: limiter, metrics: m, recurses: spec[0] != "none", soas: &upstreamSOAs{fwd: fwd}, tap: cfg.Dnstap},
+		source:   &source{zones: zone.NewSet(zones, sign), fwd: fwd, limiter: limiter, metrics: m, recurses: spec[0] != "none", soas: newUpstreamSOAs(fwd, cfg.Now), tap: cfg.Dnstap},
 		upstream: describeUpstream(spec, fwd, cfg.ResolvConf),
 	}
 	for _, z := range zones {

@@ -2,6 +2,7 @@ package injector
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsfault/dnsfault/injector/dnssec"
+	"github.com/dnsfault/dnsfault/injector/ratelimit"
 	"github.com/dnsfault/dnsfault/injector/upstream"
 	"github.com/dnsfault/dnsfault/injector/zone"
 )
@@ -24,6 +26,10 @@ import (
 // fails, the made-up SOA stands in, and nobody is asked for a while.
 type upstreamSOAs struct {
 	fwd upstream.Forwarder
+	// asks bounds the questions to the upstream, all clients together: a
+	// flood of names under many parents gets the made-up SOA past it,
+	// never a connection to the upstream per query.
+	asks *ratelimit.Limiter
 
 	mu sync.Mutex
 	// known maps a name to its zone's negative SOA: a parent for the
@@ -38,7 +44,16 @@ type knownSOA struct {
 	until time.Time
 }
 
+// newUpstreamSOAs asks fwd for at most soaAsksPerSecond SOAs a second,
+// by the server's clock now.
+func newUpstreamSOAs(fwd upstream.Forwarder, now func() time.Time) *upstreamSOAs {
+	return &upstreamSOAs{fwd: fwd, asks: ratelimit.New(soaAsksPerSecond, soaAsksPerSecond, now)}
+}
+
 const (
+	// soaAsksPerSecond bounds the SOA questions to the upstream: far more
+	// parents a second than a drill's names have, far fewer than a flood.
+	soaAsksPerSecond = 50
 	// maxKnownSOAs bounds the cache: a flood of names under many parents
 	// cannot grow it past this.
 	maxKnownSOAs = 10000
@@ -61,7 +76,7 @@ func (u *upstreamSOAs) negativeSOA(ctx context.Context, name string) dns.RR {
 	}
 	failing := now.Before(u.failUntil)
 	u.mu.Unlock()
-	if !failing {
+	if !failing && (u.asks == nil || u.asks.Allow(netip.Addr{})) {
 		if soa := u.ask(ctx, name); soa != nil {
 			return soa
 		}
