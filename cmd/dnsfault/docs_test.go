@@ -189,6 +189,17 @@ func (s *sandbox) start(line string) *exec.Cmd {
 		s.t.Fatalf("%s did not start:\n%s", line, s.logText())
 	}
 	s.servers = append(s.servers, cmd)
+	// The files it writes for its clients come after the banner: wait
+	// for them as a reader waits for the server's next lines.
+	for _, flag := range []string{"--tls-ca-out", "--dnssec-anchors"} {
+		if m := regexp.MustCompile(flag + `\s+(\S+)`).FindStringSubmatch(s.rewrite(line)); m != nil {
+			path := filepath.Join(s.dir, m[1])
+			require.Eventually(s.t, func() bool {
+				info, err := os.Stat(path)
+				return err == nil && info.Size() > 0
+			}, dnstest.Patience(30*time.Second), 10*time.Millisecond, "%s %s", flag, path)
+		}
+	}
 	return cmd
 }
 
