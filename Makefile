@@ -11,12 +11,20 @@ FUZZTIME ?= 60s
 SOAK_SECONDS ?= 60
 SOAK_QPS ?= 2000
 
-.PHONY: build run test test-tools lint fuzz soak bench clean
+.PHONY: build run test test-tools lint fuzz soak bench image clean
 
 # -buildvcs=auto: the binary says the commit it was built from (dnsfault
 # --version), whatever GOFLAGS says, in a git checkout.
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/dnsfault
+
+# The container image (Containerfile): a static binary, no base image to
+# pull, with podman or docker, whichever is there.
+IMAGE ?= dnsfault:dev
+image:
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -o bin/dnsfault-static ./cmd/dnsfault
+	@engine=$$(command -v podman || command -v docker) || { echo "make image needs podman or docker (apt-get install -y podman runc)"; exit 1; }; \
+	$$engine build -f Containerfile -t $(IMAGE) .
 
 run: build
 	./$(BIN) serve -s demo --listen $(LISTEN) --control $(CONTROL)

@@ -39,6 +39,7 @@ var docLineSkips = []struct {
 	{regexp.MustCompile(`^go build\b`), "the binary under test is built already"},
 	{regexp.MustCompile(`integration-tests\.sh`), "stands for the reader's own tests"},
 	{regexp.MustCompile(`^pip install`), "Chaos Toolkit's reporting is a Python tool, not installed here"},
+	{regexp.MustCompile(`^(make image|podman run|docker run)\b`), "TestTheImageServesEveryTransport builds and runs the image"},
 }
 
 // docBlock is one shell block of a document.
