@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/require"
 )
@@ -27,7 +28,7 @@ func nsd(t *testing.T, origin, zoneFile string) string {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "zone"), data, 0o644))
 	for attempt := 0; ; attempt++ {
-		port := freePort(t)
+		port := dnstest.FreePort(t)
 		addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
 		conf := fmt.Sprintf(`server:
   ip-address: 127.0.0.1@%[2]d

@@ -59,7 +59,7 @@ func knotWith(t *testing.T, origin, zoneFile, extra string) string {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, strings.TrimSuffix(origin, ".")+".zone"), data, 0o644))
 	for attempt := 0; ; attempt++ {
-		port := freePort(t)
+		port := dnstest.FreePort(t)
 		addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
 		conf := fmt.Sprintf(`server:
     rundir: %[1]s
@@ -107,21 +107,6 @@ func knotPolicies(extra string) string {
 func knotZoneOptions(extra string) string {
 	_, after, _ := strings.Cut(extra, "zone:\n")
 	return after
-}
-
-// freePort returns a port that was free for UDP and TCP on 127.0.0.1 a
-// moment ago (knotd binds it itself; a clash makes knot() try another).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	pc, err := net.ListenPacket("udp", ln.Addr().String())
-	ln.Close()
-	if err == nil {
-		pc.Close()
-	}
-	return port
 }
 
 // requireTool finds a program, skips naming its Debian package without

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dnsfault/dnsfault/injector"
+	"github.com/dnsfault/dnsfault/injector/dnstest"
 )
 
 // The resolver layer, measured: a real unbound in front of dnsfault, as a
@@ -104,7 +105,7 @@ func startUnbound(t *testing.T, server, zones string) string {
 	bin := requireTool(t, "unbound", "unbound")
 	dir := t.TempDir()
 	for attempt := 0; ; attempt++ {
-		listen := freePort(t)
+		listen := dnstest.FreePort(t)
 		conf := fmt.Sprintf(`server:
   interface: 127.0.0.1
   port: %d

@@ -55,7 +55,7 @@ func TestTheImageServesEveryTransport(t *testing.T) {
 	assert.Equal(t, "65532:65532", run("image", "inspect", "--format", "{{.Config.User}}", image), "not root")
 
 	// On the host's network, on free ports: every transport from the host.
-	udp, dot, doh, ctl := freeTCPUDPPort(t), freeTCPUDPPort(t), freeTCPUDPPort(t), freeTCPUDPPort(t)
+	udp, dot, doh, ctl := dnstest.FreePort(t), dnstest.FreePort(t), dnstest.FreePort(t), dnstest.FreePort(t)
 	id := run(append(append([]string{}, podmanRun...), "--network", "host", image, "serve", "-s", "demo",
 		"--listen", fmt.Sprintf("127.0.0.1:%d", udp), "--listen", fmt.Sprintf("tls://127.0.0.1:%d", dot),
 		"--listen", fmt.Sprintf("https://127.0.0.1:%d/dns-query", doh), "--control", fmt.Sprintf("127.0.0.1:%d", ctl))...)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,7 +113,7 @@ func newSandbox(t *testing.T, upstream string) *sandbox {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "next.yaml"), []byte("version: 1\nname: next\nupstream: none\n"), 0o644))
 	s := &sandbox{t: t, dir: dir, ports: map[string]string{}}
 	for _, p := range []string{"1053", "8053", "8443", "8853", "5300", "8080"} {
-		s.ports[p] = fmt.Sprint(freeTCPUDPPort(t))
+		s.ports[p] = fmt.Sprint(dnstest.FreePort(t))
 	}
 	s.env = append(os.Environ(), "PATH="+filepath.Join(dir, "bin")+":"+os.Getenv("PATH"),
 		"DNSFAULT_CONTROL=127.0.0.1:"+s.ports["8053"], "UPSTREAM="+upstream)
@@ -284,7 +283,6 @@ func TestTheDocsExamplesRun(t *testing.T) {
 			if inherited != "" {
 				s.start(inherited)
 			}
-			ran := 0
 			for _, line := range b.lines {
 				command := strings.TrimSpace(line)
 				skip := ""
@@ -297,12 +295,11 @@ func TestTheDocsExamplesRun(t *testing.T) {
 				case skip != "":
 					t.Logf("not run: %s (%s)", command, skip)
 				case serverLine(command):
-					cmd := s.start(command)
+					s.start(command)
 					if strings.Contains(command, "--record") {
 						// "Ctrl-C writes the file": ask it something, then stop it.
 						s.run("dig +tries=3 +time=5 @127.0.0.1 -p 1053 dynamodb.us-east-1.amazonaws.com")
 						s.stop()
-						_ = cmd
 					}
 				case strings.HasPrefix(command, "dig @127.0.0.1 -p 5300"):
 					s.startUnbound(t)
@@ -328,7 +325,6 @@ func TestTheDocsExamplesRun(t *testing.T) {
 					out, code := s.run(command)
 					assert.Equal(t, 0, code, "%s:\n%s\nserver:\n%s", command, out, s.logText())
 				}
-				ran++
 			}
 			s.stop()
 		})
@@ -391,21 +387,4 @@ func requireToolPath(t *testing.T, name, pkg string) string {
 		}
 	}
 	return requireTool(t, name, pkg)
-}
-
-// freeTCPUDPPort is a port that was free for TCP and UDP on 127.0.0.1 a
-// moment ago, for a documented command that names its own port.
-func freeTCPUDPPort(t *testing.T) int {
-	t.Helper()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", ln.Addr().String())
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return port
-		}
-	}
 }

@@ -125,3 +125,24 @@ func ExchangeFrom(from, addr, network string, m *dns.Msg, timeout time.Duration)
 	}
 	return c.Exchange(m, addr)
 }
+
+// FreePort returns a port that was free for both TCP and UDP on 127.0.0.1
+// a moment ago, for a program the test starts that binds its own port
+// (knotd, unbound, a documented command); a clash is the caller's to
+// retry.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("dnstest: %v", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", ln.Addr().String())
+		ln.Close()
+		if err == nil {
+			pc.Close()
+			return port
+		}
+	}
+}
